@@ -1,0 +1,92 @@
+# Makefile - builds build/xllm, the unit tests (plain and ASan+UBSan), fuzz targets.
+#   make            build/xllm
+#   make test       install deps if missing, run unit tests, then the sanitizer build of them
+#   make run        build and run xllm on the demo model in models/
+#   make fuzz       build the libFuzzer targets (clang) into build-fuzz/
+# BUILD=dir picks the output folder (helpers building in parallel use their own).
+
+BUILD ?= build
+CC ?= cc
+SAN ?= 0
+
+CFLAGS_BASE := -std=c11 -Wall -Wextra -g -D_GNU_SOURCE -Isrc -Iinclude -MMD -MP -pthread \
+               -I/usr/include/pcre2
+ifeq ($(SAN),1)
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDSAN := -fsanitize=address,undefined
+else
+  OPT := -O2
+  LDSAN :=
+endif
+CFLAGS ?=
+CFLAGS += $(CFLAGS_BASE) $(OPT)
+LDLIBS := -ljansson -lpcre2-8 -lutf8proc -lcrypto -ldl -lm -pthread
+
+# Per-file ISA flags: kernels named *_avx2.c / *_avx512.c are compiled for that
+# ISA and only called after the start-up CPU check.
+AVX2_FLAGS := -mavx2 -mfma -mf16c
+AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mavxvnni
+
+LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
+MAIN_SRC := src/cli/main.c
+TEST_SRC := $(shell find tests/unit -name '*.c' | sort)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+
+.PHONY: all test unit-test san-test run deps fuzz clean models bench-models
+all: $(BUILD)/xllm
+
+$(BUILD)/obj/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(AVX2_FLAGS) -c $< -o $@
+
+$(BUILD)/obj/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(AVX512_FLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libxllm.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/xllm: $(MAIN_OBJ) $(BUILD)/libxllm.a
+	$(CC) $(LDSAN) -o $@ $(MAIN_OBJ) $(BUILD)/libxllm.a $(LDLIBS)
+
+$(BUILD)/xllm-tests: $(TEST_OBJ) $(BUILD)/libxllm.a
+	$(CC) $(LDSAN) -o $@ $(TEST_OBJ) -Wl,--whole-archive $(BUILD)/libxllm.a -Wl,--no-whole-archive $(LDLIBS)
+
+deps:
+	@scripts/install-deps
+
+unit-test: $(BUILD)/xllm $(BUILD)/xllm-tests
+	XLLM_BIN=$(BUILD)/xllm $(BUILD)/xllm-tests $(T)
+
+san-test:
+	$(MAKE) BUILD=build-asan SAN=1 build-asan/xllm build-asan/xllm-tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 XLLM_BIN=build-asan/xllm build-asan/xllm-tests $(T)
+
+test: deps
+	$(MAKE) unit-test
+	$(MAKE) san-test
+
+DEMO_MODEL ?= $(firstword $(wildcard models/*.gguf))
+PROMPT ?= In the beginning God created
+run: deps $(BUILD)/xllm
+	@scripts/run-demo $(BUILD)/xllm "$(DEMO_MODEL)" "$(PROMPT)"
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libxllm.a
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  echo "clang $$f -> build-fuzz/$$n"; \
+	  clang $(CFLAGS_BASE) -O1 -g -fsanitize=fuzzer,address,undefined $$f build-fuzz/libxllm.a $(LDLIBS) -o build-fuzz/$$n || exit 1; done
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
