@@ -36,4 +36,7 @@
 /* Threads in the CPU compute pool. */
 #define XLLM_MAX_THREADS 256
 
+/* Sampler: largest penalty window ("all" means this many recent tokens). */
+#define XLLM_SAMPLER_MAX_WINDOW 65536
+
 #endif

@@ -1,0 +1,130 @@
+/* test_sampler.c - sampler: greedy, determinism by seed, truncation, penalties,
+ * and sampled frequencies against the exact softmax distribution. */
+#include <math.h>
+
+#include "../test.h"
+#include "runtime/sampler.h"
+
+static xllm_sampler_params plain(float temp)
+{
+    xllm_sampler_params p = xllm_sampler_defaults();
+    p.temperature = temp;
+    p.top_k = 0;
+    p.top_p = 1.0f;
+    p.repeat_penalty = 1.0f;
+    p.seed = 42;
+    return p;
+}
+
+TEST(sampler_greedy_picks_argmax)
+{
+    float logits[5] = {0.1f, 2.0f, -1.0f, 1.9f, 0.0f};
+    xllm_sampler_params p = plain(0);
+    xllm_sampler *s;
+    CHECK_OK(xllm_sampler_new(&p, 5, &s));
+    CHECK_EQ_INT(xllm_sampler_sample(s, logits), 1);
+    CHECK_OK(xllm_sampler_set_bias(s, 1, -INFINITY));
+    CHECK_EQ_INT(xllm_sampler_sample(s, logits), 3);
+    CHECK(xllm_sampler_set_bias(s, 7, 1.0f) == XLLM_ERR_INVALID_ARGUMENT);
+    xllm_sampler_free(s);
+}
+
+TEST(sampler_same_seed_same_tokens)
+{
+    float logits[16];
+    int32_t a[50], b[50];
+    for (int i = 0; i < 16; i++)
+        logits[i] = (float)(i % 5) * 0.3f;
+    for (int run = 0; run < 2; run++) {
+        xllm_sampler_params p = plain(1.0f);
+        xllm_sampler *s;
+        CHECK_OK(xllm_sampler_new(&p, 16, &s));
+        for (int i = 0; i < 50; i++)
+            (run ? b : a)[i] = xllm_sampler_sample(s, logits);
+        xllm_sampler_free(s);
+    }
+    CHECK(memcmp(a, b, sizeof a) == 0);
+}
+
+TEST(sampler_frequencies_match_softmax)
+{
+    /* chi-square against exp(l)/sum: 4 tokens, 20000 draws, 3 dof, p=0.001 -> 16.27 */
+    float logits[4] = {0.0f, 1.0f, 0.5f, -1.0f};
+    double expect[4], sum = 0, chi = 0;
+    int count[4] = {0};
+    xllm_sampler_params p = plain(1.0f);
+    xllm_sampler *s;
+    for (int i = 0; i < 4; i++)
+        sum += expect[i] = exp(logits[i]);
+    CHECK_OK(xllm_sampler_new(&p, 4, &s));
+    for (int i = 0; i < 20000; i++)
+        count[xllm_sampler_sample(s, logits)]++;
+    for (int i = 0; i < 4; i++) {
+        double e = 20000 * expect[i] / sum;
+        chi += (count[i] - e) * (count[i] - e) / e;
+    }
+    CHECK_MSG(chi < 16.27, "chi-square %.2f", chi);
+    xllm_sampler_free(s);
+}
+
+TEST(sampler_truncation_top_k_top_p_min_p)
+{
+    float logits[6] = {5.0f, 4.0f, 3.0f, 0.0f, -1.0f, -2.0f};
+    xllm_sampler_params p = plain(1.0f);
+    xllm_sampler *s;
+    int seen[6] = {0};
+    p.top_k = 2;
+    CHECK_OK(xllm_sampler_new(&p, 6, &s));
+    for (int i = 0; i < 2000; i++)
+        seen[xllm_sampler_sample(s, logits)]++;
+    CHECK(seen[0] > 0 && seen[1] > 0 && seen[2] == 0 && seen[3] == 0);
+    xllm_sampler_free(s);
+    memset(seen, 0, sizeof seen);
+    p.top_k = 0;
+    p.top_p = 0.5f; /* p0 = 0.665 alone covers 0.5 */
+    CHECK_OK(xllm_sampler_new(&p, 6, &s));
+    for (int i = 0; i < 500; i++)
+        seen[xllm_sampler_sample(s, logits)]++;
+    CHECK_EQ_INT(seen[0], 500);
+    xllm_sampler_free(s);
+    memset(seen, 0, sizeof seen);
+    p.top_p = 1.0f;
+    p.min_p = 0.2f; /* keeps p >= 0.2 * p0: tokens 0 (1.0) and 1 (0.37) only */
+    CHECK_OK(xllm_sampler_new(&p, 6, &s));
+    for (int i = 0; i < 2000; i++)
+        seen[xllm_sampler_sample(s, logits)]++;
+    CHECK(seen[0] > 0 && seen[1] > 0 && seen[2] == 0);
+    xllm_sampler_free(s);
+}
+
+TEST(sampler_penalties_window)
+{
+    float logits[3] = {2.0f, 1.9f, 0.0f};
+    xllm_sampler_params p = plain(0);
+    xllm_sampler *s;
+    p.repeat_penalty = 1.5f;
+    p.penalty_last_n = 2;
+    CHECK_OK(xllm_sampler_new(&p, 3, &s));
+    xllm_sampler_accept(s, 0);
+    CHECK_EQ_INT(xllm_sampler_sample(s, logits), 1); /* 2.0/1.5 < 1.9 */
+    xllm_sampler_accept(s, 2);
+    xllm_sampler_accept(s, 2); /* token 0 leaves the window of 2 */
+    CHECK_EQ_INT(xllm_sampler_sample(s, logits), 0);
+    xllm_sampler_free(s);
+    p.repeat_penalty = 1.0f;
+    p.frequency_penalty = 0.1f;
+    p.presence_penalty = 0.0f;
+    p.penalty_last_n = -1;
+    CHECK_OK(xllm_sampler_new(&p, 3, &s));
+    xllm_sampler_accept(s, 0);
+    xllm_sampler_accept(s, 0); /* 2.0 - 2*0.1 = 1.8 < 1.9 */
+    CHECK_EQ_INT(xllm_sampler_sample(s, logits), 1);
+    xllm_sampler_free(s);
+}
+
+TEST(logprob_is_log_softmax)
+{
+    float logits[3] = {1.0f, 2.0f, 3.0f};
+    double z = exp(1.0) + exp(2.0) + exp(3.0);
+    CHECK_NEAR(xllm_logprob(logits, 3, 1), 2.0 - log(z), 1e-6);
+}
