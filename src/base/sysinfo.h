@@ -1,0 +1,25 @@
+/* sysinfo.h - facts about this process and machine for the profile and
+ * benchmark tools: resident memory, CPU time (ours and everyone's), wall
+ * clock, and measured memory read bandwidth. Linux /proc based. */
+#ifndef XLLM_BASE_SYSINFO_H
+#define XLLM_BASE_SYSINFO_H
+
+#include <stdint.h>
+
+double xllm_now(void);                 /* monotonic seconds */
+uint64_t xllm_rss_bytes(void);         /* current resident set (VmRSS) */
+uint64_t xllm_peak_rss_bytes(void);    /* peak resident set (VmHWM) */
+/* CPU seconds used by this process, and by the whole machine (all CPUs, busy
+ * time only), so a benchmark can tell how much other processes took. */
+double xllm_process_cpu_seconds(void);
+double xllm_machine_busy_cpu_seconds(void);
+int xllm_online_cpus(void);
+/* Read bandwidth in bytes/s with n_threads threads streaming a buffer of
+ * `bytes` (best of a few passes). 0 on failure. */
+double xllm_measure_read_bandwidth(int n_threads, uint64_t bytes);
+/* Total physical memory in bytes. */
+uint64_t xllm_total_ram_bytes(void);
+/* "model name" of the CPU (static storage). */
+const char *xllm_cpu_name(void);
+
+#endif
