@@ -75,9 +75,9 @@ test: deps
 	$(MAKE) san-test
 
 DEMO_MODEL ?= $(firstword $(wildcard models/*.gguf))
-PROMPT ?= In the beginning God created
+# PROMPT unset: on a terminal, a prompt loop; otherwise a one-shot default line.
 run: deps $(BUILD)/xllm
-	@scripts/run-demo $(BUILD)/xllm "$(DEMO_MODEL)" "$(PROMPT)"
+	@scripts/run-demo $(BUILD)/xllm "$(DEMO_MODEL)" $(if $(PROMPT),"$(PROMPT)")
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:
