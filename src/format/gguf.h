@@ -17,7 +17,10 @@
  * Ownership: xllm_gguf_close frees everything, including the mapping; pointers
  * returned by getters live until then. A container built in memory borrows the
  * data of tensors added with xllm_gguf_add_tensor (caller keeps it alive until
- * the write) and owns data added with xllm_gguf_add_tensor_owned.
+ * the write) and owns data added with xllm_gguf_add_tensor_owned. Building
+ * calls (set/remove/add_tensor) may move the structs that getters returned
+ * (value views, tensor infos): look them up again afterwards; the bytes they
+ * point to stay put.
  * Threading: concurrent readers are fine; building is single-threaded. */
 #ifndef XLLM_FORMAT_GGUF_H
 #define XLLM_FORMAT_GGUF_H
@@ -61,6 +64,20 @@ typedef struct xllm_gguf_tensor {
 } xllm_gguf_tensor;
 
 typedef struct xllm_gguf xllm_gguf;
+
+/* A view of one metadata value (also used to pass a value to
+ * xllm_gguf_set_value). Lives as long as the container; building calls may
+ * move it (look it up again after set/remove). */
+typedef struct xllm_gguf_value {
+    xllm_gguf_type type;
+    unsigned char scalar[8];  /* numeric/bool scalar: its little-endian bytes, zero-padded */
+    xllm_str str;             /* STRING */
+    xllm_gguf_type arr_type;  /* ARRAY: element type */
+    uint64_t count;           /* ARRAY: element count */
+    const void *arr_data;     /* ARRAY of numbers/bools: [count * element size] raw bytes */
+    const xllm_str *arr_strs; /* ARRAY of STRING: [count] */
+    const struct xllm_gguf_value *arr_sub; /* ARRAY of ARRAY: [count] */
+} xllm_gguf_value;
 
 /* Reading. Every offset, count and length is checked against the file; errors
  * name the file and what is wrong ("m.gguf: tensor 'blk.0.attn_q.weight' data
@@ -138,5 +155,19 @@ xllm_status xllm_gguf_attach(xllm_gguf *g, void *ptr, void (*destroy)(void *));
 
 /* Write a v3 file atomically (alignment from general.alignment, default 32). */
 xllm_status xllm_gguf_write(const xllm_gguf *g, const char *path);
+
+/* Additions beyond the first draft of this header. */
+/* "uint32", "string", ... ("?" when out of range); element size in bytes of a
+ * fixed-size type (0 for STRING, ARRAY and unknown types). */
+const char *xllm_gguf_type_name(uint32_t t);
+size_t xllm_gguf_type_size(uint32_t t);
+/* The value of metadata entry i (NULL when out of range). */
+const xllm_gguf_value *xllm_gguf_kv_value(const xllm_gguf *g, int64_t i);
+/* Set key to a deep copy of v (any type, nested arrays included). */
+xllm_status xllm_gguf_set_value(xllm_gguf *g, const char *key, const xllm_gguf_value *v);
+/* Set a string of len bytes (may contain any bytes). */
+xllm_status xllm_gguf_set_strn(xllm_gguf *g, const char *key, const char *v, uint64_t len);
+/* Offset of the data section from the start of the file (0 for a container built in memory). */
+uint64_t xllm_gguf_data_offset(const xllm_gguf *g);
 
 #endif
