@@ -1,0 +1,195 @@
+/* matmul.c - xllm_matmul: quantize the activation rows once into the weight
+ * type's vec_dot_type (per-thread scratch, grown once and reused), then split
+ * the output rows across the pool; each task walks its rows in cache blocks
+ * and hands register tiles (weight rows x activation rows) to the ISA's tile
+ * kernel, so during prefill a weight row is fetched from memory once per
+ * block of activations rather than once per activation. */
+#include <pthread.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/dtype.h"
+#include "base/status.h"
+#include "kernels/cpu/kernels_impl.h"
+
+#define ROW_UNIT 4          /* rows per task granule (the widest register tile) */
+#define ROW_BLOCK 16        /* weight rows kept hot while a block of activations passes */
+#define ACT_BLOCK 64        /* activation rows per cache block (about 64 x 4 KiB) */
+#define TASKS_PER_THREAD 4  /* over-split so a descheduled thread is covered */
+#define QUANT_MIN_ROWS 4    /* quantize activations on the pool from this many rows */
+
+/* ---- per-thread scratch for quantized activations ---- */
+
+typedef struct scratch {
+    void *data;
+    size_t cap;
+} scratch;
+
+static _Thread_local scratch tls_scratch;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *arg)
+{
+    scratch *s = arg;
+    xllm_free(s->data);
+    s->data = NULL;
+    s->cap = 0;
+}
+
+static void scratch_key_create(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+/* The calling thread's scratch of at least bytes (64-byte aligned), or NULL. */
+static void *scratch_get(size_t bytes)
+{
+    scratch *s = &tls_scratch;
+    if (s->cap >= bytes)
+        return s->data;
+    pthread_once(&scratch_once, scratch_key_create);
+    xllm_free(s->data);
+    s->cap = 0;
+    s->data = xllm_aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!s->data)
+        return NULL;
+    s->cap = bytes;
+    pthread_setspecific(scratch_key, s); /* frees it when the thread exits */
+    return s->data;
+}
+
+/* ---- tasks ---- */
+
+typedef struct quant_job {
+    xllm_quant_fn quantize;
+    const float *x;
+    int64_t cols, n;
+    uint8_t *a;
+    size_t a_stride;
+} quant_job;
+
+static void quant_task(void *arg, int task, int n_tasks)
+{
+    const quant_job *j = arg;
+    int64_t r0 = j->n * task / n_tasks, r1 = j->n * (task + 1) / n_tasks;
+    for (int64_t r = r0; r < r1; r++)
+        j->quantize(j->x + r * j->cols, j->a + (size_t)r * j->a_stride, j->cols);
+}
+
+typedef struct mm_job {
+    xllm_tile_fn tile;
+    const uint8_t *w;
+    size_t w_stride;
+    int64_t rows, cols, n;
+    const uint8_t *a;
+    size_t a_stride;
+    float *y;
+} mm_job;
+
+static void mm_task(void *arg, int task, int n_tasks)
+{
+    const mm_job *j = arg;
+    int64_t units = (j->rows + ROW_UNIT - 1) / ROW_UNIT;
+    int64_t r0 = units * task / n_tasks * ROW_UNIT, r1 = units * (task + 1) / n_tasks * ROW_UNIT;
+    if (r1 > j->rows)
+        r1 = j->rows;
+    for (int64_t c0 = 0; c0 < j->n; c0 += ACT_BLOCK) {
+        int nc = (int)(j->n - c0 < ACT_BLOCK ? j->n - c0 : ACT_BLOCK);
+        for (int64_t r = r0; r < r1; r += ROW_BLOCK) {
+            int nr = (int)(r1 - r < ROW_BLOCK ? r1 - r : ROW_BLOCK);
+            j->tile(j->cols, j->w + (size_t)r * j->w_stride, j->w_stride, nr,
+                    j->a + (size_t)c0 * j->a_stride, j->a_stride, nc,
+                    j->y + (size_t)c0 * (size_t)j->rows + (size_t)r, (size_t)j->rows);
+        }
+    }
+}
+
+/* ---- entry points ---- */
+
+static xllm_status check_weight(const xllm_weight *w, const xllm_type_traits **tr, size_t *w_stride)
+{
+    int ok;
+    if (!w || w->rows < 0 || w->cols < 0 || (!w->data && w->rows && w->cols))
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "matmul: bad weight (NULL or negative shape)");
+    *tr = xllm_type_traits_get(w->dtype);
+    if (!*tr || !(*tr)->vec_dot)
+        return xllm_fail(XLLM_ERR_UNSUPPORTED, "matmul: no CPU kernel for weights of type %s",
+                         xllm_dtype_name(w->dtype));
+    *w_stride = (size_t)xllm_dtype_row_bytes(w->dtype, (uint64_t)w->cols, &ok);
+    if (!ok || !xllm_dtype_row_bytes((*tr)->vec_dot_type, (uint64_t)w->cols, &ok) || !ok)
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "matmul: %lld columns do not fill whole %s/%s blocks",
+                         (long long)w->cols, xllm_dtype_name(w->dtype), xllm_dtype_name((*tr)->vec_dot_type));
+    return XLLM_OK;
+}
+
+xllm_status xllm_weight_prepare(xllm_weight *w)
+{
+    const xllm_type_traits *tr;
+    size_t w_stride;
+    return check_weight(w, &tr, &w_stride); /* no repacked layouts yet */
+}
+
+void xllm_weight_release(xllm_weight *w)
+{
+    if (!w)
+        return;
+    xllm_free(w->packed);
+    w->packed = NULL;
+}
+
+/* Quantize the n activation rows into at (the scratch of the calling thread),
+ * spread over the pool when there are enough rows. */
+static xllm_status quantize_activations(xllm_pool *pool, xllm_isa isa, uint32_t at, const float *x, int64_t n,
+                                        int64_t cols, const uint8_t **out, size_t *out_stride)
+{
+    int ok, threads = xllm_pool_size(pool);
+    size_t a_stride = (size_t)xllm_dtype_row_bytes(at, (uint64_t)cols, &ok);
+    if ((size_t)n > SIZE_MAX / a_stride)
+        return xllm_fail(XLLM_ERR_LIMIT, "matmul: %lld activation rows overflow the scratch size", (long long)n);
+    uint8_t *a = scratch_get((size_t)n * a_stride);
+    if (!a)
+        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "matmul: scratch for %lld x %lld activations", (long long)n,
+                         (long long)cols);
+    const xllm_type_traits *ta = xllm_type_traits_get(at);
+    quant_job qj = {ta->quantize_act[isa] ? ta->quantize_act[isa] : ta->quantize_row, x, cols, n, a, a_stride};
+    int qtasks = n >= QUANT_MIN_ROWS && threads > 1 ? (n < threads ? (int)n : threads) : 1;
+    xllm_pool_run(qtasks > 1 ? pool : NULL, quant_task, &qj, qtasks);
+    *out = a;
+    *out_stride = a_stride;
+    return XLLM_OK;
+}
+
+xllm_status xllm_matmul(xllm_pool *pool, const xllm_weight *w, const float *x, int64_t n, float *y)
+{
+    const xllm_type_traits *tr;
+    size_t w_stride;
+    xllm_status rc = check_weight(w, &tr, &w_stride);
+    if (rc)
+        return rc;
+    if (n < 0 || (n > 0 && w->rows > 0 && (!x || !y)))
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "matmul: bad activations (NULL or n = %lld)", (long long)n);
+    if (n == 0 || w->rows == 0)
+        return XLLM_OK;
+    if (w->cols == 0) {
+        memset(y, 0, (size_t)n * (size_t)w->rows * sizeof(float));
+        return XLLM_OK;
+    }
+
+    xllm_isa isa = xllm_kernels_isa();
+    xllm_isa tile_isa = isa;
+    while (!tr->tile[tile_isa]) /* the scalar tile always exists */
+        tile_isa--;
+    int threads = xllm_pool_size(pool);
+
+    mm_job job = {tr->tile[tile_isa], w->data, w_stride, w->rows, w->cols, n, (const uint8_t *)x,
+                  (size_t)w->cols * sizeof(float), y};
+    if (tr->vec_dot_type != XLLM_DTYPE_F32) {
+        rc = quantize_activations(pool, isa, tr->vec_dot_type, x, n, w->cols, &job.a, &job.a_stride);
+        if (rc)
+            return rc;
+    }
+    int64_t units = (w->rows + ROW_UNIT - 1) / ROW_UNIT;
+    int64_t tasks = threads > 1 ? (int64_t)threads * TASKS_PER_THREAD : 1;
+    if (tasks > units)
+        tasks = units;
+    xllm_pool_run(pool, mm_task, &job, (int)tasks);
+    return XLLM_OK;
+}
