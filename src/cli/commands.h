@@ -7,8 +7,24 @@
 #define XLLM_VERSION "0.1.0"
 
 int cmd_version(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_genmodel(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
 
 #define XLLM_CLI_COMMANDS(X) \
-    X("version", cmd_version, "print the version")
+    X("run", cmd_run, "continue a prompt with a model (or ask for prompts in a loop)") \
+    X("show", cmd_show, "show what a model is: architecture, size, quantization, tokenizer") \
+    X("logits", cmd_logits, "print a model's logits for token ids as JSON") \
+    X("embed", cmd_embed, "print the embedding of a text with an encoder model") \
+    X("version", cmd_version, "print the version") \
+    X("tokenize", cmd_tokenize, "print the token ids of a text (MODEL: GGUF or HF directory)") \
+    X("detokenize", cmd_detokenize, "print the text of token ids") \
+    X("convert", cmd_convert, "convert a Hugging Face model to GGUF (quantized) or a GGUF to safetensors") \
+    X("gen-model", cmd_genmodel, "[dev] random-weight GGUF model of a real shape (bench/make-models)")
 
 #endif

@@ -1,0 +1,53 @@
+/* bench_report.h - the results of `xllm benchmark` / `xllm profile` and their
+ * four output formats: text (default), JSON, Markdown (--report) and the
+ * Prometheus text exposition format (--prometheus). Plain data; the caller
+ * fills it and owns it. */
+#ifndef XLLM_CLI_BENCH_REPORT_H
+#define XLLM_CLI_BENCH_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define XLLM_BENCH_MAX_LEVELS 16
+
+typedef struct xllm_bench_level {
+    int concurrency;         /* sequences decoded together */
+    double aggregate_tps;    /* generated tokens of all sequences / wall time */
+    double per_request_tps;  /* mean over sequences of their decode tokens/s */
+    double ttft_p50, ttft_p95, ttft_p99; /* seconds from submit to first token */
+    double itl_p50, itl_p95, itl_p99;    /* seconds between tokens of one sequence */
+} xllm_bench_level;
+
+typedef struct xllm_bench_report {
+    const char *model;
+    const char *arch;
+    const char *quant;             /* dominant weight type */
+    const char *kernels;           /* kernel variant in use */
+    const char *cpu;
+    int threads;
+    int prompt_tokens, gen_tokens, repeats;
+    double load_seconds;
+    double prefill_tps;            /* median of repeats, one sequence */
+    double decode_tps;             /* median of repeats, one sequence */
+    double ttft_seconds;           /* prompt_tokens prefill + first token, median */
+    uint64_t model_bytes;          /* tensor bytes in the file */
+    uint64_t decode_bytes_per_token; /* weights read per decode step */
+    double bandwidth;              /* measured read bandwidth, bytes/s */
+    double decode_roofline_ratio;  /* decode_tps / (bandwidth / bytes_per_token) */
+    double other_cpu_share;        /* share of machine CPU used by other processes */
+    uint64_t rss_bytes, peak_rss_bytes;
+    int n_levels;
+    xllm_bench_level levels[XLLM_BENCH_MAX_LEVELS];
+} xllm_bench_report;
+
+void xllm_bench_print_text(FILE *f, const xllm_bench_report *r);
+void xllm_bench_print_json(FILE *f, const xllm_bench_report *r);
+void xllm_bench_print_markdown(FILE *f, const xllm_bench_report *r);
+void xllm_bench_print_prometheus(FILE *f, const xllm_bench_report *r);
+
+/* p-th percentile (0..100) of v[n] by linear interpolation; sorts v in place. */
+double xllm_percentile(double *v, int n, double p);
+/* Median of v[n] (sorts in place). */
+double xllm_median(double *v, int n);
+
+#endif

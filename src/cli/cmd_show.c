@@ -1,0 +1,169 @@
+/* cmd_show.c - `xllm show MODEL [--json]`: what a model file is (architecture,
+ * size, quantization, shape, rope, tokenizer, template), read from metadata only. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/dtype.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "model/arch.h"
+
+typedef struct show_info {
+    char arch[64];
+    uint64_t n_params, n_bytes;
+    int type_counts[XLLM_DTYPE_COUNT];
+    int has_hparams;
+    xllm_hparams hp;
+    char tok_model[32], tok_pre[64];
+    uint64_t n_tokens;
+    int has_template;
+    char name[256];
+} show_info;
+
+static void copy_str(const xllm_gguf *g, const char *key, char *dst, size_t cap)
+{
+    xllm_str s;
+    dst[0] = 0;
+    if (xllm_gguf_get_str(g, key, &s) == XLLM_OK)
+        snprintf(dst, cap, "%.*s", (int)(s.len < cap ? s.len : cap - 1), s.ptr);
+}
+
+static void gather(const xllm_gguf *g, show_info *in)
+{
+    xllm_gguf_type t;
+    memset(in, 0, sizeof *in);
+    copy_str(g, "general.architecture", in->arch, sizeof in->arch);
+    copy_str(g, "general.name", in->name, sizeof in->name);
+    copy_str(g, "tokenizer.ggml.model", in->tok_model, sizeof in->tok_model);
+    copy_str(g, "tokenizer.ggml.pre", in->tok_pre, sizeof in->tok_pre);
+    if (xllm_gguf_get_arr(g, "tokenizer.ggml.tokens", &t, &in->n_tokens) != XLLM_OK)
+        in->n_tokens = 0;
+    in->has_template = xllm_gguf_find(g, "tokenizer.chat_template") >= 0;
+    for (int64_t i = 0; i < xllm_gguf_n_tensors(g); i++) {
+        const xllm_gguf_tensor *tt = xllm_gguf_tensor_at(g, i);
+        uint64_t n = 1;
+        for (uint32_t d = 0; d < tt->n_dims; d++)
+            n *= tt->ne[d];
+        in->n_params += n;
+        in->n_bytes += tt->nbytes;
+        if (tt->dtype < XLLM_DTYPE_COUNT)
+            in->type_counts[tt->dtype]++;
+    }
+    if (xllm_gguf_n_tensors(g) > 0 && xllm_hparams_read(g, &in->hp) == XLLM_OK)
+        in->has_hparams = 1;
+    xllm_clear_error();
+}
+
+static const char *dominant_type(const show_info *in)
+{
+    int best = -1;
+    for (int t = 0; t < XLLM_DTYPE_COUNT; t++)
+        if (t != XLLM_DTYPE_F32 && in->type_counts[t] && (best < 0 || in->type_counts[t] > in->type_counts[best]))
+            best = t;
+    return best < 0 ? (in->type_counts[XLLM_DTYPE_F32] ? "F32" : "none") : xllm_dtype_name((uint32_t)best);
+}
+
+static void print_text(const char *path, const show_info *in)
+{
+    const xllm_hparams *hp = &in->hp;
+    printf("  Model\n");
+    printf("    %-24s %s\n", "file", path);
+    if (in->name[0])
+        printf("    %-24s %s\n", "name", in->name);
+    printf("    %-24s %s\n", "architecture", in->arch[0] ? in->arch : "(none: vocabulary only)");
+    printf("    %-24s %.2fM (%llu)\n", "parameters", (double)in->n_params / 1e6, (unsigned long long)in->n_params);
+    printf("    %-24s %s\n", "quantization", dominant_type(in));
+    printf("    %-24s %.1f MiB\n", "tensor bytes", (double)in->n_bytes / 1048576.0);
+    if (in->has_hparams) {
+        printf("    %-24s %d\n", "layers", hp->n_layer);
+        printf("    %-24s %d\n", "context length", hp->n_ctx_train);
+        printf("    %-24s %d\n", "embedding length", hp->n_embd);
+        printf("    %-24s %d\n", "feed forward length", hp->n_ff);
+        printf("    %-24s %d (kv %d, head dim %d)\n", "attention heads", hp->n_head, hp->n_head_kv, hp->head_dim_k);
+        printf("    %-24s base %g, %d dims%s\n", "rope", (double)hp->rope_base, hp->n_rot,
+               hp->rope_llama3 ? ", llama3 scaling" : "");
+        if (hp->n_swa)
+            printf("    %-24s %d\n", "sliding window", hp->n_swa);
+    }
+    printf("\n  Tensor types\n");
+    for (int t = 0; t < XLLM_DTYPE_COUNT; t++)
+        if (in->type_counts[t])
+            printf("    %-24s %d tensors\n", xllm_dtype_name((uint32_t)t), in->type_counts[t]);
+    printf("\n  Tokenizer\n");
+    printf("    %-24s %s\n", "type", in->tok_model[0] ? in->tok_model : "(none)");
+    if (in->tok_pre[0])
+        printf("    %-24s %s\n", "pre-tokenizer", in->tok_pre);
+    printf("    %-24s %llu\n", "tokens", (unsigned long long)in->n_tokens);
+    printf("    %-24s %s\n", "chat template", in->has_template ? "yes" : "no");
+}
+
+static void print_json(const char *path, const show_info *in)
+{
+    json_t *o = json_object(), *types = json_object();
+    const xllm_hparams *hp = &in->hp;
+    json_object_set_new(o, "file", json_string(path));
+    json_object_set_new(o, "name", json_string(in->name));
+    json_object_set_new(o, "architecture", json_string(in->arch));
+    json_object_set_new(o, "parameters", json_integer((json_int_t)in->n_params));
+    json_object_set_new(o, "quantization", json_string(dominant_type(in)));
+    json_object_set_new(o, "tensor_bytes", json_integer((json_int_t)in->n_bytes));
+    for (int t = 0; t < XLLM_DTYPE_COUNT; t++)
+        if (in->type_counts[t])
+            json_object_set_new(types, xllm_dtype_name((uint32_t)t), json_integer(in->type_counts[t]));
+    json_object_set_new(o, "tensor_types", types);
+    if (in->has_hparams) {
+        json_object_set_new(o, "layers", json_integer(hp->n_layer));
+        json_object_set_new(o, "context_length", json_integer(hp->n_ctx_train));
+        json_object_set_new(o, "embedding_length", json_integer(hp->n_embd));
+        json_object_set_new(o, "feed_forward_length", json_integer(hp->n_ff));
+        json_object_set_new(o, "head_count", json_integer(hp->n_head));
+        json_object_set_new(o, "head_count_kv", json_integer(hp->n_head_kv));
+        json_object_set_new(o, "head_dim", json_integer(hp->head_dim_k));
+        json_object_set_new(o, "rope_freq_base", json_real(hp->rope_base));
+        json_object_set_new(o, "rope_dimension_count", json_integer(hp->n_rot));
+        json_object_set_new(o, "sliding_window", json_integer(hp->n_swa));
+    }
+    json_object_set_new(o, "tokenizer", json_string(in->tok_model));
+    json_object_set_new(o, "tokenizer_pre", json_string(in->tok_pre));
+    json_object_set_new(o, "vocab_size", json_integer((json_int_t)in->n_tokens));
+    json_object_set_new(o, "chat_template", json_boolean(in->has_template));
+    json_dumpf(o, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(o);
+}
+
+int cmd_show(int argc, char **argv)
+{
+    const char *pos[1];
+    int json = 0, n_pos = 0, rc;
+    xllm_gguf *g = NULL;
+    xllm_status st;
+    show_info *in;
+    const xllm_opt opts[] = {{"json", XLLM_OPT_FLAG, &json, "print one JSON object"}};
+    rc = xllm_args_parse(argc, argv, opts, 1, pos, 1, &n_pos, "MODEL [--json]");
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    if (n_pos != 1) {
+        fprintf(stderr, "xllm show: need MODEL (a .gguf file or a Hugging Face directory)\n");
+        return 2;
+    }
+    st = cli_open_container(pos[0], &g);
+    if (st != XLLM_OK)
+        return cli_error("show", st);
+    in = xllm_calloc(1, sizeof *in);
+    if (!in) {
+        xllm_gguf_close(g);
+        return 1;
+    }
+    gather(g, in);
+    if (json)
+        print_json(pos[0], in);
+    else
+        print_text(pos[0], in);
+    xllm_free(in);
+    xllm_gguf_close(g);
+    return 0;
+}

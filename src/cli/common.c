@@ -1,0 +1,58 @@
+/* common.c - shared CLI helpers: model opening and error reporting. */
+#include "cli/common.h"
+
+#include <math.h>
+
+#include "base/fs.h"
+#include "base/sysinfo.h"
+#include "model/hf.h"
+
+xllm_status cli_open_container(const char *path, xllm_gguf **out)
+{
+    if (xllm_is_dir(path))
+        return xllm_hf_open(path, out);
+    return xllm_gguf_open(path, out);
+}
+
+xllm_status cli_model_open(const char *path, int n_threads, int n_ctx, int need_tokenizer, cli_model *m)
+{
+    xllm_status st;
+    double t0 = xllm_now();
+    m->session = NULL;
+    m->tok = NULL;
+    st = xllm_session_open(path, n_threads, n_ctx, &m->session);
+    if (st != XLLM_OK)
+        return st;
+    m->load_seconds = xllm_now() - t0;
+    st = xllm_tokenizer_load(xllm_session_gguf(m->session), &m->tok);
+    if (st != XLLM_OK && need_tokenizer) {
+        xllm_fail_wrap(st, "%s: the model has no usable tokenizer", path);
+        cli_model_close(m);
+        return st;
+    }
+    xllm_clear_error();
+    return XLLM_OK;
+}
+
+void cli_model_close(cli_model *m)
+{
+    xllm_tokenizer_free(m->tok);
+    xllm_session_close(m->session);
+    m->tok = NULL;
+    m->session = NULL;
+}
+
+int cli_error(const char *cmd, xllm_status st)
+{
+    const char *msg = xllm_last_error();
+    fprintf(stderr, "xllm %s: %s\n", cmd, msg[0] ? msg : xllm_status_str(st));
+    return 1;
+}
+
+void cli_print_float(FILE *f, float v)
+{
+    if (isnan(v) || isinf(v))
+        fputs("null", f);
+    else
+        fprintf(f, "%.9g", (double)v);
+}

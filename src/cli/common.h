@@ -1,0 +1,34 @@
+/* common.h - pieces several CLI commands share: opening a model path (a GGUF
+ * file or a Hugging Face directory) as a GGUF container, opening a session plus
+ * its tokenizer, reporting a failed status, and printing floats exactly. */
+#ifndef XLLM_CLI_COMMON_H
+#define XLLM_CLI_COMMON_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/status.h"
+#include "engine/session.h"
+#include "format/gguf.h"
+#include "tokenizer/tokenizer.h"
+
+/* path is a directory -> Hugging Face view; else a GGUF file. */
+xllm_status cli_open_container(const char *path, xllm_gguf **out);
+
+/* A loaded model with its tokenizer (tok is NULL when the model has none). */
+typedef struct cli_model {
+    xllm_session *session;
+    xllm_tokenizer *tok;
+    double load_seconds;
+} cli_model;
+
+xllm_status cli_model_open(const char *path, int n_threads, int n_ctx, int need_tokenizer, cli_model *m);
+void cli_model_close(cli_model *m);
+
+/* Print "xllm CMD: <last error>" to stderr and return 1. */
+int cli_error(const char *cmd, xllm_status st);
+
+/* Shortest decimal that reads back to the same float ("%.9g", NaN/inf as null). */
+void cli_print_float(FILE *f, float v);
+
+#endif
