@@ -156,7 +156,7 @@ static void apply_penalties(xllm_sampler *s)
     }
 }
 
-static int32_t argmax(const float *v, int32_t n)
+int32_t xllm_argmax(const float *v, int32_t n)
 {
     int32_t best = 0;
     for (int32_t i = 1; i < n; i++)
@@ -267,10 +267,10 @@ int32_t xllm_sampler_sample(xllm_sampler *s, const float *logits)
             s->work[i] += s->bias[i];
     apply_penalties(s);
     if (p->temperature <= 0.0f)
-        return argmax(s->work, s->n_vocab);
+        return xllm_argmax(s->work, s->n_vocab);
     n = top_candidates(s, p->top_k);
     if (n == 0)
-        return argmax(logits, s->n_vocab);
+        return xllm_argmax(logits, s->n_vocab);
     for (int32_t i = 0; i < n; i++) {
         s->prob[i] = expf((s->work[s->idx[i]] - s->work[s->idx[0]]) / p->temperature);
         sum += s->prob[i];
@@ -311,7 +311,7 @@ int32_t xllm_sampler_sample(xllm_sampler *s, const float *logits)
 
 float xllm_logprob(const float *logits, int32_t n_vocab, int32_t token)
 {
-    float mx = logits[argmax(logits, n_vocab)];
+    float mx = logits[xllm_argmax(logits, n_vocab)];
     double sum = 0;
     for (int32_t i = 0; i < n_vocab; i++)
         sum += exp((double)(logits[i] - mx));

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/base64.h"
 #include "base/fs.h"
 #include "base/limits.h"
 #include "tokenizer/hf_import.h"
@@ -529,27 +530,6 @@ static xllm_status write_arrays(imp *m, xllm_gguf *g)
     return st;
 }
 
-static size_t b64_decode(const char *in, unsigned char *out)
-{
-    size_t n = 0;
-    unsigned v = 0;
-    int bits = 0;
-    for (; *in; in++) {
-        int c = *in;
-        int d = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26
-              : c >= '0' && c <= '9' ? c - '0' + 52 : c == '+' ? 62 : c == '/' ? 63 : -1;
-        if (d < 0)
-            continue;
-        v = (v << 6) | (unsigned)d;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char)(v >> bits);
-        }
-    }
-    return n;
-}
-
 static json_t *find_precompiled(json_t *j)
 {
     const char *ty = jstr(j, "type");
@@ -616,7 +596,7 @@ static xllm_status import_json(imp *m, xllm_gguf *g)
             unsigned char *blob = xllm_malloc(n / 4 * 3 + 4);
             if (!blob)
                 return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "out of memory");
-            size_t bn = b64_decode(json_string_value(pc), blob);
+            size_t bn = xllm_base64_decode(json_string_value(pc), blob);
             st = xllm_gguf_set_arr(g, KEY("precompiled_charsmap"), XLLM_GGUF_UINT8, blob, bn);
             xllm_free(blob);
             if (st)

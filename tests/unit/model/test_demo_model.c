@@ -12,6 +12,7 @@
 #include "base/fs.h"
 #include "engine/session.h"
 #include "format/gguf.h"
+#include "runtime/sampler.h"
 #include "ref_check.h"
 #include "tokenizer/tokenizer.h"
 
@@ -39,15 +40,6 @@ static int32_t *json_ids(json_t *arr, size_t *n)
     for (size_t i = 0; ids && i < *n; i++)
         ids[i] = (int32_t)json_integer_value(json_array_get(arr, i));
     return ids;
-}
-
-static int32_t argmax(const float *v, int32_t n)
-{
-    int32_t best = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (v[i] > v[best])
-            best = i;
-    return best;
 }
 
 TEST(demo_logits_match_transformers)
@@ -91,7 +83,7 @@ TEST(demo_greedy_continuations)
         xllm_session_reset(s);
         CHECK_OK(xllm_session_eval(s, want_p, (int32_t)n_want_p, 0, logits));
         for (size_t i = 0; i < n_new; i++) {
-            next = argmax(logits, xllm_session_n_vocab(s));
+            next = xllm_argmax(logits, xllm_session_n_vocab(s));
             if (next != want_new[i])
                 break;
             same++;

@@ -29,6 +29,7 @@
 
 #include "../test.h"
 #include "base/alloc.h"
+#include "base/base64.h"
 #include "base/buf.h"
 #include "base/fs.h"
 #include "format/gguf.h"
@@ -41,26 +42,6 @@ typedef struct corpus_entry {
     char *text;
     size_t len;
 } corpus_entry;
-
-static size_t b64dec(const char *in, unsigned char *out)
-{
-    size_t n = 0;
-    unsigned v = 0;
-    int bits = 0;
-    for (; *in; in++) {
-        int c = *in, d = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26
-                       : c >= '0' && c <= '9' ? c - '0' + 52 : c == '+' ? 62 : c == '/' ? 63 : -1;
-        if (d < 0)
-            continue;
-        v = (v << 6) | (unsigned)d;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char)(v >> bits);
-        }
-    }
-    return n;
-}
 
 /* Lines of a JSONL file as jansson values (NULL-terminated array). */
 static json_t **read_jsonl(const char *path, size_t *n)
@@ -108,7 +89,7 @@ static corpus_entry *read_corpus(size_t *n)
         } else {
             const char *b = json_string_value(json_object_get(lines[i], "b64"));
             c[i].text = malloc(strlen(b) + 1);
-            c[i].len = b64dec(b, (unsigned char *)c[i].text);
+            c[i].len = xllm_base64_decode(b, (unsigned char *)c[i].text);
         }
     }
     free_jsonl(lines, *n);
@@ -342,7 +323,7 @@ static int extract_spm(const char *var, const char *dir)
     if (p && e) {
         *e = 0;
         unsigned char *bin = malloc(strlen(p) + 1);
-        size_t n = b64dec(p + strlen(pat), bin);
+        size_t n = xllm_base64_decode(p + strlen(pat), bin);
         char path[256];
         snprintf(path, sizeof path, "%s/tokenizer.model", dir);
         FILE *f = fopen(path, "wb");
