@@ -6,12 +6,14 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../test.h"
 #include "base/alloc.h"
 #include "base/fs.h"
 #include "engine/session.h"
 #include "format/gguf.h"
+#include "model/convert.h"
 #include "runtime/sampler.h"
 #include "ref_check.h"
 #include "tokenizer/tokenizer.h"
@@ -171,4 +173,44 @@ out:
     xllm_tokenizer_free(tok);
     xllm_session_close(s);
     json_decref(ref);
+}
+
+/* The demo model converted by `xllm convert --type T` (llama-quantize's tensor
+ * mix, reference quantizers), against the same transformers logits. Real
+ * trained weights, so these are the figures a user sees. Measured relative L2
+ * tolerances leave about 2x headroom. */
+static const struct {
+    const char *type;
+    double tol;
+} demo_types[] = {
+    /* measured: 9.9e-4, 5.6e-3, 1.3e-2, 2.1e-2, 2.4e-2, 3.0e-2 (q6_k's figure,
+     * 1.2e-2, is set by the Q6_K output head that every mix but q8_0 has) */
+    {"bf16", 2e-3}, {"q8_0", 1.2e-2}, {"q5_k_m", 3e-2}, {"q5_0", 4.5e-2}, {"q4_k_m", 5e-2}, {"q4_0", 6e-2},
+};
+
+TEST(demo_quantized_logits)
+{
+    xllm_gguf *src = NULL, *q = NULL;
+    xllm_convert_opts o = {0};
+    char path[] = "/tmp/xllm-demo-quant-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    CHECK_OK(xllm_gguf_open(DEMO_GGUF, &src));
+    for (size_t k = 0; src && fd >= 0 && k < sizeof demo_types / sizeof demo_types[0]; k++) {
+        double err = -1;
+        o.type = demo_types[k].type;
+        CHECK_OK(xllm_convert_to_gguf(src, path, &o));
+        if (xllm_gguf_open(path, &q) == XLLM_OK) {
+            err = ref_check_logits(DEMO_FIX, q);
+            xllm_gguf_close(q);
+        }
+        if (getenv("TEST_VERBOSE"))
+            fprintf(stderr, "  demo %s: rel L2 %.3g\n", o.type, err);
+        CHECK_MSG(err >= 0 && err <= demo_types[k].tol, "demo %s: relative L2 error %.3g (tolerance %g)", o.type,
+                  err, demo_types[k].tol);
+    }
+    unlink(path);
+    xllm_gguf_close(src);
 }
