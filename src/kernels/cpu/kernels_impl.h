@@ -85,6 +85,104 @@ void xllm_quantize_row_q8_0_avx512(const float *src, void *dst, int64_t n);
 void xllm_quantize_row_q8_k_avx2(const float *src, void *dst, int64_t n);
 void xllm_quantize_row_q8_k_avx512(const float *src, void *dst, int64_t n);
 
+/* ---- packed weight layouts (repack.c; kernels in packed_avx512.c) ----
+ * xllm_weight_prepare may replace a matrix's standard rows by a layout that
+ * interleaves XLLM_PACK_ROWS rows, so one 64-byte load feeds vpdpbusd with 4
+ * consecutive elements of each of 16 rows (lane j = row j) and the tile
+ * writes 16 outputs with one store. Only on CPUs with the AVX-512 kernels;
+ * the standard rows stay the reference. One group of 16 rows, nb blocks of
+ * 32 elements per row (q = the row's standard qs bytes):
+ *
+ *   Q4_0x16   off          size     field
+ *             0            nb*256   qs[nb][4][16][4]: block b, chunk c, row j,
+ *                                   byte t = q_j[4c + t] (low nibble element
+ *                                   4c+t, high nibble element 16+4c+t)
+ *             nb*256       nb*32    d[nb][16] f16 scale of block b of row j
+ *   Q8_0x16   0            nb*512   qs[nb][8][16][4]: byte t of chunk c, row j
+ *                                   = q_j[4c + t] ^ 0x80 (levels made unsigned)
+ *             nb*512       nb*32    d[nb][16] f16
+ *
+ *
+ * K-quants, per super-block of 256 (nb super-blocks per row):
+ *   Q4_Kx16   0            2048     qs[4 p][8 c][16][4]: byte t of row j = q_j[32p + 4c + t]
+ *                                   (low nibble element 64p+4c+t, high 64p+32+4c+t)
+ *             2048         128      sc[8][16] u8 6-bit scale of sub-block s (32) of row j
+ *             2176         128      mn[8][16] u8 6-bit min
+ *             2304         32       d[16] f16;  2336 32  dmin[16] f16   (2368 per super-block)
+ *   Q6_Kx16   0            2048     ql[32 v][16][4]: low nibble = low 4 bits of level
+ *                                   4v+t, high nibble = of level 128+4v+t
+ *             2048         1024     qh[16 u][16][4]: top 2 bits of levels 4u+t (bits 4-5),
+ *                                   64+4u+t (6-7), 128+4u+t (0-1), 192+4u+t (2-3)
+ *             3072         256      sc[16][16] int8 scale of sub-block s (16) of row j
+ *             (3328 per super-block; then d[nb][16] f16 after all super-blocks)
+ *
+ * Activations of the packed kernels are Q8X blocks (below) for Q4_0/Q8_0:
+ * the Q8_0 quantization with its scale widened to f32 and the block sum,
+ * which takes back the unsigned offset (8 or 128) of the weight levels; the
+ * K-quant layouts take Q8_K (its bsums take back offsets and mins). */
+#define XLLM_PACK_ROWS 16
+
+typedef enum xllm_pack_format {
+    XLLM_PACK_NONE = 0,
+    XLLM_PACK_Q4_0X16 = 1,
+    XLLM_PACK_Q8_0X16 = 2,
+    XLLM_PACK_Q4_KX16 = 3,
+    XLLM_PACK_Q6_KX16 = 4,
+    XLLM_PACK_COUNT = 5
+} xllm_pack_format;
+
+/* The header xllm_weight.packed points to (data follows it in the same
+ * allocation, 64-byte aligned). */
+typedef struct xllm_packed {
+    uint32_t format;     /* xllm_pack_format */
+    int64_t rows, cols;  /* rows a multiple of XLLM_PACK_ROWS */
+    int64_t nb;          /* blocks (32) or super-blocks (256) per row */
+    size_t group_bytes;  /* bytes of one group of XLLM_PACK_ROWS rows */
+    uint8_t *data;       /* [rows / 16][group_bytes] */
+} xllm_packed;
+
+/* Q8X, 40 bytes, x = d * q (activation format of the packed kernels):
+ *     0    4 d       f32 scale (the f16-rounded Q8_0 scale)
+ *     4    4 s       int32 sum of qs
+ *     8   32 qs[32]  int8, as Q8_0 */
+typedef struct xllm_block_q8x {
+    float d;
+    int32_t s;
+    int8_t qs[XLLM_QK32];
+} xllm_block_q8x;
+#define XLLM_Q8X_BYTES 40
+XLLM_BLOCK_ASSERT(sizeof(xllm_block_q8x) == XLLM_Q8X_BYTES, "Q8X block is 40 bytes");
+
+/* Packed tile: y[c * y_stride + r] for rows r of groups [g0, g1) and
+ * activation rows c < nc (Q8X rows a_stride bytes apart). */
+typedef void (*xllm_packed_fn)(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                               int nc, float *y, size_t y_stride);
+
+/* The layout xllm_weight_prepare would choose for a weight (XLLM_PACK_NONE:
+ * keep the standard rows). */
+xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xllm_isa isa);
+/* Bytes of one group of 16 rows of cols elements (a multiple of 64). */
+size_t xllm_pack_group_bytes(xllm_pack_format f, int64_t cols);
+/* Activation type of a layout's tiles: XLLM_DTYPE_Q8_K, or XLLM_DTYPE_Q8_0
+ * standing for Q8X. */
+uint32_t xllm_pack_act_dtype(xllm_pack_format f);
+/* Repack the standard rows src of p's shape into p->data. */
+void xllm_pack_fill(xllm_packed *p, const void *src);
+/* Q8X quantizers: reference and AVX-512 (bit-identical). */
+void xllm_quantize_row_q8x_ref(const float *src, void *dst, int64_t n);
+void xllm_quantize_row_q8x_avx512(const float *src, void *dst, int64_t n);
+/* Scalar reference of the packed tile (any format), and the AVX-512 tiles. */
+void xllm_packed_tile_ref(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride, int nc,
+                          float *y, size_t y_stride);
+void xllm_packed_q4_0x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                                int nc, float *y, size_t y_stride);
+void xllm_packed_q8_0x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                                int nc, float *y, size_t y_stride);
+void xllm_packed_q4_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                                int nc, float *y, size_t y_stride);
+void xllm_packed_q6_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                                int nc, float *y, size_t y_stride);
+
 /* Shared helpers of the reference quantizers. */
 static inline int xllm_nearest_int(float f)
 {

@@ -3,9 +3,14 @@
  * the output rows across the pool; each task walks its rows in cache blocks
  * and hands register tiles (weight rows x activation rows) to the ISA's tile
  * kernel, so during prefill a weight row is fetched from memory once per
- * block of activations rather than once per activation. */
+ * block of activations rather than once per activation. Weights that
+ * xllm_weight_prepare repacked (kernels_impl.h's packed layouts) take the
+ * packed tiles instead, with Q8X activations. */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/dtype.h"
@@ -120,11 +125,79 @@ static xllm_status check_weight(const xllm_weight *w, const xllm_type_traits **t
     return XLLM_OK;
 }
 
+/* ---- packed weights ---- */
+
+#define PACK_ALIGN ((size_t)2 << 20) /* transparent huge pages: no TLB walk per 4 KiB streamed */
+#define PACK_HDR 64                  /* the xllm_packed header, padded to a cache line */
+
+/* 1 if [p, p + n) lies inside one file-backed mapping of this process (the
+ * mmapped model file); only such pages may be dropped: they fault back in
+ * from the file if anyone reads them again. */
+static int in_file_mapping(const void *p, size_t n)
+{
+    uintptr_t lo = (uintptr_t)p, hi = lo + n;
+    char line[512];
+    int found = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long start, end, inode;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &start, &end, perms, &inode) == 4 && lo >= start &&
+            hi <= end)
+            found = inode != 0 && perms[3] == 'p' && perms[1] == '-'; /* read-only private file map */
+        if (!strchr(line, '\n')) /* skip the rest of an over-long line */
+            for (int ch = fgetc(f); ch != EOF && ch != '\n'; ch = fgetc(f)) {
+            }
+    }
+    fclose(f);
+    return found;
+}
+
+/* Give the pages of the standard rows back once the packed copy replaces
+ * them, so the two never both count (peak RSS ~ one copy of the weights). */
+static void drop_source(const void *data, size_t bytes)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || !in_file_mapping(data, bytes))
+        return;
+    uintptr_t lo = (uintptr_t)data & ~(uintptr_t)(pg - 1);
+    uintptr_t hi = ((uintptr_t)data + bytes + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1);
+    madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advisory: failure only costs memory */
+}
+
 xllm_status xllm_weight_prepare(xllm_weight *w)
 {
     const xllm_type_traits *tr;
     size_t w_stride;
-    return check_weight(w, &tr, &w_stride); /* no repacked layouts yet */
+    xllm_status rc = check_weight(w, &tr, &w_stride);
+    if (rc || w->packed)
+        return rc;
+    xllm_pack_format fmt = xllm_pack_choose(w->dtype, w->rows, w->cols, xllm_kernels_isa());
+    if (fmt == XLLM_PACK_NONE)
+        return XLLM_OK;
+    int64_t nb = w->cols / XLLM_QK32, groups = w->rows / XLLM_PACK_ROWS;
+    size_t qsb = fmt == XLLM_PACK_Q4_0X16 ? 256 : 512;
+    size_t gb = ((size_t)nb * (qsb + 32) + 63) & ~(size_t)63;
+    if ((size_t)groups > (SIZE_MAX - PACK_ALIGN) / gb)
+        return xllm_fail(XLLM_ERR_LIMIT, "weight_prepare: %lld x %lld weight too large", (long long)w->rows,
+                         (long long)w->cols);
+    size_t bytes = PACK_HDR + (size_t)groups * gb;
+    uint8_t *mem = xllm_aligned_alloc(bytes >= PACK_ALIGN ? PACK_ALIGN : 64, bytes);
+    if (!mem)
+        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "weight_prepare: %zu bytes for a packed %lld x %lld weight", bytes,
+                         (long long)w->rows, (long long)w->cols);
+#ifdef MADV_HUGEPAGE
+    if (bytes >= PACK_ALIGN)
+        madvise(mem, bytes & ~(PACK_ALIGN - 1), MADV_HUGEPAGE); /* advisory */
+#endif
+    xllm_packed *p = (xllm_packed *)mem;
+    *p = (xllm_packed){(uint32_t)fmt, w->rows, w->cols, nb, gb, mem + PACK_HDR};
+    xllm_pack_fill(p, w->data);
+    drop_source(w->data, (size_t)w->rows * w_stride);
+    w->packed = p;
+    return XLLM_OK;
 }
 
 void xllm_weight_release(xllm_weight *w)
@@ -135,21 +208,50 @@ void xllm_weight_release(xllm_weight *w)
     w->packed = NULL;
 }
 
+/* The packed tile of isa for p, or NULL. */
+static xllm_packed_fn packed_tile(const xllm_packed *p, xllm_isa isa)
+{
+    if (isa == XLLM_ISA_AVX512 && p->format == XLLM_PACK_Q4_0X16)
+        return xllm_packed_q4_0x16_avx512;
+    if (isa == XLLM_ISA_AVX512 && p->format == XLLM_PACK_Q8_0X16)
+        return xllm_packed_q8_0x16_avx512;
+    return NULL;
+}
+
+typedef struct pk_job {
+    xllm_packed_fn tile;
+    const xllm_packed *p;
+    int64_t n;
+    const uint8_t *a;
+    size_t a_stride;
+    float *y;
+} pk_job;
+
+static void pk_task(void *arg, int task, int n_tasks)
+{
+    const pk_job *j = arg;
+    int64_t groups = j->p->rows / XLLM_PACK_ROWS;
+    int64_t g0 = groups * task / n_tasks, g1 = groups * (task + 1) / n_tasks;
+    for (int64_t c0 = 0; c0 < j->n; c0 += ACT_BLOCK) {
+        int nc = (int)(j->n - c0 < ACT_BLOCK ? j->n - c0 : ACT_BLOCK);
+        j->tile(j->p, g0, g1, j->a + (size_t)c0 * j->a_stride, j->a_stride, nc, j->y + (size_t)c0 * (size_t)j->p->rows,
+                (size_t)j->p->rows);
+    }
+}
+
 /* Quantize the n activation rows into at (the scratch of the calling thread),
  * spread over the pool when there are enough rows. */
-static xllm_status quantize_activations(xllm_pool *pool, xllm_isa isa, uint32_t at, const float *x, int64_t n,
-                                        int64_t cols, const uint8_t **out, size_t *out_stride)
+static xllm_status quantize_activations(xllm_pool *pool, xllm_quant_fn quantize, size_t a_stride, const float *x,
+                                        int64_t n, int64_t cols, const uint8_t **out, size_t *out_stride)
 {
-    int ok, threads = xllm_pool_size(pool);
-    size_t a_stride = (size_t)xllm_dtype_row_bytes(at, (uint64_t)cols, &ok);
+    int threads = xllm_pool_size(pool);
     if ((size_t)n > SIZE_MAX / a_stride)
         return xllm_fail(XLLM_ERR_LIMIT, "matmul: %lld activation rows overflow the scratch size", (long long)n);
     uint8_t *a = scratch_get((size_t)n * a_stride);
     if (!a)
         return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "matmul: scratch for %lld x %lld activations", (long long)n,
                          (long long)cols);
-    const xllm_type_traits *ta = xllm_type_traits_get(at);
-    quant_job qj = {ta->quantize_act[isa] ? ta->quantize_act[isa] : ta->quantize_row, x, cols, n, a, a_stride};
+    quant_job qj = {quantize, x, cols, n, a, a_stride};
     int qtasks = n >= QUANT_MIN_ROWS && threads > 1 ? (n < threads ? (int)n : threads) : 1;
     xllm_pool_run(qtasks > 1 ? pool : NULL, quant_task, &qj, qtasks);
     *out = a;
@@ -174,15 +276,34 @@ xllm_status xllm_matmul(xllm_pool *pool, const xllm_weight *w, const float *x, i
     }
 
     xllm_isa isa = xllm_kernels_isa();
+    int threads = xllm_pool_size(pool);
+    const xllm_packed *pk = w->packed;
+    xllm_packed_fn ptile = pk ? packed_tile(pk, isa) : NULL;
+    if (ptile) {
+        pk_job pj = {ptile, pk, n, NULL, (size_t)(w->cols / XLLM_QK32) * XLLM_Q8X_BYTES, y};
+        rc = quantize_activations(pool, isa == XLLM_ISA_AVX512 ? xllm_quantize_row_q8x_avx512 : xllm_quantize_row_q8x_ref,
+                                  pj.a_stride, x, n, w->cols, &pj.a, &pj.a_stride);
+        if (rc)
+            return rc;
+        int64_t groups = pk->rows / XLLM_PACK_ROWS;
+        int64_t tasks = threads > 1 ? (int64_t)threads * TASKS_PER_THREAD : 1;
+        if (tasks > groups)
+            tasks = groups;
+        xllm_pool_run(pool, pk_task, &pj, (int)tasks);
+        return XLLM_OK;
+    }
     xllm_isa tile_isa = isa;
     while (!tr->tile[tile_isa]) /* the scalar tile always exists */
         tile_isa--;
-    int threads = xllm_pool_size(pool);
 
     mm_job job = {tr->tile[tile_isa], w->data, w_stride, w->rows, w->cols, n, (const uint8_t *)x,
                   (size_t)w->cols * sizeof(float), y};
     if (tr->vec_dot_type != XLLM_DTYPE_F32) {
-        rc = quantize_activations(pool, isa, tr->vec_dot_type, x, n, w->cols, &job.a, &job.a_stride);
+        const xllm_type_traits *ta = xllm_type_traits_get(tr->vec_dot_type);
+        int ok;
+        size_t a_stride = (size_t)xllm_dtype_row_bytes(tr->vec_dot_type, (uint64_t)w->cols, &ok);
+        rc = quantize_activations(pool, ta->quantize_act[isa] ? ta->quantize_act[isa] : ta->quantize_row, a_stride, x,
+                                  n, w->cols, &job.a, &job.a_stride);
         if (rc)
             return rc;
     }

@@ -80,18 +80,23 @@ static void case_free(mm_case *mc)
     free(mc->tol);
 }
 
-static void case_check(const mm_case *mc, xllm_pool *pool, const char *variant)
+/* prepare: repack the weight first (xllm_weight_prepare; a packed layout
+ * where the kernels have one for this type and shape). */
+static void case_check(const mm_case *mc, xllm_pool *pool, const char *variant, int prepare)
 {
     xllm_weight w = {mc->t, mc->rows, mc->cols, mc->w, NULL};
     float *y = malloc(sizeof(float) * (size_t)(mc->n * mc->rows));
     fill_nan(y, (size_t)(mc->n * mc->rows));
+    if (prepare)
+        CHECK_OK(xllm_weight_prepare(&w));
     CHECK_OK(xllm_matmul(pool, &w, mc->x, mc->n, y));
+    xllm_weight_release(&w);
     int bad = 0;
     for (int64_t k = 0; k < mc->n * mc->rows && bad < 3; k++)
         if (!(fabs(y[k] - mc->yref[k]) <= mc->tol[k])) {
             bad++;
-            CHECK_MSG(0, "%s %s threads %d rows %lld cols %lld n %lld: y[%lld][%lld] = %.9g, ref %.9g (tol %g)",
-                      variant, xllm_dtype_name(mc->t), xllm_pool_size(pool), (long long)mc->rows,
+            CHECK_MSG(0, "%s%s %s threads %d rows %lld cols %lld n %lld: y[%lld][%lld] = %.9g, ref %.9g (tol %g)",
+                      variant, prepare ? " prepared" : "", xllm_dtype_name(mc->t), xllm_pool_size(pool), (long long)mc->rows,
                       (long long)mc->cols, (long long)mc->n, (long long)(k / mc->rows),
                       (long long)(k % mc->rows), y[k], mc->yref[k], mc->tol[k]);
         }
@@ -104,7 +109,10 @@ TEST(matmul_matches_double_reference)
     xllm_pool *pools[3];
     for (int p = 0; p < 3; p++)
         CHECK_OK(xllm_pool_create(p + 1, &pools[p]));
-    static const int64_t shapes[][3] = {{1, 1, 1}, {5, 2, 3}, {37, 3, 1}, {19, 1, 70}, {64, 2, 9}};
+    /* {rows, blocks (or 17-element units) per row, n}; rows that are multiples
+     * of 16 also take the packed layouts, n = 70 crosses the activation block */
+    static const int64_t shapes[][3] = {{1, 1, 1},  {5, 2, 3},  {37, 3, 1}, {19, 1, 70},
+                                        {64, 2, 9}, {16, 1, 1}, {48, 3, 5}, {32, 2, 70}};
     for (size_t k = 0; k < sizeof(mm_types) / sizeof(mm_types[0]); k++) {
         uint32_t t = mm_types[k];
         int64_t blk = xllm_dtype_get(t)->block_elems;
@@ -115,9 +123,10 @@ TEST(matmul_matches_double_reference)
             for (int scalar = 0; scalar < 2; scalar++) {
                 xllm_kernels_force_scalar(scalar);
                 for (int p = 0; p < 3; p++)
-                    case_check(&mc, pools[p], xllm_kernels_variant());
-                if (s == 0)
-                    case_check(&mc, NULL, xllm_kernels_variant());
+                    for (int prep = 0; prep < 2; prep++)
+                        case_check(&mc, pools[p], xllm_kernels_variant(), prep);
+                if (s == 0 || s == 5)
+                    case_check(&mc, NULL, xllm_kernels_variant(), 1);
             }
             case_free(&mc);
         }

@@ -1,0 +1,237 @@
+/* repack.c - the packed weight layouts of kernels_impl.h: which layout a
+ * weight gets, the repacking from standard GGUF rows, the Q8X activation
+ * quantizer (reference) and the scalar reference of the packed tile, which
+ * reads the packed bytes back one element at a time. */
+#include <string.h>
+
+#include "base/fp16.h"
+#include "kernels/cpu/kernels_impl.h"
+
+#define R XLLM_PACK_ROWS
+#define Q4K_SB 2368 /* bytes of one Q4_Kx16 super-block */
+#define Q6K_SB 3328 /* bytes of one Q6_Kx16 super-block, without d */
+
+xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xllm_isa isa)
+{
+    if (isa != XLLM_ISA_AVX512 || rows <= 0 || rows % R || cols <= 0)
+        return XLLM_PACK_NONE;
+    if (dtype == XLLM_DTYPE_Q4_0 && cols % XLLM_QK32 == 0)
+        return XLLM_PACK_Q4_0X16;
+    if (dtype == XLLM_DTYPE_Q8_0 && cols % XLLM_QK32 == 0)
+        return XLLM_PACK_Q8_0X16;
+    if (dtype == XLLM_DTYPE_Q4_K && cols % XLLM_QK_K == 0)
+        return XLLM_PACK_Q4_KX16;
+    if (dtype == XLLM_DTYPE_Q6_K && cols % XLLM_QK_K == 0)
+        return XLLM_PACK_Q6_KX16;
+    return XLLM_PACK_NONE;
+}
+
+size_t xllm_pack_group_bytes(xllm_pack_format f, int64_t cols)
+{
+    size_t b;
+    switch (f) {
+    case XLLM_PACK_Q4_0X16: b = (size_t)(cols / XLLM_QK32) * (256 + 32); break;
+    case XLLM_PACK_Q8_0X16: b = (size_t)(cols / XLLM_QK32) * (512 + 32); break;
+    case XLLM_PACK_Q4_KX16: b = (size_t)(cols / XLLM_QK_K) * Q4K_SB; break;
+    case XLLM_PACK_Q6_KX16: b = (size_t)(cols / XLLM_QK_K) * (Q6K_SB + 32); break;
+    default: return 0;
+    }
+    return (b + 63) & ~(size_t)63;
+}
+
+uint32_t xllm_pack_act_dtype(xllm_pack_format f)
+{
+    return f == XLLM_PACK_Q4_KX16 || f == XLLM_PACK_Q6_KX16 ? XLLM_DTYPE_Q8_K : XLLM_DTYPE_Q8_0;
+}
+
+/* ---- repacking ---- */
+
+/* Q4_0/Q8_0: 4 levels (bytes of qs) at a time into chunk c, lane j. */
+static void fill_q32(xllm_packed *p, const uint8_t *src)
+{
+    const int k8 = p->format == XLLM_PACK_Q8_0X16;
+    const size_t qsb = k8 ? 512 : 256, bb = k8 ? sizeof(xllm_block_q8_0) : sizeof(xllm_block_q4_0);
+    const uint32_t flip = k8 ? 0x80808080u : 0; /* Q8_0 levels made unsigned */
+    for (int64_t g = 0; g < p->rows / R; g++) {
+        uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gq + (size_t)p->nb * qsb;
+        for (int j = 0; j < R; j++) {
+            const uint8_t *row = src + (size_t)(g * R + j) * (size_t)p->nb * bb;
+            for (int64_t b = 0; b < p->nb; b++) {
+                const uint8_t *blk = row + (size_t)b * bb; /* d at 0, qs at 2 in both types */
+                memcpy(gd + ((size_t)b * R + (size_t)j) * 2, blk, 2);
+                for (size_t c = 0; c < qsb / 64; c++) {
+                    uint32_t v;
+                    memcpy(&v, blk + 2 + 4 * c, 4);
+                    v ^= flip;
+                    memcpy(gq + (size_t)b * qsb + c * 64 + (size_t)j * 4, &v, 4);
+                }
+            }
+        }
+    }
+}
+
+/* Q4_K's 6-bit scales and mins of the 8 sub-blocks (quant_blocks.h). */
+static void q4k_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn)
+{
+    for (int j = 0; j < 8; j++) {
+        if (j < 4) {
+            sc[j] = s[j] & 63;
+            mn[j] = s[j + 4] & 63;
+        } else {
+            sc[j] = (uint8_t)((s[j + 4] & 15) | (s[j - 4] >> 6) << 4);
+            mn[j] = (uint8_t)((s[j + 4] >> 4) | (s[j] >> 6) << 4);
+        }
+    }
+}
+
+static void fill_q4k(xllm_packed *p, const uint8_t *src)
+{
+    for (int64_t g = 0; g < p->rows / R; g++)
+        for (int j = 0; j < R; j++) {
+            const xllm_block_q4_k *row = (const xllm_block_q4_k *)src + (size_t)(g * R + j) * (size_t)p->nb;
+            for (int64_t b = 0; b < p->nb; b++) {
+                uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q4K_SB, sc[8], mn[8];
+                for (int pc = 0; pc < 32; pc++) /* pc = 8p + c */
+                    memcpy(o + (size_t)pc * 64 + (size_t)j * 4, row[b].qs + 4 * pc, 4);
+                q4k_scales(row[b].scales, sc, mn);
+                for (int s = 0; s < 8; s++) {
+                    o[2048 + s * R + j] = sc[s];
+                    o[2176 + s * R + j] = mn[s];
+                }
+                memcpy(o + 2304 + 2 * j, &row[b].d, 2);
+                memcpy(o + 2336 + 2 * j, &row[b].dmin, 2);
+            }
+        }
+}
+
+/* The 256 levels (0..63) of a Q6_K block (quant_blocks.h). */
+static void q6k_levels(const xllm_block_q6_k *b, uint8_t *q)
+{
+    for (int e = 0; e < XLLM_QK_K; e++) {
+        int h = e / 128, s = (e / 32) % 4, l = e % 32;
+        uint8_t lo = b->ql[64 * h + l + 32 * (s & 1)];
+        q[e] = (uint8_t)((s < 2 ? lo & 15 : lo >> 4) | ((b->qh[32 * h + l] >> (2 * s)) & 3) << 4);
+    }
+}
+
+static void fill_q6k(xllm_packed *p, const uint8_t *src)
+{
+    for (int64_t g = 0; g < p->rows / R; g++) {
+        uint8_t *gd = p->data + (size_t)g * p->group_bytes + (size_t)p->nb * Q6K_SB;
+        for (int j = 0; j < R; j++) {
+            const xllm_block_q6_k *row = (const xllm_block_q6_k *)src + (size_t)(g * R + j) * (size_t)p->nb;
+            for (int64_t b = 0; b < p->nb; b++) {
+                uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q6K_SB, q[XLLM_QK_K];
+                q6k_levels(&row[b], q);
+                for (int v = 0; v < 32; v++)
+                    for (int t = 0; t < 4; t++)
+                        o[v * 64 + j * 4 + t] = (uint8_t)((q[4 * v + t] & 15) | (q[128 + 4 * v + t] & 15) << 4);
+                for (int u = 0; u < 16; u++)
+                    for (int t = 0; t < 4; t++) {
+                        int e = 4 * u + t;
+                        o[2048 + u * 64 + j * 4 + t] = (uint8_t)((q[e] >> 4) << 4 | (q[e + 64] >> 4) << 6 |
+                                                                 (q[e + 128] >> 4) | (q[e + 192] >> 4) << 2);
+                    }
+                for (int s = 0; s < 16; s++)
+                    o[3072 + s * R + j] = (uint8_t)row[b].scales[s];
+                memcpy(gd + ((size_t)b * R + (size_t)j) * 2, &row[b].d, 2);
+            }
+        }
+    }
+}
+
+void xllm_pack_fill(xllm_packed *p, const void *src)
+{
+    if (p->format == XLLM_PACK_Q4_KX16)
+        fill_q4k(p, src);
+    else if (p->format == XLLM_PACK_Q6_KX16)
+        fill_q6k(p, src);
+    else
+        fill_q32(p, src);
+}
+
+void xllm_quantize_row_q8x_ref(const float *src, void *dst, int64_t n)
+{
+    xllm_block_q8x *out = dst;
+    for (int64_t i = 0; i < n / XLLM_QK32; i++, src += XLLM_QK32) {
+        xllm_block_q8_0 b;
+        int32_t s = 0;
+        xllm_quantize_row_q8_0(src, &b, XLLM_QK32);
+        out[i].d = xllm_f16_to_f32(b.d);
+        for (int j = 0; j < XLLM_QK32; j++)
+            s += b.qs[j];
+        out[i].s = s;
+        memcpy(out[i].qs, b.qs, XLLM_QK32);
+    }
+}
+
+/* ---- scalar reference of the packed tile ---- */
+
+static float f16_at(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return xllm_f16_to_f32(h);
+}
+
+/* Dequantized weight of element k (0..cols) of row j of group gq. */
+static double packed_weight(const xllm_packed *p, const uint8_t *gq, int j, int64_t k)
+{
+    if (p->format == XLLM_PACK_Q4_0X16 || p->format == XLLM_PACK_Q8_0X16) {
+        int64_t b = k / XLLM_QK32;
+        int e = (int)(k % XLLM_QK32), q;
+        const size_t qsb = p->format == XLLM_PACK_Q4_0X16 ? 256 : 512;
+        double d = f16_at(gq + (size_t)p->nb * qsb + ((size_t)b * R + (size_t)j) * 2);
+        if (p->format == XLLM_PACK_Q4_0X16) {
+            uint8_t byte = gq[(size_t)b * 256 + (size_t)((e % 16) / 4) * 64 + (size_t)j * 4 + (size_t)(e % 4)];
+            q = (e < 16 ? byte & 15 : byte >> 4) - 8;
+        } else {
+            q = (int)gq[(size_t)b * 512 + (size_t)(e / 4) * 64 + (size_t)j * 4 + (size_t)(e % 4)] - 128;
+        }
+        return d * q;
+    }
+    int64_t b = k / XLLM_QK_K;
+    int e = (int)(k % XLLM_QK_K);
+    if (p->format == XLLM_PACK_Q4_KX16) {
+        const uint8_t *o = gq + (size_t)b * Q4K_SB;
+        int pp = e / 64, hi = (e % 64) >= 32, l = e % 32, s = 2 * pp + hi;
+        uint8_t byte = o[(size_t)(8 * pp + l / 4) * 64 + (size_t)j * 4 + (size_t)(l % 4)];
+        int q = hi ? byte >> 4 : byte & 15;
+        return (double)f16_at(o + 2304 + 2 * j) * o[2048 + s * R + j] * q -
+               (double)f16_at(o + 2336 + 2 * j) * o[2176 + s * R + j];
+    }
+    const uint8_t *o = gq + (size_t)b * Q6K_SB;
+    int v = e % 128 / 4, t = e % 4, u = e % 64 / 4, quarter = e / 64;
+    uint8_t lo = o[v * 64 + j * 4 + t], hb = o[2048 + u * 64 + j * 4 + t];
+    static const int hshift[4] = {4, 6, 0, 2};
+    int q = (e < 128 ? lo & 15 : lo >> 4) | ((hb >> hshift[quarter]) & 3) << 4;
+    double d = f16_at(gq + (size_t)p->nb * Q6K_SB + ((size_t)b * R + (size_t)j) * 2);
+    return d * (int8_t)o[3072 + (e / 16) * R + j] * (q - 32);
+}
+
+void xllm_packed_tile_ref(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride, int nc,
+                          float *y, size_t y_stride)
+{
+    const int k = xllm_pack_act_dtype((xllm_pack_format)p->format) == XLLM_DTYPE_Q8_K;
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *gq = p->data + (size_t)g * p->group_bytes;
+        for (int c = 0; c < nc; c++) {
+            const uint8_t *ar = a + (size_t)c * a_stride;
+            for (int j = 0; j < R; j++) {
+                double sum = 0;
+                for (int64_t e = 0; e < p->cols; e++) {
+                    double av;
+                    if (k) {
+                        const xllm_block_q8_k *ab = (const xllm_block_q8_k *)ar + e / XLLM_QK_K;
+                        av = (double)ab->d * ab->qs[e % XLLM_QK_K];
+                    } else {
+                        const xllm_block_q8x *ab = (const xllm_block_q8x *)ar + e / XLLM_QK32;
+                        av = (double)ab->d * ab->qs[e % XLLM_QK32];
+                    }
+                    sum += packed_weight(p, gq, j, e) * av;
+                }
+                y[(size_t)c * y_stride + (size_t)(g * R + j)] = (float)sum;
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+/* test_packed.c - the packed weight layouts: the AVX-512 packed tiles against
+ * the scalar packed reference (which reads the packed bytes back element by
+ * element), that reference against the standard-layout reference dot (so the
+ * repacking loses nothing), and the Q8X quantizers bit for bit. */
+#include <stdlib.h>
+
+#include "../test.h"
+#include "base/alloc.h"
+#include "base/dtype.h"
+#include "base/fp16.h"
+#include "base/status.h"
+#include "kernels/cpu/kernels_impl.h"
+#include "ktest_util.h"
+
+/* Integer dots are exact; what differs is the order of the f32 sums of the
+ * per-block products (SIMD) against the double sum of the reference. */
+#define PK_REL_TOL 1e-5
+
+typedef struct pk_type {
+    uint32_t dtype;
+    xllm_packed_fn tile;
+} pk_type;
+
+/* Packed weight of random rows (standard rows kept in *std). */
+static xllm_weight pk_weight(uint32_t t, int64_t rows, int64_t cols, uint8_t **std, krng *r)
+{
+    int ok;
+    size_t rb = (size_t)xllm_dtype_row_bytes(t, (uint64_t)cols, &ok);
+    float *tmp = malloc(sizeof(float) * (size_t)cols);
+    *std = malloc(rb * (size_t)rows);
+    for (int64_t i = 0; i < rows; i++) {
+        krng_fill(r, tmp, cols, 0.05f);
+        CHECK_OK(xllm_quantize_row(t, tmp, *std + rb * (size_t)i, cols));
+    }
+    free(tmp);
+    xllm_weight w = {t, rows, cols, *std, NULL};
+    CHECK_OK(xllm_weight_prepare(&w));
+    return w;
+}
+
+TEST(packed_tiles_match_packed_reference)
+{
+    const pk_type types[] = {{XLLM_DTYPE_Q4_0, xllm_packed_q4_0x16_avx512},
+                             {XLLM_DTYPE_Q8_0, xllm_packed_q8_0x16_avx512}};
+    static const int64_t shapes[][3] = {{16, 32, 1}, {32, 96, 3}, {48, 256, 4}, {16, 2048, 9}, {64, 160, 5}};
+    krng r = {4242};
+    if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
+        test_skip("CPU lacks AVX-512");
+        return;
+    }
+    for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++)
+        for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+            int64_t rows = shapes[s][0], cols = shapes[s][1], n = shapes[s][2];
+            uint8_t *std;
+            xllm_weight w = pk_weight(types[k].dtype, rows, cols, &std, &r);
+            const xllm_packed *p = w.packed;
+            CHECK_MSG(p != NULL, "%s %lld x %lld was not packed", xllm_dtype_name(types[k].dtype),
+                      (long long)rows, (long long)cols);
+            if (!p) {
+                free(std);
+                continue;
+            }
+            size_t as = (size_t)(cols / XLLM_QK32) * XLLM_Q8X_BYTES, rb;
+            int ok;
+            rb = (size_t)xllm_dtype_row_bytes(types[k].dtype, (uint64_t)cols, &ok);
+            float *x = malloc(sizeof(float) * (size_t)(n * cols));
+            uint8_t *a = malloc(as * (size_t)n);
+            float *y = malloc(sizeof(float) * (size_t)(n * rows)), *yr = malloc(sizeof(float) * (size_t)(n * rows));
+            krng_fill(&r, x, n * cols, 1.0f);
+            for (int64_t c = 0; c < n; c++)
+                xllm_quantize_row_q8x_ref(x + c * cols, a + (size_t)c * as, cols);
+            fill_nan(y, (size_t)(n * rows));
+            fill_nan(yr, (size_t)(n * rows));
+            types[k].tile(p, 0, rows / XLLM_PACK_ROWS, a, as, (int)n, y, (size_t)rows);
+            xllm_packed_tile_ref(p, 0, rows / XLLM_PACK_ROWS, a, as, (int)n, yr, (size_t)rows);
+            /* the standard-layout reference: Q8_0 activations carry the same levels and scale */
+            uint8_t *a0 = malloc((size_t)(cols / XLLM_QK32) * sizeof(xllm_block_q8_0));
+            float *wf = malloc(sizeof(float) * (size_t)cols), *af = malloc(sizeof(float) * (size_t)cols);
+            int bad = 0;
+            for (int64_t c = 0; c < n && bad < 3; c++) {
+                xllm_quantize_row_q8_0(x + c * cols, a0, cols);
+                for (int64_t i = 0; i < rows && bad < 3; i++) {
+                    const xllm_type_traits *tr = xllm_type_traits_get(types[k].dtype);
+                    double ref = tr->vec_dot(cols, std + rb * (size_t)i, a0);
+                    double got = y[c * rows + i], pref = yr[c * rows + i], mag = 0;
+                    CHECK_OK(xllm_dequantize_row(types[k].dtype, std + rb * (size_t)i, wf, cols));
+                    CHECK_OK(xllm_dequantize_row(XLLM_DTYPE_Q8_0, a0, af, cols));
+                    for (int64_t e = 0; e < cols; e++)
+                        mag += fabs((double)wf[e] * af[e]);
+                    double tol = PK_REL_TOL * mag + 1e-30;
+                    if (!(fabs(got - pref) <= tol) || !(fabs(pref - ref) <= tol)) {
+                        bad++;
+                        CHECK_MSG(0, "%s %lld x %lld n %lld: y[%lld][%lld] avx512 %.9g packed ref %.9g std ref %.9g",
+                                  xllm_dtype_name(types[k].dtype), (long long)rows, (long long)cols, (long long)n,
+                                  (long long)c, (long long)i, got, pref, ref);
+                    }
+                }
+            }
+            free(a0);
+            free(wf);
+            free(af);
+            free(x);
+            free(a);
+            free(y);
+            free(yr);
+            xllm_weight_release(&w);
+            free(std);
+        }
+}
+
+TEST(packed_layout_declines_shapes)
+{
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 15, 64, XLLM_ISA_AVX512), XLLM_PACK_NONE);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 32, 64, XLLM_ISA_AVX2), XLLM_PACK_NONE);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_F32, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_NONE);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_Q4_0X16);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q8_0, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_Q8_0X16);
+}
+
+TEST(packed_q8x_quantizer_bit_exact)
+{
+    enum { N = 256 };
+    static float x[N];
+    static uint8_t ref[N / 32 * XLLM_Q8X_BYTES], got[N / 32 * XLLM_Q8X_BYTES];
+    krng r = {5};
+    krng_fill(&r, x, N, 0.7f);
+    for (int i = 0; i < 32; i++)
+        x[i] = 0; /* a zero block */
+    for (int i = 64; i < 96; i++) /* amax 127: scale 1, exact .5 ties */
+        x[i] = i % 32 == 0 ? 127.0f : (float)((i * 37) % 254 - 127) + ((i & 1) ? 0.5f : 0.0f);
+    xllm_quantize_row_q8x_ref(x, ref, N);
+    /* the reference is Q8_0 with a wider scale and the sum */
+    xllm_block_q8_0 b8[N / 32];
+    xllm_quantize_row_q8_0(x, b8, N);
+    for (int b = 0; b < N / 32; b++) {
+        const xllm_block_q8x *q = (const xllm_block_q8x *)ref + b;
+        int32_t s = 0;
+        for (int j = 0; j < 32; j++)
+            s += b8[b].qs[j];
+        CHECK(q->d == xllm_f16_to_f32(b8[b].d));
+        CHECK_EQ_INT(q->s, s);
+        CHECK(memcmp(q->qs, b8[b].qs, 32) == 0);
+    }
+    if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
+        test_skip("CPU lacks AVX-512");
+        return;
+    }
+    memset(got, 0x5a, sizeof(got));
+    xllm_quantize_row_q8x_avx512(x, got, N);
+    CHECK_MSG(memcmp(ref, got, sizeof(ref)) == 0, "avx512 Q8X quantizer differs from the reference");
+}
