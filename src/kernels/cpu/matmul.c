@@ -177,9 +177,9 @@ xllm_status xllm_weight_prepare(xllm_weight *w)
     xllm_pack_format fmt = xllm_pack_choose(w->dtype, w->rows, w->cols, xllm_kernels_isa());
     if (fmt == XLLM_PACK_NONE)
         return XLLM_OK;
-    int64_t nb = w->cols / XLLM_QK32, groups = w->rows / XLLM_PACK_ROWS;
-    size_t qsb = fmt == XLLM_PACK_Q4_0X16 ? 256 : 512;
-    size_t gb = ((size_t)nb * (qsb + 32) + 63) & ~(size_t)63;
+    int64_t groups = w->rows / XLLM_PACK_ROWS;
+    size_t gb = xllm_pack_group_bytes(fmt, w->cols);
+    int64_t nb = w->cols / (xllm_pack_act_dtype(fmt) == XLLM_DTYPE_Q8_K ? XLLM_QK_K : XLLM_QK32);
     if ((size_t)groups > (SIZE_MAX - PACK_ALIGN) / gb)
         return xllm_fail(XLLM_ERR_LIMIT, "weight_prepare: %lld x %lld weight too large", (long long)w->rows,
                          (long long)w->cols);
@@ -211,11 +211,13 @@ void xllm_weight_release(xllm_weight *w)
 /* The packed tile of isa for p, or NULL. */
 static xllm_packed_fn packed_tile(const xllm_packed *p, xllm_isa isa)
 {
-    if (isa == XLLM_ISA_AVX512 && p->format == XLLM_PACK_Q4_0X16)
-        return xllm_packed_q4_0x16_avx512;
-    if (isa == XLLM_ISA_AVX512 && p->format == XLLM_PACK_Q8_0X16)
-        return xllm_packed_q8_0x16_avx512;
-    return NULL;
+    static const xllm_packed_fn avx512[XLLM_PACK_COUNT] = {
+        [XLLM_PACK_Q4_0X16] = xllm_packed_q4_0x16_avx512,
+        [XLLM_PACK_Q8_0X16] = xllm_packed_q8_0x16_avx512,
+        [XLLM_PACK_Q4_KX16] = xllm_packed_q4_kx16_avx512,
+        [XLLM_PACK_Q6_KX16] = xllm_packed_q6_kx16_avx512,
+    };
+    return isa == XLLM_ISA_AVX512 && p->format < XLLM_PACK_COUNT ? avx512[p->format] : NULL;
 }
 
 typedef struct pk_job {
@@ -280,9 +282,14 @@ xllm_status xllm_matmul(xllm_pool *pool, const xllm_weight *w, const float *x, i
     const xllm_packed *pk = w->packed;
     xllm_packed_fn ptile = pk ? packed_tile(pk, isa) : NULL;
     if (ptile) {
-        pk_job pj = {ptile, pk, n, NULL, (size_t)(w->cols / XLLM_QK32) * XLLM_Q8X_BYTES, y};
-        rc = quantize_activations(pool, isa == XLLM_ISA_AVX512 ? xllm_quantize_row_q8x_avx512 : xllm_quantize_row_q8x_ref,
-                                  pj.a_stride, x, n, w->cols, &pj.a, &pj.a_stride);
+        pk_job pj = {ptile, pk, n, NULL, 0, y};
+        xllm_quant_fn qf = xllm_quantize_row_q8x_avx512; /* packed tiles exist only for AVX-512 */
+        size_t as = (size_t)(w->cols / XLLM_QK32) * XLLM_Q8X_BYTES;
+        if (xllm_pack_act_dtype((xllm_pack_format)pk->format) == XLLM_DTYPE_Q8_K) {
+            qf = xllm_quantize_row_q8_k_avx512;
+            as = (size_t)(w->cols / XLLM_QK_K) * sizeof(xllm_block_q8_k);
+        }
+        rc = quantize_activations(pool, qf, as, x, n, w->cols, &pj.a, &pj.a_stride);
         if (rc)
             return rc;
         int64_t groups = pk->rows / XLLM_PACK_ROWS;

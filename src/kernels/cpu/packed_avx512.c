@@ -1,6 +1,6 @@
 /* packed_avx512.c - AVX-512 VNNI tiles over the packed 16-row layouts of
- * kernels_impl.h (Q4_0x16, Q8_0x16) with Q8X activations, and the Q8X
- * quantizer. Lane j of every vector is row j of the group: a 64-byte load
+ * kernels_impl.h (Q4_0x16, Q8_0x16 with Q8X activations; Q4_Kx16, Q6_Kx16
+ * with Q8_K activations), and the Q8X quantizer. Lane j of every vector is row j of the group: a 64-byte load
  * holds 4 levels of each of 16 rows, vpdpbusd multiplies them with 4
  * broadcast activation bytes, and the 16 outputs leave with one store, so
  * no horizontal sums are needed. Compiled with AVX-512 flags; called only
@@ -42,11 +42,7 @@ ALWAYS void group_tile(const int K4, const uint8_t *gq, const uint8_t *gd, int64
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *q = gq + (size_t)b * qsb;
         __m512i w[8];
-#ifdef PK_PF
-        UNROLL
-        for (int k = 0; k < (int)(qsb / 64); k++)
-            _mm_prefetch((const char *)(q + PK_PF + 64 * k), _MM_HINT_T0);
-#endif
+
         if (K4) {
             UNROLL
             for (int k = 0; k < 4; k++) {
@@ -82,37 +78,195 @@ ALWAYS void group_tile(const int K4, const uint8_t *gq, const uint8_t *gd, int64
         _mm512_storeu_ps(y + (size_t)c * ys, acc[c]);
 }
 
-ALWAYS void packed_driver(const int K4, const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t as,
+/* ---- K-quants x Q8_K ---- */
+
+#define Q8K_BYTES 292 /* f32 d, qs[256] at 4, int16 bsums[16] at 260 */
+#define Q4K_SB 2368
+#define Q6K_SB 3328
+
+ALWAYS __m512i scales16(const uint8_t *p, int sign) /* 16 bytes -> 16 int32 lanes */
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    return sign ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
+}
+
+ALWAYS int32_t ld16s(const uint8_t *p)
+{
+    int16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+ALWAYS void q4k_tile(const uint8_t *gq, int64_t nb, const uint8_t *a, size_t as, const int NC, float *y, size_t ys)
+{
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512 acc[PNC];
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        acc[c] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *o = gq + (size_t)b * Q4K_SB;
+        __m512i isum[PNC], msum[PNC];
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            isum[c] = msum[c] = _mm512_setzero_si512();
+        UNROLL
+        for (int p = 0; p < 4; p++) {
+            __m512i lo[PNC], hi[PNC];
+            UNROLL
+            for (int c = 0; c < NC; c++)
+                lo[c] = hi[c] = _mm512_setzero_si512();
+            UNROLL
+            for (int k = 0; k < 8; k++) {
+                __m512i raw = _mm512_loadu_si512((const void *)(o + (8 * p + k) * 64));
+                __m512i wl = _mm512_and_si512(raw, m4), wh = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+                UNROLL
+                for (int c = 0; c < NC; c++) {
+                    const uint8_t *aq = a + (size_t)c * as + (size_t)b * Q8K_BYTES + 4 + 64 * p + 4 * k;
+                    lo[c] = _mm512_dpbusd_epi32(lo[c], wl, bcast32(aq));
+                    hi[c] = _mm512_dpbusd_epi32(hi[c], wh, bcast32(aq + 32));
+                }
+            }
+            /* sub-blocks 2p (low nibbles) and 2p + 1 (high) */
+            __m512i sl = scales16(o + 2048 + 32 * p, 0), sh = scales16(o + 2048 + 32 * p + 16, 0);
+            __m512i ml = scales16(o + 2176 + 32 * p, 0), mh = scales16(o + 2176 + 32 * p + 16, 0);
+            UNROLL
+            for (int c = 0; c < NC; c++) {
+                const uint8_t *bs = a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 8 * p;
+                __m512i bl = _mm512_set1_epi32(ld16s(bs) + ld16s(bs + 2));
+                __m512i bh = _mm512_set1_epi32(ld16s(bs + 4) + ld16s(bs + 6));
+                isum[c] = _mm512_add_epi32(isum[c], _mm512_add_epi32(_mm512_mullo_epi32(lo[c], sl),
+                                                                     _mm512_mullo_epi32(hi[c], sh)));
+                msum[c] = _mm512_add_epi32(msum[c], _mm512_add_epi32(_mm512_mullo_epi32(ml, bl),
+                                                                     _mm512_mullo_epi32(mh, bh)));
+            }
+        }
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 2304)));
+        __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 2336)));
+        UNROLL
+        for (int c = 0; c < NC; c++) {
+            float da;
+            memcpy(&da, a + (size_t)c * as + (size_t)b * Q8K_BYTES, 4);
+            __m512 dav = _mm512_set1_ps(da);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dv, dav), acc[c]);
+            acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[c]), _mm512_mul_ps(mv, dav), acc[c]);
+        }
+    }
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        _mm512_storeu_ps(y + (size_t)c * ys, acc[c]);
+}
+
+/* top 2 bits of quarter k (levels 64k + 4u + t) moved to bits 4-5 */
+ALWAYS __m512i q6_high(__m512i h, const int k)
+{
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+    if (k == 0)
+        return _mm512_and_si512(h, m30);
+    if (k == 1)
+        return _mm512_and_si512(_mm512_srli_epi16(h, 2), m30);
+    if (k == 2)
+        return _mm512_and_si512(_mm512_slli_epi16(h, 4), m30);
+    return _mm512_and_si512(_mm512_slli_epi16(h, 2), m30);
+}
+
+ALWAYS void q6k_tile(const uint8_t *gq, const uint8_t *gd, int64_t nb, const uint8_t *a, size_t as, const int NC,
+                     float *y, size_t ys)
+{
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512 acc[PNC];
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        acc[c] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *o = gq + (size_t)b * Q6K_SB;
+        __m512i isum[PNC];
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            isum[c] = _mm512_setzero_si512();
+#pragma GCC unroll 16
+        for (int sb = 0; sb < 16; sb++) { /* sub-block of 16 levels, element order */
+            const int k = sb / 4, s = sb % 4;
+            __m512i is[PNC];
+            UNROLL
+            for (int c = 0; c < NC; c++) /* level offset 32 taken back through bsums */
+                is[c] = _mm512_set1_epi32(-32 * ld16s(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 2 * sb));
+            UNROLL
+            for (int i = 0; i < 4; i++) {
+                const int u = 4 * s + i;
+                __m512i l = _mm512_loadu_si512((const void *)(o + (u + 16 * (k & 1)) * 64));
+                __m512i lq = k < 2 ? _mm512_and_si512(l, m4) : _mm512_and_si512(_mm512_srli_epi16(l, 4), m4);
+                __m512i q = _mm512_or_si512(lq, q6_high(_mm512_loadu_si512((const void *)(o + 2048 + u * 64)), k));
+                UNROLL
+                for (int c = 0; c < NC; c++)
+                    is[c] = _mm512_dpbusd_epi32(
+                        is[c], q, bcast32(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 4 + 16 * sb + 4 * i));
+            }
+            __m512i sc = scales16(o + 3072 + 16 * sb, 1);
+            UNROLL
+            for (int c = 0; c < NC; c++)
+                isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(is[c], sc));
+        }
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gd + (size_t)b * 32)));
+        UNROLL
+        for (int c = 0; c < NC; c++) {
+            float da;
+            memcpy(&da, a + (size_t)c * as + (size_t)b * Q8K_BYTES, 4);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dv, _mm512_set1_ps(da)), acc[c]);
+        }
+    }
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        _mm512_storeu_ps(y + (size_t)c * ys, acc[c]);
+}
+
+/* ---- drivers: groups x register tiles of up to PNC activation rows ---- */
+
+enum { F_Q4_0, F_Q8_0, F_Q4_K, F_Q6_K };
+
+ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const uint8_t *a, size_t as, const int NC,
+                    float *y, size_t ys)
+{
+    if (f == F_Q4_0)
+        group_tile(1, gq, gq + (size_t)p->nb * 256, p->nb, a, as, NC, y, ys);
+    else if (f == F_Q8_0)
+        group_tile(0, gq, gq + (size_t)p->nb * 512, p->nb, a, as, NC, y, ys);
+    else if (f == F_Q4_K)
+        q4k_tile(gq, p->nb, a, as, NC, y, ys);
+    else
+        q6k_tile(gq, gq + (size_t)p->nb * Q6K_SB, p->nb, a, as, NC, y, ys);
+}
+
+ALWAYS void packed_driver(const int f, const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t as,
                           int nc, float *y, size_t ys)
 {
-    const size_t qsb = K4 ? 256 : 512;
     for (int64_t g = g0; g < g1; g++) {
-        const uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gq + (size_t)p->nb * qsb;
+        const uint8_t *gq = p->data + (size_t)g * p->group_bytes;
         float *yg = y + (size_t)g * XLLM_PACK_ROWS;
         for (int c0 = 0; c0 < nc; c0 += PNC) {
             const uint8_t *ac = a + (size_t)c0 * as;
             float *yc = yg + (size_t)c0 * ys;
             switch (nc - c0 < PNC ? nc - c0 : PNC) {
-            case 1: group_tile(K4, gq, gd, p->nb, ac, as, 1, yc, ys); break;
-            case 2: group_tile(K4, gq, gd, p->nb, ac, as, 2, yc, ys); break;
-            case 3: group_tile(K4, gq, gd, p->nb, ac, as, 3, yc, ys); break;
-            default: group_tile(K4, gq, gd, p->nb, ac, as, 4, yc, ys); break;
+            case 1: tile_nc(f, p, gq, ac, as, 1, yc, ys); break;
+            case 2: tile_nc(f, p, gq, ac, as, 2, yc, ys); break;
+            case 3: tile_nc(f, p, gq, ac, as, 3, yc, ys); break;
+            default: tile_nc(f, p, gq, ac, as, 4, yc, ys); break;
             }
         }
     }
 }
 
-void xllm_packed_q4_0x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
-                                int nc, float *y, size_t y_stride)
-{
-    packed_driver(1, p, g0, g1, a, a_stride, nc, y, y_stride);
-}
+#define DEFINE_PACKED(name, f)                                                                      \
+    void xllm_packed_##name##_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, \
+                                     size_t a_stride, int nc, float *y, size_t y_stride)            \
+    {                                                                                               \
+        packed_driver(f, p, g0, g1, a, a_stride, nc, y, y_stride);                                  \
+    }
 
-void xllm_packed_q8_0x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
-                                int nc, float *y, size_t y_stride)
-{
-    packed_driver(0, p, g0, g1, a, a_stride, nc, y, y_stride);
-}
+DEFINE_PACKED(q4_0x16, F_Q4_0)
+DEFINE_PACKED(q8_0x16, F_Q8_0)
+DEFINE_PACKED(q4_kx16, F_Q4_K)
+DEFINE_PACKED(q6_kx16, F_Q6_K)
 
 /* ---- Q8X quantizer (bit-identical to xllm_quantize_row_q8x_ref) ---- */
 

@@ -41,8 +41,10 @@ static xllm_weight pk_weight(uint32_t t, int64_t rows, int64_t cols, uint8_t **s
 TEST(packed_tiles_match_packed_reference)
 {
     const pk_type types[] = {{XLLM_DTYPE_Q4_0, xllm_packed_q4_0x16_avx512},
-                             {XLLM_DTYPE_Q8_0, xllm_packed_q8_0x16_avx512}};
-    static const int64_t shapes[][3] = {{16, 32, 1}, {32, 96, 3}, {48, 256, 4}, {16, 2048, 9}, {64, 160, 5}};
+                             {XLLM_DTYPE_Q8_0, xllm_packed_q8_0x16_avx512},
+                             {XLLM_DTYPE_Q4_K, xllm_packed_q4_kx16_avx512},
+                             {XLLM_DTYPE_Q6_K, xllm_packed_q6_kx16_avx512}};
+    static const int64_t shapes[][3] = {{16, 256, 1}, {32, 512, 3}, {48, 256, 4}, {16, 2048, 9}, {64, 768, 5}};
     krng r = {4242};
     if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
         test_skip("CPU lacks AVX-512");
@@ -60,31 +62,41 @@ TEST(packed_tiles_match_packed_reference)
                 free(std);
                 continue;
             }
-            size_t as = (size_t)(cols / XLLM_QK32) * XLLM_Q8X_BYTES, rb;
+            const int k8 = xllm_pack_act_dtype((xllm_pack_format)p->format) == XLLM_DTYPE_Q8_K;
+            size_t as = k8 ? (size_t)(cols / XLLM_QK_K) * sizeof(xllm_block_q8_k)
+                           : (size_t)(cols / XLLM_QK32) * XLLM_Q8X_BYTES, rb;
+            uint32_t at = k8 ? XLLM_DTYPE_Q8_K : XLLM_DTYPE_Q8_0; /* standard activation type */
             int ok;
             rb = (size_t)xllm_dtype_row_bytes(types[k].dtype, (uint64_t)cols, &ok);
             float *x = malloc(sizeof(float) * (size_t)(n * cols));
             uint8_t *a = malloc(as * (size_t)n);
             float *y = malloc(sizeof(float) * (size_t)(n * rows)), *yr = malloc(sizeof(float) * (size_t)(n * rows));
             krng_fill(&r, x, n * cols, 1.0f);
-            for (int64_t c = 0; c < n; c++)
-                xllm_quantize_row_q8x_ref(x + c * cols, a + (size_t)c * as, cols);
+            for (int64_t c = 0; c < n; c++) {
+                if (k8)
+                    xllm_quantize_row_q8_k(x + c * cols, a + (size_t)c * as, cols);
+                else
+                    xllm_quantize_row_q8x_ref(x + c * cols, a + (size_t)c * as, cols);
+            }
             fill_nan(y, (size_t)(n * rows));
             fill_nan(yr, (size_t)(n * rows));
             types[k].tile(p, 0, rows / XLLM_PACK_ROWS, a, as, (int)n, y, (size_t)rows);
             xllm_packed_tile_ref(p, 0, rows / XLLM_PACK_ROWS, a, as, (int)n, yr, (size_t)rows);
-            /* the standard-layout reference: Q8_0 activations carry the same levels and scale */
-            uint8_t *a0 = malloc((size_t)(cols / XLLM_QK32) * sizeof(xllm_block_q8_0));
+            /* the standard-layout reference: Q8_0 activations carry the same levels and scale as Q8X */
+            uint8_t *a0 = malloc(as);
             float *wf = malloc(sizeof(float) * (size_t)cols), *af = malloc(sizeof(float) * (size_t)cols);
             int bad = 0;
             for (int64_t c = 0; c < n && bad < 3; c++) {
-                xllm_quantize_row_q8_0(x + c * cols, a0, cols);
+                if (k8)
+                    xllm_quantize_row_q8_k(x + c * cols, a0, cols);
+                else
+                    xllm_quantize_row_q8_0(x + c * cols, a0, cols);
                 for (int64_t i = 0; i < rows && bad < 3; i++) {
                     const xllm_type_traits *tr = xllm_type_traits_get(types[k].dtype);
                     double ref = tr->vec_dot(cols, std + rb * (size_t)i, a0);
                     double got = y[c * rows + i], pref = yr[c * rows + i], mag = 0;
                     CHECK_OK(xllm_dequantize_row(types[k].dtype, std + rb * (size_t)i, wf, cols));
-                    CHECK_OK(xllm_dequantize_row(XLLM_DTYPE_Q8_0, a0, af, cols));
+                    CHECK_OK(xllm_dequantize_row(at, a0, af, cols));
                     for (int64_t e = 0; e < cols; e++)
                         mag += fabs((double)wf[e] * af[e]);
                     double tol = PK_REL_TOL * mag + 1e-30;
@@ -115,6 +127,9 @@ TEST(packed_layout_declines_shapes)
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_F32, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_NONE);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_Q4_0X16);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q8_0, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_Q8_0X16);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_K, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_NONE);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_K, 32, 512, XLLM_ISA_AVX512), XLLM_PACK_Q4_KX16);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q6_K, 32, 256, XLLM_ISA_AVX512), XLLM_PACK_Q6_KX16);
 }
 
 TEST(packed_q8x_quantizer_bit_exact)
