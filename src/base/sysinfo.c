@@ -37,6 +37,16 @@ static uint64_t status_kb(const char *key)
 uint64_t xllm_rss_bytes(void) { return status_kb("VmRSS"); }
 uint64_t xllm_peak_rss_bytes(void) { return status_kb("VmHWM"); }
 
+int xllm_reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    int ok;
+    if (!f)
+        return -1;
+    ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
 double xllm_process_cpu_seconds(void)
 {
     struct timespec ts;

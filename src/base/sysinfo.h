@@ -9,6 +9,9 @@
 double xllm_now(void);                 /* monotonic seconds */
 uint64_t xllm_rss_bytes(void);         /* current resident set (VmRSS) */
 uint64_t xllm_peak_rss_bytes(void);    /* peak resident set (VmHWM) */
+/* Start the peak over from the current resident set (Linux clear_refs "5");
+ * returns 0 on success, -1 where the kernel does not allow it. */
+int xllm_reset_peak_rss(void);
 /* CPU seconds used by this process, and by the whole machine (all CPUs, busy
  * time only), so a benchmark can tell how much other processes took. */
 double xllm_process_cpu_seconds(void);

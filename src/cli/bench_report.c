@@ -2,6 +2,7 @@
 #include "cli/bench_report.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -18,6 +19,7 @@ double xllm_percentile(double *v, int n, double p)
     if (n <= 0)
         return 0;
     qsort(v, (size_t)n, sizeof *v, cmp_double);
+    p = p < 0 ? 0 : p > 100 ? 100 : p;
     pos = p / 100.0 * (n - 1);
     lo = (int)pos;
     if (lo >= n - 1)
@@ -27,29 +29,51 @@ double xllm_percentile(double *v, int n, double p)
 
 double xllm_median(double *v, int n) { return xllm_percentile(v, n, 50); }
 
-static double gib(uint64_t b) { return (double)b / (1024.0 * 1024.0 * 1024.0); }
+static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
+
+/* "16.0 MiB" below a GiB, else "1.10 GiB". */
+static const char *size_str(uint64_t b, char buf[32])
+{
+    if (b < (1u << 30))
+        snprintf(buf, 32, "%.1f MiB", mib(b));
+    else
+        snprintf(buf, 32, "%.2f GiB", mib(b) / 1024.0);
+    return buf;
+}
+
+/* Tokens/s the memory bandwidth allows when a decode step reads bytes_per_token. */
+static double roofline_tps(const xllm_bench_report *r)
+{
+    return r->decode_bytes_per_token ? r->bandwidth / (double)r->decode_bytes_per_token : 0.0;
+}
+
+static const char *str(const char *s) { return s ? s : ""; }
 
 void xllm_bench_print_text(FILE *f, const xllm_bench_report *r)
 {
-    fprintf(f, "model:      %s (%s, %s, %.2f GiB)\n", r->model, r->arch, r->quant, gib(r->model_bytes));
-    fprintf(f, "cpu:        %s, %d threads, kernels %s\n", r->cpu, r->threads, r->kernels);
+    char size[32];
+    fprintf(f, "model:      %s (%s, %s, %s)\n", str(r->model), str(r->arch), str(r->quant),
+            size_str(r->model_bytes, size));
+    fprintf(f, "cpu:        %s, %d threads of %d CPUs, kernels %s\n", str(r->cpu), r->threads, r->cpus,
+            str(r->kernels));
+    fprintf(f, "prompt:     %d %s; %d generated tokens per sequence\n", r->prompt_tokens, str(r->prompt_source),
+            r->gen_tokens);
     fprintf(f, "load:       %.3f s\n", r->load_seconds);
     fprintf(f, "prefill:    %.2f tokens/s (%d-token prompt, median of %d)\n", r->prefill_tps, r->prompt_tokens,
             r->repeats);
-    fprintf(f, "decode:     %.2f tokens/s (%d tokens, median of %d)\n", r->decode_tps, r->gen_tokens, r->repeats);
+    fprintf(f, "decode:     %.2f tokens/s (%d steps, median of %d)\n", r->decode_tps, r->gen_tokens - 1,
+            r->repeats);
     fprintf(f, "ttft:       %.1f ms\n", r->ttft_seconds * 1e3);
-    fprintf(f, "roofline:   %.2f of %.2f tokens/s (%.1f MB/token at %.1f GB/s measured)\n",
-            r->decode_roofline_ratio,
-            r->decode_bytes_per_token ? r->bandwidth / (double)r->decode_bytes_per_token : 0.0,
-            (double)r->decode_bytes_per_token / 1e6, r->bandwidth / 1e9);
-    fprintf(f, "memory:     %.1f MiB resident, %.1f MiB peak\n", (double)r->rss_bytes / 1048576.0,
-            (double)r->peak_rss_bytes / 1048576.0);
-    if (r->other_cpu_share > 0.03)
-        fprintf(f, "warning:    other processes used %.0f%% of the CPU during the run; figures are low\n",
-                r->other_cpu_share * 100);
-    if (r->n_levels)
-        fprintf(f, "\n%-11s %12s %12s %10s %10s %10s %10s %10s %10s\n", "concurrency", "agg tok/s",
-                "req tok/s", "ttft p50", "ttft p95", "ttft p99", "itl p50", "itl p95", "itl p99");
+    fprintf(f, "roofline:   %.3f of %.2f tokens/s (%.1f MB of weights per token at %.2f GB/s measured)\n",
+            r->decode_roofline_ratio, roofline_tps(r), (double)r->decode_bytes_per_token / 1e6, r->bandwidth / 1e9);
+    fprintf(f, "memory:     %.1f MiB resident, %.1f MiB peak\n", mib(r->rss_bytes), mib(r->peak_rss_bytes));
+    fprintf(f, "other CPU:  %.1f%% of the machine used by other processes during the run%s\n",
+            r->other_cpu_share * 100, r->other_cpu_share > 0.03 ? " (figures are likely low)" : "");
+    if (!r->n_levels)
+        return;
+    fprintf(f, "\nconcurrency (%s):\n", str(r->concurrency_mode));
+    fprintf(f, "%-11s %12s %12s %10s %10s %10s %10s %10s %10s\n", "sequences", "agg tok/s", "req tok/s",
+            "ttft p50", "ttft p95", "ttft p99", "itl p50", "itl p95", "itl p99");
     for (int i = 0; i < r->n_levels; i++) {
         const xllm_bench_level *l = &r->levels[i];
         fprintf(f, "%-11d %12.2f %12.2f %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms\n", l->concurrency,
@@ -58,43 +82,54 @@ void xllm_bench_print_text(FILE *f, const xllm_bench_report *r)
     }
 }
 
+/* JSON numbers must be finite: NaN and infinities become null. */
+static json_t *jreal(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static json_t *level_json(const xllm_bench_level *l)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "concurrency", json_integer(l->concurrency));
+    json_object_set_new(e, "seconds", jreal(l->seconds));
+    json_object_set_new(e, "aggregate_tokens_per_s", jreal(l->aggregate_tps));
+    json_object_set_new(e, "per_request_tokens_per_s", jreal(l->per_request_tps));
+    json_object_set_new(e, "ttft_p50_s", jreal(l->ttft_p50));
+    json_object_set_new(e, "ttft_p95_s", jreal(l->ttft_p95));
+    json_object_set_new(e, "ttft_p99_s", jreal(l->ttft_p99));
+    json_object_set_new(e, "itl_p50_s", jreal(l->itl_p50));
+    json_object_set_new(e, "itl_p95_s", jreal(l->itl_p95));
+    json_object_set_new(e, "itl_p99_s", jreal(l->itl_p99));
+    return e;
+}
+
 void xllm_bench_print_json(FILE *f, const xllm_bench_report *r)
 {
     json_t *o = json_object(), *levels = json_array();
-    json_object_set_new(o, "model", json_string(r->model));
-    json_object_set_new(o, "architecture", json_string(r->arch));
-    json_object_set_new(o, "quantization", json_string(r->quant));
-    json_object_set_new(o, "kernels", json_string(r->kernels));
-    json_object_set_new(o, "cpu", json_string(r->cpu));
+    json_object_set_new(o, "model", json_string(str(r->model)));
+    json_object_set_new(o, "architecture", json_string(str(r->arch)));
+    json_object_set_new(o, "quantization", json_string(str(r->quant)));
+    json_object_set_new(o, "kernels", json_string(str(r->kernels)));
+    json_object_set_new(o, "cpu", json_string(str(r->cpu)));
     json_object_set_new(o, "threads", json_integer(r->threads));
+    json_object_set_new(o, "cpus", json_integer(r->cpus));
+    json_object_set_new(o, "prompt_source", json_string(str(r->prompt_source)));
     json_object_set_new(o, "prompt_tokens", json_integer(r->prompt_tokens));
     json_object_set_new(o, "gen_tokens", json_integer(r->gen_tokens));
     json_object_set_new(o, "repeats", json_integer(r->repeats));
-    json_object_set_new(o, "load_seconds", json_real(r->load_seconds));
-    json_object_set_new(o, "prefill_tokens_per_s", json_real(r->prefill_tps));
-    json_object_set_new(o, "decode_tokens_per_s", json_real(r->decode_tps));
-    json_object_set_new(o, "ttft_seconds", json_real(r->ttft_seconds));
+    json_object_set_new(o, "load_seconds", jreal(r->load_seconds));
+    json_object_set_new(o, "prefill_tokens_per_s", jreal(r->prefill_tps));
+    json_object_set_new(o, "decode_tokens_per_s", jreal(r->decode_tps));
+    json_object_set_new(o, "ttft_seconds", jreal(r->ttft_seconds));
     json_object_set_new(o, "model_bytes", json_integer((json_int_t)r->model_bytes));
     json_object_set_new(o, "decode_bytes_per_token", json_integer((json_int_t)r->decode_bytes_per_token));
-    json_object_set_new(o, "memory_bandwidth_bytes_per_s", json_real(r->bandwidth));
-    json_object_set_new(o, "decode_roofline_ratio", json_real(r->decode_roofline_ratio));
-    json_object_set_new(o, "other_cpu_share", json_real(r->other_cpu_share));
+    json_object_set_new(o, "memory_bandwidth_bytes_per_s", jreal(r->bandwidth));
+    json_object_set_new(o, "decode_roofline_tokens_per_s", jreal(roofline_tps(r)));
+    json_object_set_new(o, "decode_roofline_ratio", jreal(r->decode_roofline_ratio));
+    json_object_set_new(o, "other_cpu_share", jreal(r->other_cpu_share));
     json_object_set_new(o, "rss_bytes", json_integer((json_int_t)r->rss_bytes));
     json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)r->peak_rss_bytes));
-    for (int i = 0; i < r->n_levels; i++) {
-        const xllm_bench_level *l = &r->levels[i];
-        json_t *e = json_object();
-        json_object_set_new(e, "concurrency", json_integer(l->concurrency));
-        json_object_set_new(e, "aggregate_tokens_per_s", json_real(l->aggregate_tps));
-        json_object_set_new(e, "per_request_tokens_per_s", json_real(l->per_request_tps));
-        json_object_set_new(e, "ttft_p50_s", json_real(l->ttft_p50));
-        json_object_set_new(e, "ttft_p95_s", json_real(l->ttft_p95));
-        json_object_set_new(e, "ttft_p99_s", json_real(l->ttft_p99));
-        json_object_set_new(e, "itl_p50_s", json_real(l->itl_p50));
-        json_object_set_new(e, "itl_p95_s", json_real(l->itl_p95));
-        json_object_set_new(e, "itl_p99_s", json_real(l->itl_p99));
-        json_array_append_new(levels, e);
-    }
+    json_object_set_new(o, "concurrency_mode", json_string(str(r->concurrency_mode)));
+    for (int i = 0; i < r->n_levels; i++)
+        json_array_append_new(levels, level_json(&r->levels[i]));
     json_object_set_new(o, "concurrency", levels);
     json_dumpf(o, f, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
     fputc('\n', f);
@@ -103,20 +138,26 @@ void xllm_bench_print_json(FILE *f, const xllm_bench_report *r)
 
 void xllm_bench_print_markdown(FILE *f, const xllm_bench_report *r)
 {
-    fprintf(f, "### xllm benchmark: %s\n\n", r->model);
-    fprintf(f, "%s, %s, %.2f GiB; %s, %d threads, kernels %s\n\n", r->arch, r->quant, gib(r->model_bytes), r->cpu,
-            r->threads, r->kernels);
+    char size[32];
+    fprintf(f, "### xllm benchmark: %s\n\n", str(r->model));
+    fprintf(f, "%s, %s, %s; %s, %d threads of %d CPUs, kernels %s; prompt: %d %s\n\n", str(r->arch),
+            str(r->quant), size_str(r->model_bytes, size), str(r->cpu), r->threads, r->cpus, str(r->kernels),
+            r->prompt_tokens, str(r->prompt_source));
     fprintf(f, "| metric | value |\n|---|---|\n");
     fprintf(f, "| load | %.3f s |\n", r->load_seconds);
     fprintf(f, "| prefill (%d tokens) | %.2f tokens/s |\n", r->prompt_tokens, r->prefill_tps);
-    fprintf(f, "| decode (%d tokens) | %.2f tokens/s |\n", r->gen_tokens, r->decode_tps);
+    fprintf(f, "| decode (%d steps) | %.2f tokens/s |\n", r->gen_tokens - 1, r->decode_tps);
     fprintf(f, "| time to first token | %.1f ms |\n", r->ttft_seconds * 1e3);
-    fprintf(f, "| memory bandwidth (measured) | %.1f GB/s |\n", r->bandwidth / 1e9);
-    fprintf(f, "| decode roofline ratio | %.3f |\n", r->decode_roofline_ratio);
-    fprintf(f, "| peak RSS | %.1f MiB |\n", (double)r->peak_rss_bytes / 1048576.0);
+    fprintf(f, "| weights read per decode step | %.1f MB |\n", (double)r->decode_bytes_per_token / 1e6);
+    fprintf(f, "| memory bandwidth (measured) | %.2f GB/s |\n", r->bandwidth / 1e9);
+    fprintf(f, "| decode roofline ratio | %.3f (limit %.2f tokens/s) |\n", r->decode_roofline_ratio,
+            roofline_tps(r));
+    fprintf(f, "| RSS / peak RSS | %.1f / %.1f MiB |\n", mib(r->rss_bytes), mib(r->peak_rss_bytes));
+    fprintf(f, "| CPU used by other processes | %.1f%% |\n", r->other_cpu_share * 100);
     if (!r->n_levels)
         return;
-    fprintf(f, "\n| concurrency | aggregate tok/s | per-request tok/s | TTFT p50 | TTFT p95 | TTFT p99 | ITL p50 | "
+    fprintf(f, "\nConcurrency (%s; median repeats do not apply: one run per level):\n\n", str(r->concurrency_mode));
+    fprintf(f, "| sequences | aggregate tok/s | per-request tok/s | TTFT p50 | TTFT p95 | TTFT p99 | ITL p50 | "
                "ITL p95 | ITL p99 |\n|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < r->n_levels; i++) {
         const xllm_bench_level *l = &r->levels[i];
@@ -126,79 +167,128 @@ void xllm_bench_print_markdown(FILE *f, const xllm_bench_report *r)
     }
 }
 
-/* Label values are escaped as the exposition format requires (\\, \", \n). */
-static void prom_label(FILE *f, const char *v)
+/* ---- Prometheus text exposition format (version 0.0.4) ---- */
+
+/* A label value, escaped as the format requires (\\, \", \n). */
+static void prom_label(FILE *f, const char *name, const char *v, int first)
 {
-    for (; v && *v; v++) {
-        if (*v == '\\' || *v == '"')
-            fputc('\\', f);
-        if (*v == '\n') {
+    fprintf(f, "%s%s=\"", first ? "" : ",", name);
+    for (v = str(v); *v; v++) {
+        if (*v == '\n')
             fputs("\\n", f);
-            continue;
-        }
-        fputc(*v, f);
+        else if (*v == '\\' || *v == '"')
+            fprintf(f, "\\%c", *v);
+        else
+            fputc(*v, f);
     }
+    fputc('"', f);
 }
 
-static void prom_gauge(FILE *f, const char *name, const char *help, const xllm_bench_report *r, double v)
+/* A sample value: Go-parsable floats, NaN and +Inf/-Inf spelled as the format does. */
+static void prom_value(FILE *f, double v)
 {
-    fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s{model=\"", name, help, name, name);
-    prom_label(f, r->model);
-    fprintf(f, "\"} %.9g\n", v);
+    if (isnan(v))
+        fputs(" NaN\n", f);
+    else if (isinf(v))
+        fputs(v > 0 ? " +Inf\n" : " -Inf\n", f);
+    else
+        fprintf(f, " %.9g\n", v);
 }
+
+static void prom_family(FILE *f, const char *name, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+enum { PROM_DOUBLE, PROM_U64, PROM_INT };
+
+/* A report field as a sample value (integers exactly, even above 2^53). */
+static void prom_field(FILE *f, const void *base, size_t off, int kind)
+{
+    const char *p = (const char *)base + off;
+    if (kind == PROM_U64)
+        fprintf(f, " %llu\n", (unsigned long long)*(const uint64_t *)p);
+    else if (kind == PROM_INT)
+        fprintf(f, " %d\n", *(const int *)p);
+    else
+        prom_value(f, *(const double *)p);
+}
+
+#define RF(member, kind) offsetof(xllm_bench_report, member), kind
+#define LF(member) offsetof(xllm_bench_level, member)
+
+static const struct {
+    const char *name, *help;
+    size_t off;
+    int kind;
+} prom_scalars[] = {
+    {"xllm_bench_prefill_tokens_per_second", "Prefill tokens per second, one sequence (median).",
+     RF(prefill_tps, PROM_DOUBLE)},
+    {"xllm_bench_decode_tokens_per_second", "Decode tokens per second, one sequence (median).",
+     RF(decode_tps, PROM_DOUBLE)},
+    {"xllm_bench_ttft_seconds", "Time to first token, one sequence (median).", RF(ttft_seconds, PROM_DOUBLE)},
+    {"xllm_bench_load_seconds", "Model load time.", RF(load_seconds, PROM_DOUBLE)},
+    {"xllm_bench_model_bytes", "Tensor bytes of the model file.", RF(model_bytes, PROM_U64)},
+    {"xllm_bench_decode_bytes_per_token", "Weight bytes read per decode step.", RF(decode_bytes_per_token, PROM_U64)},
+    {"xllm_bench_memory_bandwidth_bytes_per_second", "Measured memory read bandwidth.", RF(bandwidth, PROM_DOUBLE)},
+    {"xllm_bench_decode_roofline_ratio", "Decode speed over the memory-bandwidth limit.",
+     RF(decode_roofline_ratio, PROM_DOUBLE)},
+    {"xllm_bench_resident_bytes", "Resident memory after the run.", RF(rss_bytes, PROM_U64)},
+    {"xllm_bench_peak_resident_bytes", "Peak resident memory.", RF(peak_rss_bytes, PROM_U64)},
+    {"xllm_bench_other_cpu_share", "Share of the machine's CPU used by other processes during the run.",
+     RF(other_cpu_share, PROM_DOUBLE)},
+    {"xllm_bench_threads", "Compute threads.", RF(threads, PROM_INT)},
+    {"xllm_bench_prompt_tokens", "Prompt tokens per sequence.", RF(prompt_tokens, PROM_INT)},
+    {"xllm_bench_generated_tokens", "Generated tokens per sequence.", RF(gen_tokens, PROM_INT)},
+};
+
+static const struct {
+    const char *name, *help;
+    size_t off[3]; /* one value, or the 0.5 / 0.95 / 0.99 quantiles */
+    int n;
+} prom_levels[] = {
+    {"xllm_bench_aggregate_tokens_per_second", "Generated tokens per second over all sequences of a level.",
+     {LF(aggregate_tps)}, 1},
+    {"xllm_bench_request_tokens_per_second", "Mean decode tokens per second of one sequence of a level.",
+     {LF(per_request_tps)}, 1},
+    {"xllm_bench_level_ttft_seconds", "Time to first token by quantile over the sequences of a level.",
+     {LF(ttft_p50), LF(ttft_p95), LF(ttft_p99)}, 3},
+    {"xllm_bench_level_inter_token_seconds", "Inter-token latency by quantile over the sequences of a level.",
+     {LF(itl_p50), LF(itl_p95), LF(itl_p99)}, 3},
+};
 
 void xllm_bench_print_prometheus(FILE *f, const xllm_bench_report *r)
 {
-    prom_gauge(f, "xllm_bench_prefill_tokens_per_second", "Prefill tokens per second, one sequence.", r,
-               r->prefill_tps);
-    prom_gauge(f, "xllm_bench_decode_tokens_per_second", "Decode tokens per second, one sequence.", r, r->decode_tps);
-    prom_gauge(f, "xllm_bench_ttft_seconds", "Time to first token.", r, r->ttft_seconds);
-    prom_gauge(f, "xllm_bench_load_seconds", "Model load time.", r, r->load_seconds);
-    prom_gauge(f, "xllm_bench_model_bytes", "Tensor bytes of the model.", r, (double)r->model_bytes);
-    prom_gauge(f, "xllm_bench_memory_bandwidth_bytes_per_second", "Measured memory read bandwidth.", r, r->bandwidth);
-    prom_gauge(f, "xllm_bench_decode_roofline_ratio", "Decode speed over the memory-bandwidth limit.", r,
-               r->decode_roofline_ratio);
-    prom_gauge(f, "xllm_bench_peak_rss_bytes", "Peak resident memory.", r, (double)r->peak_rss_bytes);
-    if (!r->n_levels)
-        return;
-    static const struct {
-        const char *name, *help;
-        size_t off;
-    } series[] = {
-        {"xllm_bench_aggregate_tokens_per_second", "Generated tokens per second over all sequences.",
-         offsetof(xllm_bench_level, aggregate_tps)},
-        {"xllm_bench_request_tokens_per_second", "Mean decode tokens per second of one sequence.",
-         offsetof(xllm_bench_level, per_request_tps)},
-    };
-    for (size_t s = 0; s < sizeof series / sizeof series[0]; s++) {
-        fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", series[s].name, series[s].help, series[s].name);
-        for (int i = 0; i < r->n_levels; i++) {
-            fprintf(f, "%s{model=\"", series[s].name);
-            prom_label(f, r->model);
-            fprintf(f, "\",concurrency=\"%d\"} %.9g\n", r->levels[i].concurrency,
-                    *(const double *)((const char *)&r->levels[i] + series[s].off));
-        }
-    }
-    static const struct {
-        const char *name, *help;
-        size_t off[3];
-    } quantiles[] = {
-        {"xllm_bench_ttft_seconds_quantile", "Time to first token by quantile.",
-         {offsetof(xllm_bench_level, ttft_p50), offsetof(xllm_bench_level, ttft_p95),
-          offsetof(xllm_bench_level, ttft_p99)}},
-        {"xllm_bench_inter_token_seconds_quantile", "Inter-token latency by quantile.",
-         {offsetof(xllm_bench_level, itl_p50), offsetof(xllm_bench_level, itl_p95),
-          offsetof(xllm_bench_level, itl_p99)}},
-    };
     static const char *const qnames[3] = {"0.5", "0.95", "0.99"};
-    for (size_t s = 0; s < sizeof quantiles / sizeof quantiles[0]; s++) {
-        fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", quantiles[s].name, quantiles[s].help, quantiles[s].name);
+    prom_family(f, "xllm_bench_info", "What was measured (labels); the value is always 1.");
+    fputs("xllm_bench_info{", f);
+    prom_label(f, "model", r->model, 1);
+    prom_label(f, "architecture", r->arch, 0);
+    prom_label(f, "quantization", r->quant, 0);
+    prom_label(f, "cpu", r->cpu, 0);
+    prom_label(f, "kernels", r->kernels, 0);
+    prom_label(f, "prompt_source", r->prompt_source, 0);
+    prom_label(f, "concurrency_mode", r->concurrency_mode, 0);
+    fputc('}', f);
+    prom_value(f, 1);
+    for (size_t s = 0; s < sizeof prom_scalars / sizeof prom_scalars[0]; s++) {
+        prom_family(f, prom_scalars[s].name, prom_scalars[s].help);
+        fprintf(f, "%s{", prom_scalars[s].name);
+        prom_label(f, "model", r->model, 1);
+        fputc('}', f);
+        prom_field(f, r, prom_scalars[s].off, prom_scalars[s].kind);
+    }
+    for (size_t s = 0; r->n_levels && s < sizeof prom_levels / sizeof prom_levels[0]; s++) {
+        prom_family(f, prom_levels[s].name, prom_levels[s].help);
         for (int i = 0; i < r->n_levels; i++)
-            for (int q = 0; q < 3; q++) {
-                fprintf(f, "%s{model=\"", quantiles[s].name);
-                prom_label(f, r->model);
-                fprintf(f, "\",concurrency=\"%d\",quantile=\"%s\"} %.9g\n", r->levels[i].concurrency, qnames[q],
-                        *(const double *)((const char *)&r->levels[i] + quantiles[s].off[q]));
+            for (int q = 0; q < prom_levels[s].n; q++) {
+                fprintf(f, "%s{", prom_levels[s].name);
+                prom_label(f, "model", r->model, 1);
+                fprintf(f, ",concurrency=\"%d\"", r->levels[i].concurrency);
+                if (prom_levels[s].n == 3)
+                    prom_label(f, "quantile", qnames[q], 0);
+                fputc('}', f);
+                prom_field(f, &r->levels[i], prom_levels[s].off[q], PROM_DOUBLE);
             }
     }
 }

@@ -12,8 +12,9 @@
 
 typedef struct xllm_bench_level {
     int concurrency;         /* sequences decoded together */
-    double aggregate_tps;    /* generated tokens of all sequences / wall time */
-    double per_request_tps;  /* mean over sequences of their decode tokens/s */
+    double seconds;          /* wall time from submitting all to the last token */
+    double aggregate_tps;    /* generated tokens of all sequences / seconds */
+    double per_request_tps;  /* mean over sequences of their decode tokens/s (after the first token) */
     double ttft_p50, ttft_p95, ttft_p99; /* seconds from submit to first token */
     double itl_p50, itl_p95, itl_p99;    /* seconds between tokens of one sequence */
 } xllm_bench_level;
@@ -24,11 +25,16 @@ typedef struct xllm_bench_report {
     const char *quant;             /* dominant weight type */
     const char *kernels;           /* kernel variant in use */
     const char *cpu;
-    int threads;
-    int prompt_tokens, gen_tokens, repeats;
+    const char *prompt_source;     /* what the prompt tokens are ("random token ids, seed 1") */
+    const char *concurrency_mode;  /* how sequences of a level run ("batched") */
+    int threads, cpus;             /* compute threads; online CPUs of the machine */
+    int prompt_tokens;             /* prompt length of every sequence */
+    int gen_tokens;                /* tokens generated per sequence: the first from the
+                                      prompt's logits, then gen_tokens - 1 decode steps */
+    int repeats;                   /* single-sequence runs (medians are over these) */
     double load_seconds;
     double prefill_tps;            /* median of repeats, one sequence */
-    double decode_tps;             /* median of repeats, one sequence */
+    double decode_tps;             /* median of repeats, one sequence: decode steps / their time */
     double ttft_seconds;           /* prompt_tokens prefill + first token, median */
     uint64_t model_bytes;          /* tensor bytes in the file */
     uint64_t decode_bytes_per_token; /* weights read per decode step */
@@ -45,7 +51,8 @@ void xllm_bench_print_json(FILE *f, const xllm_bench_report *r);
 void xllm_bench_print_markdown(FILE *f, const xllm_bench_report *r);
 void xllm_bench_print_prometheus(FILE *f, const xllm_bench_report *r);
 
-/* p-th percentile (0..100) of v[n] by linear interpolation; sorts v in place. */
+/* p-th percentile (0..100, clamped) of v[n] by linear interpolation between
+ * closest ranks (numpy's default); sorts v in place; 0 when n == 0. */
 double xllm_percentile(double *v, int n, double p);
 /* Median of v[n] (sorts in place). */
 double xllm_median(double *v, int n);

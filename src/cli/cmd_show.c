@@ -13,8 +13,7 @@
 
 typedef struct show_info {
     char arch[64];
-    uint64_t n_params, n_bytes;
-    int type_counts[XLLM_DTYPE_COUNT];
+    cli_tensor_stats ts;
     int has_hparams;
     xllm_hparams hp;
     char tok_model[32], tok_pre[64];
@@ -42,28 +41,10 @@ static void gather(const xllm_gguf *g, show_info *in)
     if (xllm_gguf_get_arr(g, "tokenizer.ggml.tokens", &t, &in->n_tokens) != XLLM_OK)
         in->n_tokens = 0;
     in->has_template = xllm_gguf_find(g, "tokenizer.chat_template") >= 0;
-    for (int64_t i = 0; i < xllm_gguf_n_tensors(g); i++) {
-        const xllm_gguf_tensor *tt = xllm_gguf_tensor_at(g, i);
-        uint64_t n = 1;
-        for (uint32_t d = 0; d < tt->n_dims; d++)
-            n *= tt->ne[d];
-        in->n_params += n;
-        in->n_bytes += tt->nbytes;
-        if (tt->dtype < XLLM_DTYPE_COUNT)
-            in->type_counts[tt->dtype]++;
-    }
+    cli_tensor_stats_get(g, &in->ts);
     if (xllm_gguf_n_tensors(g) > 0 && xllm_hparams_read(g, &in->hp) == XLLM_OK)
         in->has_hparams = 1;
     xllm_clear_error();
-}
-
-static const char *dominant_type(const show_info *in)
-{
-    int best = -1;
-    for (int t = 0; t < XLLM_DTYPE_COUNT; t++)
-        if (t != XLLM_DTYPE_F32 && in->type_counts[t] && (best < 0 || in->type_counts[t] > in->type_counts[best]))
-            best = t;
-    return best < 0 ? (in->type_counts[XLLM_DTYPE_F32] ? "F32" : "none") : xllm_dtype_name((uint32_t)best);
 }
 
 static void print_text(const char *path, const show_info *in)
@@ -74,9 +55,10 @@ static void print_text(const char *path, const show_info *in)
     if (in->name[0])
         printf("    %-24s %s\n", "name", in->name);
     printf("    %-24s %s\n", "architecture", in->arch[0] ? in->arch : "(none: vocabulary only)");
-    printf("    %-24s %.2fM (%llu)\n", "parameters", (double)in->n_params / 1e6, (unsigned long long)in->n_params);
-    printf("    %-24s %s\n", "quantization", dominant_type(in));
-    printf("    %-24s %.1f MiB\n", "tensor bytes", (double)in->n_bytes / 1048576.0);
+    printf("    %-24s %.2fM (%llu)\n", "parameters", (double)in->ts.n_params / 1e6,
+           (unsigned long long)in->ts.n_params);
+    printf("    %-24s %s\n", "quantization", cli_dominant_dtype(&in->ts));
+    printf("    %-24s %.1f MiB\n", "tensor bytes", (double)in->ts.n_bytes / 1048576.0);
     if (in->has_hparams) {
         printf("    %-24s %d\n", "layers", hp->n_layer);
         printf("    %-24s %d\n", "context length", hp->n_ctx_train);
@@ -90,8 +72,8 @@ static void print_text(const char *path, const show_info *in)
     }
     printf("\n  Tensor types\n");
     for (int t = 0; t < XLLM_DTYPE_COUNT; t++)
-        if (in->type_counts[t])
-            printf("    %-24s %d tensors\n", xllm_dtype_name((uint32_t)t), in->type_counts[t]);
+        if (in->ts.type_counts[t])
+            printf("    %-24s %d tensors\n", xllm_dtype_name((uint32_t)t), in->ts.type_counts[t]);
     printf("\n  Tokenizer\n");
     printf("    %-24s %s\n", "type", in->tok_model[0] ? in->tok_model : "(none)");
     if (in->tok_pre[0])
@@ -107,12 +89,12 @@ static void print_json(const char *path, const show_info *in)
     json_object_set_new(o, "file", json_string(path));
     json_object_set_new(o, "name", json_string(in->name));
     json_object_set_new(o, "architecture", json_string(in->arch));
-    json_object_set_new(o, "parameters", json_integer((json_int_t)in->n_params));
-    json_object_set_new(o, "quantization", json_string(dominant_type(in)));
-    json_object_set_new(o, "tensor_bytes", json_integer((json_int_t)in->n_bytes));
+    json_object_set_new(o, "parameters", json_integer((json_int_t)in->ts.n_params));
+    json_object_set_new(o, "quantization", json_string(cli_dominant_dtype(&in->ts)));
+    json_object_set_new(o, "tensor_bytes", json_integer((json_int_t)in->ts.n_bytes));
     for (int t = 0; t < XLLM_DTYPE_COUNT; t++)
-        if (in->type_counts[t])
-            json_object_set_new(types, xllm_dtype_name((uint32_t)t), json_integer(in->type_counts[t]));
+        if (in->ts.type_counts[t])
+            json_object_set_new(types, xllm_dtype_name((uint32_t)t), json_integer(in->ts.type_counts[t]));
     json_object_set_new(o, "tensor_types", types);
     if (in->has_hparams) {
         json_object_set_new(o, "layers", json_integer(hp->n_layer));

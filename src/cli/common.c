@@ -1,7 +1,8 @@
-/* common.c - shared CLI helpers: model opening and error reporting. */
+/* common.c - shared CLI helpers: model opening, tensor statistics, error reporting. */
 #include "cli/common.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "base/fs.h"
 #include "base/sysinfo.h"
@@ -40,6 +41,30 @@ void cli_model_close(cli_model *m)
     xllm_session_close(m->session);
     m->tok = NULL;
     m->session = NULL;
+}
+
+void cli_tensor_stats_get(const xllm_gguf *g, cli_tensor_stats *ts)
+{
+    memset(ts, 0, sizeof *ts);
+    for (int64_t i = 0; i < xllm_gguf_n_tensors(g); i++) {
+        const xllm_gguf_tensor *t = xllm_gguf_tensor_at(g, i);
+        uint64_t n = 1;
+        for (uint32_t d = 0; d < t->n_dims; d++)
+            n *= t->ne[d];
+        ts->n_params += n;
+        ts->n_bytes += t->nbytes;
+        if (t->dtype < XLLM_DTYPE_COUNT)
+            ts->type_counts[t->dtype]++;
+    }
+}
+
+const char *cli_dominant_dtype(const cli_tensor_stats *ts)
+{
+    int best = -1;
+    for (int t = 0; t < XLLM_DTYPE_COUNT; t++)
+        if (t != XLLM_DTYPE_F32 && ts->type_counts[t] && (best < 0 || ts->type_counts[t] > ts->type_counts[best]))
+            best = t;
+    return best < 0 ? (ts->type_counts[XLLM_DTYPE_F32] ? "F32" : "none") : xllm_dtype_name((uint32_t)best);
 }
 
 int cli_error(const char *cmd, xllm_status st)

@@ -1,12 +1,14 @@
 /* common.h - pieces several CLI commands share: opening a model path (a GGUF
  * file or a Hugging Face directory) as a GGUF container, opening a session plus
- * its tokenizer, reporting a failed status, and printing floats exactly. */
+ * its tokenizer, what a container's tensors are (types, bytes), reporting a
+ * failed status, and printing floats exactly. */
 #ifndef XLLM_CLI_COMMON_H
 #define XLLM_CLI_COMMON_H
 
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/dtype.h"
 #include "base/status.h"
 #include "engine/session.h"
 #include "format/gguf.h"
@@ -24,6 +26,15 @@ typedef struct cli_model {
 
 xllm_status cli_model_open(const char *path, int n_threads, int n_ctx, int need_tokenizer, cli_model *m);
 void cli_model_close(cli_model *m);
+
+/* Tensor statistics of a container: count per dtype, parameters, data bytes. */
+typedef struct cli_tensor_stats {
+    int type_counts[XLLM_DTYPE_COUNT];
+    uint64_t n_params, n_bytes;
+} cli_tensor_stats;
+void cli_tensor_stats_get(const xllm_gguf *g, cli_tensor_stats *ts);
+/* The most common tensor type other than F32 ("Q4_0"), else "F32" or "none". */
+const char *cli_dominant_dtype(const cli_tensor_stats *ts);
 
 /* Print "xllm CMD: <last error>" to stderr and return 1. */
 int cli_error(const char *cmd, xllm_status st);

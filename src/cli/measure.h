@@ -1,0 +1,57 @@
+/* measure.h - measuring helpers shared by `xllm benchmark`, `xllm profile` and
+ * `xllm compare`: greedy generation timed as prefill (time to first token) and
+ * decode, the weight bytes one decode step reads, reproducible random prompts,
+ * and how much of the machine's CPU other processes took during a run.
+ *
+ * Ownership: sessions and tokenizers are borrowed; outputs go to caller
+ * buffers. Threading: one thread per session. */
+#ifndef XLLM_CLI_MEASURE_H
+#define XLLM_CLI_MEASURE_H
+
+#include <stdint.h>
+
+#include "base/status.h"
+#include "cli/progress.h"
+#include "engine/session.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct cli_gen_stats {
+    int32_t n_prompt;  /* tokens evaluated as the prompt */
+    int32_t n_new;     /* tokens produced; the first comes from the prompt's logits */
+    int32_t n_steps;   /* single-token decode steps run after the prompt */
+    double prefill_s;  /* prompt evaluation + first pick = time to first token */
+    double decode_s;   /* the n_steps decode steps (each with its pick) */
+} cli_gen_stats;
+
+double cli_prefill_tps(const cli_gen_stats *g); /* n_prompt / prefill_s (0 when unmeasured) */
+double cli_decode_tps(const cli_gen_stats *g);  /* n_steps / decode_s (0 when unmeasured) */
+
+/* Greedy (argmax) continuation of prompt[n_prompt] from an empty cache: at
+ * most max_new (>= 1) tokens, fewer when the context fills or, with stop
+ * given, at its first end-of-generation token (not produced). out (optional,
+ * [max_new]) receives the ids; prog (optional) counts evaluated tokens. */
+xllm_status cli_generate_greedy(xllm_session *s, const int32_t *prompt, int32_t n_prompt, int32_t max_new,
+                                const xllm_tokenizer *stop, int32_t *out, xllm_progress *prog, cli_gen_stats *st);
+
+/* Index of the largest of v[n] (the first on ties). */
+int32_t cli_argmax(const float *v, int32_t n);
+
+/* n reproducible pseudo-random ids in [0, n_vocab) from seed; with tok,
+ * control tokens are skipped and ids[0] is BOS when the vocabulary adds one. */
+void cli_random_prompt(const xllm_tokenizer *tok, int32_t n_vocab, uint64_t seed, int32_t *ids, int32_t n);
+
+/* Weight bytes one decode step reads: every matrix once, as stored; the token
+ * embedding (and position / token-type tables) excluded, since a step reads
+ * one row of them, unless it doubles as the output head (tied). */
+uint64_t cli_decode_bytes_per_token(const xllm_model *m);
+
+/* CPU time of this process and of the whole machine since start. */
+typedef struct cli_cpu_meter {
+    double wall, proc, machine;
+} cli_cpu_meter;
+void cli_cpu_meter_start(cli_cpu_meter *m);
+/* Share (0..1) of all CPUs' time since start that other processes used. */
+double cli_cpu_meter_other_share(const cli_cpu_meter *m);
+
+#endif
