@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/measure.h"
+#include "runtime/sampler.h"
 #include "kernels/cpu/kernels.h"
 
 typedef struct bench_opts {
@@ -134,7 +135,7 @@ static xllm_status prefill_all(xllm_session *s, level_bufs *b, int32_t n_seq, xl
         now = xllm_now();
         for (int32_t j = 0; j < k; j++)
             if (b->want[j]) {
-                b->last[b->seq[j]] = cli_argmax(b->logits + (size_t)rows++ * (size_t)b->n_vocab, b->n_vocab);
+                b->last[b->seq[j]] = xllm_argmax(b->logits + (size_t)rows++ * (size_t)b->n_vocab, b->n_vocab);
                 b->t_tok[(size_t)b->seq[j] * (size_t)b->n_gen] = now;
             }
         q += k;
@@ -157,7 +158,7 @@ static xllm_status decode_step(xllm_session *s, level_bufs *b, int32_t n_seq, in
         return st;
     now = xllm_now();
     for (int32_t sq = 0; sq < n_seq; sq++) {
-        b->last[sq] = cli_argmax(b->logits + (size_t)sq * (size_t)b->n_vocab, b->n_vocab);
+        b->last[sq] = xllm_argmax(b->logits + (size_t)sq * (size_t)b->n_vocab, b->n_vocab);
         b->t_tok[(size_t)sq * (size_t)b->n_gen + (size_t)k] = now;
     }
     xllm_progress_add(prog, (uint64_t)n_seq);

@@ -4,18 +4,10 @@
 #include "base/alloc.h"
 #include "base/dtype.h"
 #include "base/sysinfo.h"
+#include "runtime/sampler.h"
 
 double cli_prefill_tps(const cli_gen_stats *g) { return g->prefill_s > 0 ? g->n_prompt / g->prefill_s : 0; }
 double cli_decode_tps(const cli_gen_stats *g) { return g->decode_s > 0 ? g->n_steps / g->decode_s : 0; }
-
-int32_t cli_argmax(const float *v, int32_t n)
-{
-    int32_t best = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (v[i] > v[best])
-            best = i;
-    return best;
-}
 
 xllm_status cli_generate_greedy(xllm_session *s, const int32_t *prompt, int32_t n_prompt, int32_t max_new,
                                 const xllm_tokenizer *stop, int32_t *out, xllm_progress *prog, cli_gen_stats *st)
@@ -33,7 +25,7 @@ xllm_status cli_generate_greedy(xllm_session *s, const int32_t *prompt, int32_t 
     t0 = xllm_now();
     if ((rc = xllm_session_eval(s, prompt, n_prompt, 0, logits)) != XLLM_OK)
         goto out;
-    next = cli_argmax(logits, V);
+    next = xllm_argmax(logits, V);
     t1 = xllm_now();
     st->prefill_s = t1 - t0;
     xllm_progress_add(prog, (uint64_t)n_prompt);
@@ -44,7 +36,7 @@ xllm_status cli_generate_greedy(xllm_session *s, const int32_t *prompt, int32_t 
             break;
         if ((rc = xllm_session_eval(s, &next, 1, 0, logits)) != XLLM_OK)
             goto out;
-        next = cli_argmax(logits, V);
+        next = xllm_argmax(logits, V);
         st->n_steps++;
         xllm_progress_add(prog, 1);
     }

@@ -34,8 +34,6 @@ double cli_decode_tps(const cli_gen_stats *g);  /* n_steps / decode_s (0 when un
 xllm_status cli_generate_greedy(xllm_session *s, const int32_t *prompt, int32_t n_prompt, int32_t max_new,
                                 const xllm_tokenizer *stop, int32_t *out, xllm_progress *prog, cli_gen_stats *st);
 
-/* Index of the largest of v[n] (the first on ties). */
-int32_t cli_argmax(const float *v, int32_t n);
 
 /* n reproducible pseudo-random ids in [0, n_vocab) from seed; with tok,
  * control tokens are skipped and ids[0] is BOS when the vocabulary adds one. */
