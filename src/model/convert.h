@@ -1,6 +1,7 @@
 /* convert.h - model conversion: Hugging Face directory or GGUF -> GGUF file
  * (optionally quantized, llama.cpp-compatible quantization mixes), GGUF ->
- * Hugging Face directory (safetensors + config.json), and random-weight GGUF
+ * Hugging Face directory (safetensors + config.json + tokenizer.json +
+ * tokenizer_config.json where the vocabulary can be written), and random-weight GGUF
  * models of real shapes for benchmarks.
  *
  * Outputs are atomic: a GGUF is written as "<path>.partial" and renamed; a

@@ -1,9 +1,9 @@
 /* convert_hf.c - GGUF -> Hugging Face directory: safetensors (one file, or
  * shards + model.safetensors.index.json) and a config.json transformers loads,
  * by running the tables of hf_tables.c backwards (inverse Q/K permutation,
- * gemma norms minus one, rope_freqs back to rope_scaling). Built in
- * "<dir>.partial-XXXXXX" and renamed into place. Tokenizer files are not
- * written (the GGUF vocabulary has no tokenizer.json exporter yet). */
+ * gemma norms minus one, rope_freqs back to rope_scaling), plus tokenizer.json +
+ * tokenizer_config.json from the GGUF vocabulary (tokenizer/hf_export.c). Built
+ * in "<dir>.partial-XXXXXX" and renamed into place. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -22,6 +22,7 @@
 #include "kernels/cpu/kernels.h"
 #include "model/convert.h"
 #include "model/hf_map.h"
+#include "tokenizer/hf_export.h"
 
 #define DEFAULT_SHARD_BYTES (4ull << 30)
 
@@ -511,6 +512,22 @@ static xllm_status write_pooling(const rev_job *j)
     return st;
 }
 
+/* tokenizer.json + tokenizer_config.json. A vocabulary the exporter cannot write
+ * (or none) costs only a warning: the weights are still converted. */
+static xllm_status write_tokenizer(const rev_job *j)
+{
+    xllm_status st = xllm_tokenizer_export_hf(j->src, j->tmp_dir);
+    if (st == XLLM_ERR_NOT_FOUND) {
+        XLLM_WARN("%s: no tokenizer.ggml.model; no tokenizer files written", xllm_gguf_path(j->src));
+        return XLLM_OK;
+    }
+    if (st == XLLM_ERR_UNSUPPORTED || st == XLLM_ERR_FORMAT) {
+        XLLM_WARN("%s; no tokenizer files written", xllm_last_error());
+        return XLLM_OK;
+    }
+    return st;
+}
+
 /* ---- output directory ---- */
 
 static void remove_tree(const char *dir, int depth)
@@ -634,6 +651,8 @@ xllm_status xllm_convert_to_hf(const xllm_gguf *src, const char *dir, const xllm
         st = write_json(j.tmp_dir, "config.json", cfg);
     if (st == XLLM_OK)
         st = write_pooling(&j);
+    if (st == XLLM_OK)
+        st = write_tokenizer(&j);
     if (st == XLLM_OK) {
         if (xllm_is_dir(dir))
             rmdir(dir); /* empty (checked above) */

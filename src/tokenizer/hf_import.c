@@ -576,7 +576,8 @@ static xllm_status import_json(imp *m, xllm_gguf *g)
         if (pre.bad[0] || pre.n > TOK_MAX_REGEX)
             return xllm_fail(XLLM_ERR_UNSUPPORTED, "%s/tokenizer.json: unsupported %s", m->dir,
                              pre.bad[0] ? pre.bad : "pre-tokenizer (too many splits)");
-        const tok_pre_def *d = tok_pre_match(pre.regex, pre.n, pre.nfc);
+        int ignore_merges = json_is_true(json_object_get(model, "ignore_merges"));
+        const tok_pre_def *d = tok_pre_match(pre.regex, pre.n, pre.nfc, ignore_merges);
         if (!d)
             return xllm_fail(XLLM_ERR_UNSUPPORTED, "%s/tokenizer.json: unknown pre-tokenizer regex%s '%s'%s%s", m->dir,
                              pre.n > 1 ? "es" : "", pre.n ? pre.regex[0] : "(none)", pre.n > 1 ? " + ..." : "",

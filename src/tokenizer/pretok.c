@@ -106,8 +106,11 @@ const tok_pre_def *tok_pre_find(const char *name)
     return NULL;
 }
 
-const tok_pre_def *tok_pre_match(const char *const *regex, int n, int nfc)
+/* The row with these regexes and NFC flag; among equal ones, the one whose
+ * ignore_merges agrees (tokenizer.json's model.ignore_merges), else the first. */
+const tok_pre_def *tok_pre_match(const char *const *regex, int n, int nfc, int ignore_merges)
 {
+    const tok_pre_def *first = NULL;
     for (size_t i = 0; i < sizeof pre_table / sizeof pre_table[0]; i++) {
         const tok_pre_def *d = &pre_table[i];
         int k = 0;
@@ -118,10 +121,12 @@ const tok_pre_def *tok_pre_match(const char *const *regex, int n, int nfc)
         int same = 1;
         for (int j = 0; j < n && same; j++)
             same = !strcmp(d->regex[j], regex[j]);
-        if (same)
+        if (same && d->ignore_merges == ignore_merges)
             return d;
+        if (same && !first)
+            first = d;
     }
-    return NULL;
+    return first;
 }
 
 /* Oniguruma (Hugging Face's regex engine) reads \s as the Unicode White_Space

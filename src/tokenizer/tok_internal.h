@@ -129,7 +129,7 @@ int tok_cp_to_byte(uint32_t cp); /* -1 when cp is not a byte-level char */
 
 /* pretok.c */
 const tok_pre_def *tok_pre_find(const char *name);
-const tok_pre_def *tok_pre_match(const char *const *regex, int n, int nfc);
+const tok_pre_def *tok_pre_match(const char *const *regex, int n, int nfc, int ignore_merges);
 xllm_status tok_pre_compile(xllm_tokenizer *t);
 void tok_pre_free(xllm_tokenizer *t);
 /* Split text into words; each word is (start, end) byte offsets into text. */

@@ -1,8 +1,8 @@
 /* test_convert.c - `xllm convert` in both directions: HF -> GGUF -> HF round
  * trips compared byte for byte (F32), the per-tensor types of quantized
  * outputs (llama-quantize's rules, expectations written out here), sharded
- * safetensors output, and atomicity: a failing or interrupted conversion
- * leaves no output and no partial file. */
+ * safetensors output, tokenizer files of an HF output, and atomicity: a
+ * failing or interrupted conversion leaves no output and no partial file. */
 #include <jansson.h>
 #include <math.h>
 
@@ -11,6 +11,7 @@
 #include "conv_util.h"
 #include "model/convert.h"
 #include "model/hf.h"
+#include "tokenizer/tokenizer.h"
 
 static const char *llama_cfg =
     "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"vocab_size\": 96,"
@@ -407,6 +408,77 @@ TEST(convert_gguf_unknown_arch_is_refused)
     CHECK(xllm_convert(path, back, NULL) == XLLM_ERR_UNSUPPORTED);
     CHECK(strstr(xllm_last_error(), "mamba") && strstr(xllm_last_error(), "m.gguf"));
     CHECK(!xllm_path_exists(back));
+    cu_rm_tree(dir);
+    xllm_log_set_level(log_prev);
+}
+
+/* A GGUF with vocabulary type `model` (tiny SentencePiece-style pieces) and one
+ * embedding tensor, converted to an HF directory in memory. */
+static xllm_status convert_with_vocab(const char *model, const char *back)
+{
+    static const char *const toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "c",
+                                       "\xe2\x96\x81" "a", "ab", "\xe2\x96\x81" "ab", "abc", "\xe2\x96\x81" "abc"};
+    enum { N = sizeof toks / sizeof toks[0] };
+    uint64_t lens[N], ne[2] = {4, N};
+    float scores[N], w[4 * N] = {0};
+    int32_t types[N];
+    xllm_gguf *g = NULL;
+    xllm_status st;
+    for (int i = 0; i < N; i++) {
+        lens[i] = strlen(toks[i]);
+        scores[i] = -(float)i;
+        types[i] = i == 0 ? 2 : i < 3 ? 3 : 1;
+    }
+    if ((st = xllm_gguf_new(&g)) == XLLM_OK &&
+        ((st = xllm_gguf_set_str(g, "general.architecture", "llama")) ||
+         (st = xllm_gguf_set_u32(g, "llama.context_length", 64)) ||
+         (st = xllm_gguf_set_str(g, "tokenizer.ggml.model", model)) ||
+         (st = xllm_gguf_set_arr_str(g, "tokenizer.ggml.tokens", toks, lens, N)) ||
+         (st = xllm_gguf_set_arr(g, "tokenizer.ggml.scores", XLLM_GGUF_FLOAT32, scores, N)) ||
+         (st = xllm_gguf_set_arr(g, "tokenizer.ggml.token_type", XLLM_GGUF_INT32, types, N)) ||
+         (st = xllm_gguf_set_u32(g, "tokenizer.ggml.bos_token_id", 1)) ||
+         (st = xllm_gguf_set_u32(g, "tokenizer.ggml.eos_token_id", 2)) ||
+         (st = xllm_gguf_set_str(g, "tokenizer.chat_template", "{{ messages }}")) ||
+         (st = xllm_gguf_add_tensor(g, "token_embd.weight", XLLM_DTYPE_F32, 2, ne, w, sizeof w))) == XLLM_OK)
+        st = xllm_convert_to_hf(g, back, NULL);
+    xllm_gguf_close(g);
+    return st;
+}
+
+/* GGUF -> HF writes tokenizer.json + tokenizer_config.json (same ids, template,
+ * context length); a vocabulary the exporter refuses (t5) costs only the
+ * tokenizer files, not the conversion. */
+TEST(convert_hf_writes_tokenizer_files)
+{
+    xllm_log_level log_prev = cu_quiet();
+    char dir[64], back[128], path[192];
+    xllm_tokenizer *t = NULL;
+    json_t *cfg;
+    CHECK(cu_mkdtemp(dir, sizeof dir));
+    snprintf(back, sizeof back, "%s/spm", dir);
+    CHECK_OK(convert_with_vocab("llama", back));
+    CHECK_OK(xllm_tokenizer_open_path(back, &t));
+    if (t) {
+        int32_t *ids = NULL;
+        size_t n = 0;
+        CHECK_OK(xllm_tokenize(t, "abc ab cab", 10, 1, 1, &ids, &n));
+        /* <s> \u2581abc \u2581ab \u2581 c ab */
+        CHECK(n == 6 && ids[0] == 1 && ids[1] == 11 && ids[2] == 9 && ids[3] == 3 && ids[4] == 6 && ids[5] == 8);
+        xllm_free(ids);
+    }
+    xllm_tokenizer_free(t);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", back);
+    cfg = json_load_file(path, 0, NULL);
+    CHECK(cfg && json_integer_value(json_object_get(cfg, "model_max_length")) == 64 &&
+          !strcmp(json_string_value(json_object_get(cfg, "chat_template")), "{{ messages }}") &&
+          json_is_true(json_object_get(cfg, "add_bos_token")));
+    json_decref(cfg);
+    snprintf(back, sizeof back, "%s/t5", dir);
+    CHECK_OK(convert_with_vocab("t5", back));
+    snprintf(path, sizeof path, "%s/config.json", back);
+    CHECK(xllm_path_exists(path));
+    snprintf(path, sizeof path, "%s/tokenizer.json", back);
+    CHECK(!xllm_path_exists(path));
     cu_rm_tree(dir);
     xllm_log_set_level(log_prev);
 }

