@@ -75,44 +75,12 @@ typedef struct att_state {
     float *acc; /* [head_dim_v] running weighted sum of V */
 } att_state;
 
-static float dot(const float *a, const float *b, int32_t n)
-{
-    float s[8] = {0};
-    int32_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            s[j] += a[i + j] * b[i + j];
-    for (; i < n; i++)
-        s[0] += a[i] * b[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
-
-/* Fold n (<= BLOCK) keys into the state: online softmax. */
+/* Fold n (<= BLOCK) keys into the state: online softmax (kernels). */
 static void att_chunk(att_state *st, const xllm_hparams *hp, const float *q, const float *const *kr,
                       const float *const *vr, int n)
 {
-    float sc[XLLM_KV_BLOCK_SIZE], mb = -INFINITY;
-    for (int j = 0; j < n; j++) {
-        float s = dot(q, kr[j], hp->head_dim_k) * hp->attn_scale;
-        if (hp->attn_softcap > 0.0f)
-            s = hp->attn_softcap * tanhf(s / hp->attn_softcap);
-        sc[j] = s;
-        mb = s > mb ? s : mb;
-    }
-    if (mb > st->m) {
-        float r = st->m == -INFINITY ? 0.0f : expf(st->m - mb);
-        for (int32_t d = 0; d < hp->head_dim_v; d++)
-            st->acc[d] *= r;
-        st->l *= r;
-        st->m = mb;
-    }
-    for (int j = 0; j < n; j++) {
-        float w = expf(sc[j] - st->m);
-        const float *vj = vr[j];
-        st->l += w;
-        for (int32_t d = 0; d < hp->head_dim_v; d++)
-            st->acc[d] += w * vj[d];
-    }
+    xllm_attn_fold(q, kr, vr, n, hp->head_dim_k, hp->head_dim_v, hp->attn_scale, hp->attn_softcap, &st->m, &st->l,
+                   st->acc);
 }
 
 /* Decoder: keys lo..p of the token's sequence from the KV blocks. */

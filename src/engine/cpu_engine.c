@@ -397,6 +397,17 @@ static xllm_status matmul(xllm_cpu_ctx *c, const xllm_weight *w, const float *x,
     return XLLM_OK;
 }
 
+/* Projections of one input (q/k/v, up/gate) in one pool run where possible. */
+static xllm_status matmul_fused(xllm_cpu_ctx *c, const xllm_weight *const *w, int count, const float *x, int64_t n,
+                                float *const *y)
+{
+    xllm_status st = xllm_matmul_fused(c->pool, w, count, x, n, y);
+    if (st != XLLM_OK)
+        return ctx_fail(c, st, "projection matmul [%lld x %lld] failed: %s", (long long)w[0]->rows,
+                        (long long)w[0]->cols, xllm_last_error());
+    return XLLM_OK;
+}
+
 static xllm_status attention_block(xllm_cpu_ctx *c, xllm_layer_job *job)
 {
     const xllm_tensors *L = job->L;
@@ -410,10 +421,11 @@ static xllm_status attention_block(xllm_cpu_ctx *c, xllm_layer_job *job)
     if (L->mat[XLLM_R_ATTN_QKV].data) {
         if ((st = matmul(c, &L->mat[XLLM_R_ATTN_QKV], in, T, c->big)) != XLLM_OK)
             return st;
-    } else if ((st = matmul(c, &L->mat[XLLM_R_ATTN_Q], in, T, c->q)) != XLLM_OK ||
-               (st = matmul(c, &L->mat[XLLM_R_ATTN_K], in, T, c->k)) != XLLM_OK ||
-               (st = matmul(c, &L->mat[XLLM_R_ATTN_V], in, T, c->v)) != XLLM_OK) {
-        return st;
+    } else {
+        const xllm_weight *w[3] = {&L->mat[XLLM_R_ATTN_Q], &L->mat[XLLM_R_ATTN_K], &L->mat[XLLM_R_ATTN_V]};
+        float *y[3] = {c->q, c->k, c->v};
+        if ((st = matmul_fused(c, w, 3, in, T, y)) != XLLM_OK)
+            return st;
     }
     xllm_cpu_qkv_finish(job);
     xllm_cpu_attention(job);
@@ -433,10 +445,12 @@ static xllm_status ffn_block(xllm_cpu_ctx *c, xllm_layer_job *job)
         norm_rows(c, L->vec[XLLM_R_FFN_NORM], L->vec[XLLM_R_FFN_NORM_B], c->x, c->h, T);
     else
         in = c->x;
-    if ((st = matmul(c, &L->mat[XLLM_R_FFN_UP], in, T, c->big)) != XLLM_OK)
-        return st;
-    if (c->hp->arch->ffn == XLLM_FFN_GATED && (st = matmul(c, &L->mat[XLLM_R_FFN_GATE], in, T, c->ff)) != XLLM_OK)
-        return st;
+    {
+        const xllm_weight *w[2] = {&L->mat[XLLM_R_FFN_UP], &L->mat[XLLM_R_FFN_GATE]};
+        float *y[2] = {c->big, c->ff};
+        if ((st = matmul_fused(c, w, c->hp->arch->ffn == XLLM_FFN_GATED ? 2 : 1, in, T, y)) != XLLM_OK)
+            return st;
+    }
     xllm_cpu_par_for(c, T, act_row, job);
     if ((st = matmul(c, &L->mat[XLLM_R_FFN_DOWN], c->ff, T, c->h)) != XLLM_OK)
         return st;

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "kernels/cpu/kernels.h"
 #include "model/arch.h"
 
 /* y[n] = x / rms(x) * w (w NULL: 1). y may equal x. */
@@ -110,6 +111,10 @@ static inline float xllm_op_act1(xllm_act a, float x)
 /* out[n] = act(g) * u  (u NULL: act(g)). out may equal g. */
 static inline void xllm_op_act_mul(xllm_act a, const float *g, const float *u, float *out, int64_t n)
 {
+    if (a == XLLM_ACT_SILU) {
+        xllm_silu_mul(g, u, out, n); /* vectorized exp (kernels) */
+        return;
+    }
     if (u)
         for (int64_t i = 0; i < n; i++)
             out[i] = xllm_op_act1(a, g[i]) * u[i];

@@ -59,5 +59,26 @@ void xllm_weight_release(xllm_weight *w);
 /* y[n][rows] = x[n][cols] * W^T, f32 activations; threads from pool (NULL = the
  * calling thread only). Scratch for quantized activations is internal. */
 xllm_status xllm_matmul(xllm_pool *pool, const xllm_weight *w, const float *x, int64_t n, float *y);
+/* y[k] = x * w[k]^T for count weights with the same input (fused q/k/v or
+ * gate/up): one activation quantization and one pool run where the weights
+ * share a packed layout, else one xllm_matmul each. */
+xllm_status xllm_matmul_fused(xllm_pool *pool, const xllm_weight *const *w, int count, const float *x, int64_t n,
+                              float *const *y);
+
+/* ---- element-wise ---- */
+/* out[n] = silu(g) * u = g / (1 + exp(-g)) * u (u NULL: silu(g)); out may equal g or u. */
+void xllm_silu_mul(const float *g, const float *u, float *out, int64_t n);
+void xllm_silu_mul_ref(const float *g, const float *u, float *out, int64_t n);
+
+/* ---- attention ---- */
+/* One online-softmax step of one query q[dk]: fold n keys kr[j][dk] with
+ * values vr[j][dv] into the running max m, sum l and weighted sum acc[dv],
+ * score_j = q.k_j * scale, soft-capped to cap * tanh(score / cap) if cap > 0.
+ * Start from m = -INFINITY, l = 0, acc = 0; the output is acc / l. */
+void xllm_attn_fold(const float *q, const float *const *kr, const float *const *vr, int n, int dk, int dv,
+                    float scale, float cap, float *m, float *l, float *acc);
+/* The scalar reference of xllm_attn_fold (tests). */
+void xllm_attn_fold_ref(const float *q, const float *const *kr, const float *const *vr, int n, int dk, int dv,
+                        float scale, float cap, float *m, float *l, float *acc);
 
 #endif

@@ -116,7 +116,10 @@ void xllm_quantize_row_q8_k_avx512(const float *src, void *dst, int64_t n);
  *             3072         256      sc[16][16] int8 scale of sub-block s (16) of row j
  *             (3328 per super-block; then d[nb][16] f16 after all super-blocks)
  *
- * Activations of the packed kernels are Q8X blocks (below) for Q4_0/Q8_0:
+ * Float weights:
+ *   F16x16    0            cols*32  w[cols][16] f16: element k of row j at 32k + 2j
+ *
+ * Activations of the packed kernels are f32 rows for F16x16, Q8X blocks (below) for Q4_0/Q8_0:
  * the Q8_0 quantization with its scale widened to f32 and the block sum,
  * which takes back the unsigned offset (8 or 128) of the weight levels; the
  * K-quant layouts take Q8_K (its bsums take back offsets and mins). */
@@ -128,7 +131,8 @@ typedef enum xllm_pack_format {
     XLLM_PACK_Q8_0X16 = 2,
     XLLM_PACK_Q4_KX16 = 3,
     XLLM_PACK_Q6_KX16 = 4,
-    XLLM_PACK_COUNT = 5
+    XLLM_PACK_F16X16 = 5,
+    XLLM_PACK_COUNT = 6
 } xllm_pack_format;
 
 /* The header xllm_weight.packed points to (data follows it in the same
@@ -163,8 +167,8 @@ typedef void (*xllm_packed_fn)(const xllm_packed *p, int64_t g0, int64_t g1, con
 xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xllm_isa isa);
 /* Bytes of one group of 16 rows of cols elements (a multiple of 64). */
 size_t xllm_pack_group_bytes(xllm_pack_format f, int64_t cols);
-/* Activation type of a layout's tiles: XLLM_DTYPE_Q8_K, or XLLM_DTYPE_Q8_0
- * standing for Q8X. */
+/* Activation type of a layout's tiles: XLLM_DTYPE_F32, XLLM_DTYPE_Q8_K, or
+ * XLLM_DTYPE_Q8_0 standing for Q8X. */
 uint32_t xllm_pack_act_dtype(xllm_pack_format f);
 /* Repack the standard rows src of p's shape into p->data. */
 void xllm_pack_fill(xllm_packed *p, const void *src);
@@ -180,8 +184,15 @@ void xllm_packed_q8_0x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, co
                                 int nc, float *y, size_t y_stride);
 void xllm_packed_q4_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
+void xllm_packed_f16x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                               int nc, float *y, size_t y_stride);
 void xllm_packed_q6_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
+
+void xllm_silu_mul_avx512(const float *g, const float *u, float *out, int64_t n);
+/* AVX-512 attention step (attn_avx512.c); n <= 64. */
+void xllm_attn_fold_avx512(const float *q, const float *const *kr, const float *const *vr, int n, int dk, int dv,
+                           float scale, float cap, float *m, float *l, float *acc);
 
 /* Shared helpers of the reference quantizers. */
 static inline int xllm_nearest_int(float f)

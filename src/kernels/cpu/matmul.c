@@ -179,7 +179,8 @@ xllm_status xllm_weight_prepare(xllm_weight *w)
         return XLLM_OK;
     int64_t groups = w->rows / XLLM_PACK_ROWS;
     size_t gb = xllm_pack_group_bytes(fmt, w->cols);
-    int64_t nb = w->cols / (xllm_pack_act_dtype(fmt) == XLLM_DTYPE_Q8_K ? XLLM_QK_K : XLLM_QK32);
+    uint32_t at = xllm_pack_act_dtype(fmt);
+    int64_t nb = at == XLLM_DTYPE_F32 ? w->cols : w->cols / (at == XLLM_DTYPE_Q8_K ? XLLM_QK_K : XLLM_QK32);
     if ((size_t)groups > (SIZE_MAX - PACK_ALIGN) / gb)
         return xllm_fail(XLLM_ERR_LIMIT, "weight_prepare: %lld x %lld weight too large", (long long)w->rows,
                          (long long)w->cols);
@@ -216,28 +217,41 @@ static xllm_packed_fn packed_tile(const xllm_packed *p, xllm_isa isa)
         [XLLM_PACK_Q8_0X16] = xllm_packed_q8_0x16_avx512,
         [XLLM_PACK_Q4_KX16] = xllm_packed_q4_kx16_avx512,
         [XLLM_PACK_Q6_KX16] = xllm_packed_q6_kx16_avx512,
+        [XLLM_PACK_F16X16] = xllm_packed_f16x16_avx512,
     };
     return isa == XLLM_ISA_AVX512 && p->format < XLLM_PACK_COUNT ? avx512[p->format] : NULL;
 }
 
+#define PK_MAX_W 4 /* weights of one fused packed run (q, k, v) */
+
+/* Packed weights sharing the input, split over the pool as one list of
+ * row groups (fused projections: one activation quantization, one run). */
 typedef struct pk_job {
-    xllm_packed_fn tile;
-    const xllm_packed *p;
+    int count;
+    xllm_packed_fn tile[PK_MAX_W];
+    const xllm_packed *p[PK_MAX_W];
+    float *y[PK_MAX_W];
+    int64_t end[PK_MAX_W]; /* cumulative group counts */
     int64_t n;
     const uint8_t *a;
     size_t a_stride;
-    float *y;
 } pk_job;
 
 static void pk_task(void *arg, int task, int n_tasks)
 {
     const pk_job *j = arg;
-    int64_t groups = j->p->rows / XLLM_PACK_ROWS;
-    int64_t g0 = groups * task / n_tasks, g1 = groups * (task + 1) / n_tasks;
+    int64_t total = j->end[j->count - 1];
+    int64_t t0 = total * task / n_tasks, t1 = total * (task + 1) / n_tasks;
     for (int64_t c0 = 0; c0 < j->n; c0 += ACT_BLOCK) {
         int nc = (int)(j->n - c0 < ACT_BLOCK ? j->n - c0 : ACT_BLOCK);
-        j->tile(j->p, g0, g1, j->a + (size_t)c0 * j->a_stride, j->a_stride, nc, j->y + (size_t)c0 * (size_t)j->p->rows,
-                (size_t)j->p->rows);
+        int64_t start = 0;
+        for (int k = 0; k < j->count; start = j->end[k++]) {
+            int64_t g0 = t0 > start ? t0 - start : 0, g1 = (t1 < j->end[k] ? t1 : j->end[k]) - start;
+            if (g0 >= g1)
+                continue;
+            j->tile[k](j->p[k], g0, g1, j->a + (size_t)c0 * j->a_stride, j->a_stride, nc,
+                       j->y[k] + (size_t)c0 * (size_t)j->p[k]->rows, (size_t)j->p[k]->rows);
+        }
     }
 }
 
@@ -261,6 +275,41 @@ static xllm_status quantize_activations(xllm_pool *pool, xllm_quant_fn quantize,
     return XLLM_OK;
 }
 
+/* The packed path of count weights of the same packed layout and columns. */
+static xllm_status matmul_packed(xllm_pool *pool, const xllm_weight *const *w, int count, const float *x, int64_t n,
+                                 float *const *y)
+{
+    const xllm_packed *pk = w[0]->packed;
+    int threads = xllm_pool_size(pool);
+    pk_job pj = {.count = count, .n = n};
+    xllm_status rc;
+    for (int k = 0; k < count; k++) {
+        pj.p[k] = w[k]->packed;
+        pj.tile[k] = packed_tile(pj.p[k], XLLM_ISA_AVX512);
+        pj.y[k] = y[k];
+        pj.end[k] = (k ? pj.end[k - 1] : 0) + pj.p[k]->rows / XLLM_PACK_ROWS;
+    }
+    xllm_quant_fn qf = xllm_quantize_row_q8x_avx512; /* packed tiles exist only for AVX-512 */
+    size_t as = (size_t)(pk->cols / XLLM_QK32) * XLLM_Q8X_BYTES;
+    uint32_t at = xllm_pack_act_dtype((xllm_pack_format)pk->format);
+    if (at == XLLM_DTYPE_Q8_K) {
+        qf = xllm_quantize_row_q8_k_avx512;
+        as = (size_t)(pk->cols / XLLM_QK_K) * sizeof(xllm_block_q8_k);
+    }
+    if (at == XLLM_DTYPE_F32) {
+        pj.a = (const uint8_t *)x;
+        pj.a_stride = (size_t)pk->cols * sizeof(float);
+    } else if ((rc = quantize_activations(pool, qf, as, x, n, pk->cols, &pj.a, &pj.a_stride)) != XLLM_OK) {
+        return rc;
+    }
+    int64_t groups = pj.end[count - 1];
+    int64_t tasks = threads > 1 ? (int64_t)threads * TASKS_PER_THREAD : 1;
+    if (tasks > groups)
+        tasks = groups;
+    xllm_pool_run(pool, pk_task, &pj, (int)tasks);
+    return XLLM_OK;
+}
+
 xllm_status xllm_matmul(xllm_pool *pool, const xllm_weight *w, const float *x, int64_t n, float *y)
 {
     const xllm_type_traits *tr;
@@ -279,26 +328,8 @@ xllm_status xllm_matmul(xllm_pool *pool, const xllm_weight *w, const float *x, i
 
     xllm_isa isa = xllm_kernels_isa();
     int threads = xllm_pool_size(pool);
-    const xllm_packed *pk = w->packed;
-    xllm_packed_fn ptile = pk ? packed_tile(pk, isa) : NULL;
-    if (ptile) {
-        pk_job pj = {ptile, pk, n, NULL, 0, y};
-        xllm_quant_fn qf = xllm_quantize_row_q8x_avx512; /* packed tiles exist only for AVX-512 */
-        size_t as = (size_t)(w->cols / XLLM_QK32) * XLLM_Q8X_BYTES;
-        if (xllm_pack_act_dtype((xllm_pack_format)pk->format) == XLLM_DTYPE_Q8_K) {
-            qf = xllm_quantize_row_q8_k_avx512;
-            as = (size_t)(w->cols / XLLM_QK_K) * sizeof(xllm_block_q8_k);
-        }
-        rc = quantize_activations(pool, qf, as, x, n, w->cols, &pj.a, &pj.a_stride);
-        if (rc)
-            return rc;
-        int64_t groups = pk->rows / XLLM_PACK_ROWS;
-        int64_t tasks = threads > 1 ? (int64_t)threads * TASKS_PER_THREAD : 1;
-        if (tasks > groups)
-            tasks = groups;
-        xllm_pool_run(pool, pk_task, &pj, (int)tasks);
-        return XLLM_OK;
-    }
+    if (w->packed && packed_tile(w->packed, isa))
+        return matmul_packed(pool, &w, 1, x, n, &y);
     xllm_isa tile_isa = isa;
     while (!tr->tile[tile_isa]) /* the scalar tile always exists */
         tile_isa--;
@@ -319,5 +350,25 @@ xllm_status xllm_matmul(xllm_pool *pool, const xllm_weight *w, const float *x, i
     if (tasks > units)
         tasks = units;
     xllm_pool_run(pool, mm_task, &job, (int)tasks);
+    return XLLM_OK;
+}
+
+xllm_status xllm_matmul_fused(xllm_pool *pool, const xllm_weight *const *w, int count, const float *x, int64_t n,
+                              float *const *y)
+{
+    int same = count >= 1 && count <= PK_MAX_W && n > 0;
+    xllm_isa isa = xllm_kernels_isa();
+    for (int k = 0; same && k < count; k++) {
+        const xllm_packed *p = w[k] ? w[k]->packed : NULL;
+        same = p && packed_tile(p, isa) && p->format == ((const xllm_packed *)w[0]->packed)->format &&
+               p->cols == ((const xllm_packed *)w[0]->packed)->cols && x && y[k];
+    }
+    if (same)
+        return matmul_packed(pool, w, count, x, n, y);
+    for (int k = 0; k < count; k++) {
+        xllm_status rc = xllm_matmul(pool, w[k], x, n, y[k]);
+        if (rc)
+            return rc;
+    }
     return XLLM_OK;
 }

@@ -34,7 +34,7 @@ ALWAYS void group_tile(const int K4, const uint8_t *gq, const uint8_t *gd, int64
 {
     const __m512i m4 = _mm512_set1_epi8(15);
     const size_t qsb = K4 ? 256 : 512;
-    const int sh = K4 ? 3 : 7;
+    const int32_t off = K4 ? 8 : 128; /* unsigned offset of the weight levels */
     __m512 acc[PNC];
     UNROLL
     for (int c = 0; c < NC; c++)
@@ -61,7 +61,7 @@ ALWAYS void group_tile(const int K4, const uint8_t *gq, const uint8_t *gd, int64
             const uint8_t *ab = a + (size_t)c * as + (size_t)b * XLLM_Q8X_BYTES;
             float da;
             memcpy(&da, ab, 4);
-            __m512i i0 = _mm512_set1_epi32(-(ld32(ab + 4) << sh)), i1 = _mm512_setzero_si512();
+            __m512i i0 = _mm512_set1_epi32(-ld32(ab + 4) * off), i1 = _mm512_setzero_si512();
             UNROLL
             for (int k = 0; k < 4; k++) {
                 /* Q4_0: chunk k holds elements 4k.. (low) and 16+4k.. (high);
@@ -76,6 +76,51 @@ ALWAYS void group_tile(const int K4, const uint8_t *gq, const uint8_t *gd, int64
     UNROLL
     for (int c = 0; c < NC; c++)
         _mm512_storeu_ps(y + (size_t)c * ys, acc[c]);
+}
+
+/* Decode (one activation row): two groups per pass share the activation
+ * broadcasts, and their two independent streams keep more loads in flight
+ * (DRAM-bound: fewer instructions per byte streamed). */
+ALWAYS void group_pair_n1(const int K4, const uint8_t *gq0, const uint8_t *gq1, int64_t nb, const uint8_t *a,
+                          float *y)
+{
+    const __m512i m4 = _mm512_set1_epi8(15);
+    const size_t qsb = K4 ? 256 : 512;
+    const int32_t off = K4 ? 8 : 128;
+    const uint8_t *gd0 = gq0 + (size_t)nb * qsb, *gd1 = gq1 + (size_t)nb * qsb;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *ab = a + (size_t)b * XLLM_Q8X_BYTES;
+        const uint8_t *q0 = gq0 + (size_t)b * qsb, *q1 = gq1 + (size_t)b * qsb;
+        float da;
+        memcpy(&da, ab, 4);
+        __m512i corr = _mm512_set1_epi32(-ld32(ab + 4) * off);
+        __m512i s0 = corr, s1 = corr, t0 = _mm512_setzero_si512(), t1 = _mm512_setzero_si512();
+        UNROLL
+        for (int k = 0; k < 4; k++) {
+            __m512i alo = bcast32(ab + 8 + 4 * k), ahi = bcast32(ab + 24 + 4 * k);
+            if (K4) {
+                __m512i r0 = _mm512_loadu_si512((const void *)(q0 + 64 * k));
+                __m512i r1 = _mm512_loadu_si512((const void *)(q1 + 64 * k));
+                s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(r0, m4), alo);
+                t0 = _mm512_dpbusd_epi32(t0, _mm512_and_si512(_mm512_srli_epi16(r0, 4), m4), ahi);
+                s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(r1, m4), alo);
+                t1 = _mm512_dpbusd_epi32(t1, _mm512_and_si512(_mm512_srli_epi16(r1, 4), m4), ahi);
+            } else {
+                s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512((const void *)(q0 + 64 * k)), alo);
+                t0 = _mm512_dpbusd_epi32(t0, _mm512_loadu_si512((const void *)(q0 + 256 + 64 * k)), ahi);
+                s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512((const void *)(q1 + 64 * k)), alo);
+                t1 = _mm512_dpbusd_epi32(t1, _mm512_loadu_si512((const void *)(q1 + 256 + 64 * k)), ahi);
+            }
+        }
+        __m512 dav = _mm512_set1_ps(da);
+        __m512 d0 = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gd0 + (size_t)b * 32))), dav);
+        __m512 d1 = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gd1 + (size_t)b * 32))), dav);
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, t0)), d0, acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s1, t1)), d1, acc1);
+    }
+    _mm512_storeu_ps(y, acc0);
+    _mm512_storeu_ps(y + XLLM_PACK_ROWS, acc1);
 }
 
 /* ---- K-quants x Q8_K ---- */
@@ -240,6 +285,11 @@ ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const 
 ALWAYS void packed_driver(const int f, const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t as,
                           int nc, float *y, size_t ys)
 {
+    if (nc == 1 && (f == F_Q4_0 || f == F_Q8_0))
+        for (; g0 + 2 <= g1; g0 += 2) {
+            const uint8_t *gq = p->data + (size_t)g0 * p->group_bytes;
+            group_pair_n1(f == F_Q4_0, gq, gq + p->group_bytes, p->nb, a, y + (size_t)g0 * XLLM_PACK_ROWS);
+        }
     for (int64_t g = g0; g < g1; g++) {
         const uint8_t *gq = p->data + (size_t)g * p->group_bytes;
         float *yg = y + (size_t)g * XLLM_PACK_ROWS;
@@ -267,6 +317,73 @@ DEFINE_PACKED(q4_0x16, F_Q4_0)
 DEFINE_PACKED(q8_0x16, F_Q8_0)
 DEFINE_PACKED(q4_kx16, F_Q4_K)
 DEFINE_PACKED(q6_kx16, F_Q6_K)
+
+/* ---- F16 weights x f32 activations: outer products, 16 rows x NC ---- */
+
+/* U independent accumulator sets per activation row hide the FMA latency
+ * when NC is small (decode). */
+ALWAYS void f16_tile(const uint8_t *gq, int64_t cols, const uint8_t *a, size_t as, const int NC, float *y, size_t ys)
+{
+    enum { FNC = 8 };
+    const int U = NC >= 8 ? 1 : NC >= 4 ? 2 : 4;
+    __m512 acc[FNC][4];
+    const float *x[FNC];
+    UNROLL
+    for (int c = 0; c < NC; c++) {
+        x[c] = (const float *)(a + (size_t)c * as);
+        UNROLL
+        for (int u = 0; u < U; u++)
+            acc[c][u] = _mm512_setzero_ps();
+    }
+    const uint16_t *w = (const uint16_t *)gq;
+    int64_t k = 0;
+    for (; k + U <= cols; k += U) {
+        UNROLL
+        for (int u = 0; u < U; u++) {
+            __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + (size_t)(k + u) * 16)));
+            UNROLL
+            for (int c = 0; c < NC; c++)
+                acc[c][u] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[c][k + u]), acc[c][u]);
+        }
+    }
+    for (; k < cols; k++) {
+        __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + (size_t)k * 16)));
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            acc[c][0] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[c][k]), acc[c][0]);
+    }
+    UNROLL
+    for (int c = 0; c < NC; c++) {
+        __m512 s = acc[c][0];
+        UNROLL
+        for (int u = 1; u < U; u++)
+            s = _mm512_add_ps(s, acc[c][u]);
+        _mm512_storeu_ps(y + (size_t)c * ys, s);
+    }
+}
+
+void xllm_packed_f16x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                               int nc, float *y, size_t y_stride)
+{
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *gq = p->data + (size_t)g * p->group_bytes;
+        float *yg = y + (size_t)g * XLLM_PACK_ROWS;
+        for (int c0 = 0; c0 < nc; c0 += 8) {
+            const uint8_t *ac = a + (size_t)c0 * a_stride;
+            float *yc = yg + (size_t)c0 * y_stride;
+            switch (nc - c0 < 8 ? nc - c0 : 8) {
+            case 1: f16_tile(gq, p->cols, ac, a_stride, 1, yc, y_stride); break;
+            case 2: f16_tile(gq, p->cols, ac, a_stride, 2, yc, y_stride); break;
+            case 3: f16_tile(gq, p->cols, ac, a_stride, 3, yc, y_stride); break;
+            case 4: f16_tile(gq, p->cols, ac, a_stride, 4, yc, y_stride); break;
+            case 5: f16_tile(gq, p->cols, ac, a_stride, 5, yc, y_stride); break;
+            case 6: f16_tile(gq, p->cols, ac, a_stride, 6, yc, y_stride); break;
+            case 7: f16_tile(gq, p->cols, ac, a_stride, 7, yc, y_stride); break;
+            default: f16_tile(gq, p->cols, ac, a_stride, 8, yc, y_stride); break;
+            }
+        }
+    }
+}
 
 /* ---- Q8X quantizer (bit-identical to xllm_quantize_row_q8x_ref) ---- */
 

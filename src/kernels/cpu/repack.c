@@ -23,6 +23,8 @@ xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xl
         return XLLM_PACK_Q4_KX16;
     if (dtype == XLLM_DTYPE_Q6_K && cols % XLLM_QK_K == 0)
         return XLLM_PACK_Q6_KX16;
+    if (dtype == XLLM_DTYPE_F16)
+        return XLLM_PACK_F16X16;
     return XLLM_PACK_NONE;
 }
 
@@ -34,6 +36,7 @@ size_t xllm_pack_group_bytes(xllm_pack_format f, int64_t cols)
     case XLLM_PACK_Q8_0X16: b = (size_t)(cols / XLLM_QK32) * (512 + 32); break;
     case XLLM_PACK_Q4_KX16: b = (size_t)(cols / XLLM_QK_K) * Q4K_SB; break;
     case XLLM_PACK_Q6_KX16: b = (size_t)(cols / XLLM_QK_K) * (Q6K_SB + 32); break;
+    case XLLM_PACK_F16X16: b = (size_t)cols * 2 * R; break;
     default: return 0;
     }
     return (b + 63) & ~(size_t)63;
@@ -41,6 +44,8 @@ size_t xllm_pack_group_bytes(xllm_pack_format f, int64_t cols)
 
 uint32_t xllm_pack_act_dtype(xllm_pack_format f)
 {
+    if (f == XLLM_PACK_F16X16)
+        return XLLM_DTYPE_F32;
     return f == XLLM_PACK_Q4_KX16 || f == XLLM_PACK_Q6_KX16 ? XLLM_DTYPE_Q8_K : XLLM_DTYPE_Q8_0;
 }
 
@@ -140,9 +145,33 @@ static void fill_q6k(xllm_packed *p, const uint8_t *src)
     }
 }
 
+/* 16 x 16 tiles: 16 contiguous elements of each row in, 16 rows of each
+ * element out, so reads and writes both stay sequential. */
+static void fill_f16(xllm_packed *p, const uint8_t *src)
+{
+    const size_t cols = (size_t)p->cols;
+    for (int64_t g = 0; g < p->rows / R; g++) {
+        const uint16_t *rows = (const uint16_t *)src + (size_t)(g * R) * cols;
+        uint16_t *o = (uint16_t *)(p->data + (size_t)g * p->group_bytes);
+        size_t k0 = 0;
+        for (; k0 + 16 <= cols; k0 += 16) {
+            uint16_t t[16][R];
+            for (int j = 0; j < R; j++)
+                for (int k = 0; k < 16; k++)
+                    t[k][j] = rows[(size_t)j * cols + k0 + (size_t)k];
+            memcpy(o + k0 * R, t, sizeof t);
+        }
+        for (; k0 < cols; k0++)
+            for (int j = 0; j < R; j++)
+                o[k0 * R + (size_t)j] = rows[(size_t)j * cols + k0];
+    }
+}
+
 void xllm_pack_fill(xllm_packed *p, const void *src)
 {
-    if (p->format == XLLM_PACK_Q4_KX16)
+    if (p->format == XLLM_PACK_F16X16)
+        fill_f16(p, src);
+    else if (p->format == XLLM_PACK_Q4_KX16)
         fill_q4k(p, src);
     else if (p->format == XLLM_PACK_Q6_KX16)
         fill_q6k(p, src);
@@ -177,6 +206,8 @@ static float f16_at(const uint8_t *p)
 /* Dequantized weight of element k (0..cols) of row j of group gq. */
 static double packed_weight(const xllm_packed *p, const uint8_t *gq, int j, int64_t k)
 {
+    if (p->format == XLLM_PACK_F16X16)
+        return f16_at(gq + (size_t)k * 2 * R + 2 * (size_t)j);
     if (p->format == XLLM_PACK_Q4_0X16 || p->format == XLLM_PACK_Q8_0X16) {
         int64_t b = k / XLLM_QK32;
         int e = (int)(k % XLLM_QK32), q;
@@ -212,7 +243,8 @@ static double packed_weight(const xllm_packed *p, const uint8_t *gq, int j, int6
 void xllm_packed_tile_ref(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride, int nc,
                           float *y, size_t y_stride)
 {
-    const int k = xllm_pack_act_dtype((xllm_pack_format)p->format) == XLLM_DTYPE_Q8_K;
+    const uint32_t at = xllm_pack_act_dtype((xllm_pack_format)p->format);
+    const int k = at == XLLM_DTYPE_Q8_K;
     for (int64_t g = g0; g < g1; g++) {
         const uint8_t *gq = p->data + (size_t)g * p->group_bytes;
         for (int c = 0; c < nc; c++) {
@@ -221,7 +253,9 @@ void xllm_packed_tile_ref(const xllm_packed *p, int64_t g0, int64_t g1, const ui
                 double sum = 0;
                 for (int64_t e = 0; e < p->cols; e++) {
                     double av;
-                    if (k) {
+                    if (at == XLLM_DTYPE_F32) {
+                        av = ((const float *)ar)[e];
+                    } else if (k) {
                         const xllm_block_q8_k *ab = (const xllm_block_q8_k *)ar + e / XLLM_QK_K;
                         av = (double)ab->d * ab->qs[e % XLLM_QK_K];
                     } else {

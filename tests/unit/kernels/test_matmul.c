@@ -112,7 +112,7 @@ TEST(matmul_matches_double_reference)
     /* {rows, blocks (or 17-element units) per row, n}; rows that are multiples
      * of 16 also take the packed layouts, n = 70 crosses the activation block */
     static const int64_t shapes[][3] = {{1, 1, 1},  {5, 2, 3},  {37, 3, 1}, {19, 1, 70},
-                                        {64, 2, 9}, {16, 1, 1}, {48, 3, 5}, {32, 2, 70}};
+                                        {64, 2, 9}, {16, 1, 1}, {48, 3, 5}, {32, 2, 70}, {48, 2, 1}};
     for (size_t k = 0; k < sizeof(mm_types) / sizeof(mm_types[0]); k++) {
         uint32_t t = mm_types[k];
         int64_t blk = xllm_dtype_get(t)->block_elems;

@@ -43,8 +43,10 @@ TEST(packed_tiles_match_packed_reference)
     const pk_type types[] = {{XLLM_DTYPE_Q4_0, xllm_packed_q4_0x16_avx512},
                              {XLLM_DTYPE_Q8_0, xllm_packed_q8_0x16_avx512},
                              {XLLM_DTYPE_Q4_K, xllm_packed_q4_kx16_avx512},
-                             {XLLM_DTYPE_Q6_K, xllm_packed_q6_kx16_avx512}};
-    static const int64_t shapes[][3] = {{16, 256, 1}, {32, 512, 3}, {48, 256, 4}, {16, 2048, 9}, {64, 768, 5}};
+                             {XLLM_DTYPE_Q6_K, xllm_packed_q6_kx16_avx512},
+                             {XLLM_DTYPE_F16, xllm_packed_f16x16_avx512}};
+    static const int64_t shapes[][3] = {{16, 256, 1}, {32, 512, 3}, {48, 256, 4}, {16, 2048, 9}, {64, 768, 5},
+                                        {16, 256, 17}, {48, 512, 1}};
     krng r = {4242};
     if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
         test_skip("CPU lacks AVX-512");
@@ -62,10 +64,12 @@ TEST(packed_tiles_match_packed_reference)
                 free(std);
                 continue;
             }
-            const int k8 = xllm_pack_act_dtype((xllm_pack_format)p->format) == XLLM_DTYPE_Q8_K;
-            size_t as = k8 ? (size_t)(cols / XLLM_QK_K) * sizeof(xllm_block_q8_k)
-                           : (size_t)(cols / XLLM_QK32) * XLLM_Q8X_BYTES, rb;
-            uint32_t at = k8 ? XLLM_DTYPE_Q8_K : XLLM_DTYPE_Q8_0; /* standard activation type */
+            const uint32_t pat = xllm_pack_act_dtype((xllm_pack_format)p->format);
+            const int k8 = pat == XLLM_DTYPE_Q8_K, f32 = pat == XLLM_DTYPE_F32;
+            size_t as = f32  ? (size_t)cols * sizeof(float)
+                        : k8 ? (size_t)(cols / XLLM_QK_K) * sizeof(xllm_block_q8_k)
+                             : (size_t)(cols / XLLM_QK32) * XLLM_Q8X_BYTES, rb;
+            uint32_t at = f32 ? XLLM_DTYPE_F32 : k8 ? XLLM_DTYPE_Q8_K : XLLM_DTYPE_Q8_0; /* standard activation type */
             int ok;
             rb = (size_t)xllm_dtype_row_bytes(types[k].dtype, (uint64_t)cols, &ok);
             float *x = malloc(sizeof(float) * (size_t)(n * cols));
@@ -73,7 +77,9 @@ TEST(packed_tiles_match_packed_reference)
             float *y = malloc(sizeof(float) * (size_t)(n * rows)), *yr = malloc(sizeof(float) * (size_t)(n * rows));
             krng_fill(&r, x, n * cols, 1.0f);
             for (int64_t c = 0; c < n; c++) {
-                if (k8)
+                if (f32)
+                    memcpy(a + (size_t)c * as, x + c * cols, as);
+                else if (k8)
                     xllm_quantize_row_q8_k(x + c * cols, a + (size_t)c * as, cols);
                 else
                     xllm_quantize_row_q8x_ref(x + c * cols, a + (size_t)c * as, cols);
@@ -87,7 +93,9 @@ TEST(packed_tiles_match_packed_reference)
             float *wf = malloc(sizeof(float) * (size_t)cols), *af = malloc(sizeof(float) * (size_t)cols);
             int bad = 0;
             for (int64_t c = 0; c < n && bad < 3; c++) {
-                if (k8)
+                if (f32)
+                    memcpy(a0, x + c * cols, as);
+                else if (k8)
                     xllm_quantize_row_q8_k(x + c * cols, a0, cols);
                 else
                     xllm_quantize_row_q8_0(x + c * cols, a0, cols);
@@ -163,4 +171,41 @@ TEST(packed_q8x_quantizer_bit_exact)
     memset(got, 0x5a, sizeof(got));
     xllm_quantize_row_q8x_avx512(x, got, N);
     CHECK_MSG(memcmp(ref, got, sizeof(ref)) == 0, "avx512 Q8X quantizer differs from the reference");
+}
+
+/* Fused projections give the very floats of separate matmuls (the same
+ * activations and tiles, only the split over tasks differs), also when one
+ * weight cannot be packed and the call falls back to one matmul each. */
+TEST(packed_fused_matmul_equals_separate)
+{
+    static const int64_t rows[3] = {64, 16, 32};
+    const int64_t cols = 512, n = 3;
+    krng r = {99};
+    xllm_pool *pool;
+    CHECK_OK(xllm_pool_create(2, &pool));
+    for (int odd = 0; odd < 2; odd++) {
+        uint8_t *std[3];
+        xllm_weight w[3];
+        float *ys[3], *yf[3], *x = malloc(sizeof(float) * (size_t)(n * cols));
+        krng_fill(&r, x, n * cols, 1.0f);
+        for (int k = 0; k < 3; k++) {
+            int64_t rk = odd && k == 1 ? 24 : rows[k]; /* 24 rows: not packable */
+            w[k] = pk_weight(XLLM_DTYPE_Q4_K, rk, cols, &std[k], &r);
+            ys[k] = malloc(sizeof(float) * (size_t)(n * rk));
+            yf[k] = malloc(sizeof(float) * (size_t)(n * rk));
+            fill_nan(yf[k], (size_t)(n * rk));
+            CHECK_OK(xllm_matmul(pool, &w[k], x, n, ys[k]));
+        }
+        const xllm_weight *wp[3] = {&w[0], &w[1], &w[2]};
+        CHECK_OK(xllm_matmul_fused(pool, wp, 3, x, n, yf));
+        for (int k = 0; k < 3; k++) {
+            CHECK(memcmp(ys[k], yf[k], sizeof(float) * (size_t)(n * w[k].rows)) == 0);
+            xllm_weight_release(&w[k]);
+            free(std[k]);
+            free(ys[k]);
+            free(yf[k]);
+        }
+        free(x);
+    }
+    xllm_pool_destroy(pool);
 }
