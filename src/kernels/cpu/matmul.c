@@ -20,6 +20,7 @@
 #define ROW_UNIT 4          /* rows per task granule (the widest register tile) */
 #define ROW_BLOCK 16        /* weight rows kept hot while a block of activations passes */
 #define ACT_BLOCK 64        /* activation rows per cache block (about 64 x 4 KiB) */
+#define F32_ACT_BLOCK 256   /* packed F16: FMA-bound, so fewer passes over the weights (DRAM) */
 #define TASKS_PER_THREAD 4  /* over-split so a descheduled thread is covered */
 #define QUANT_MIN_ROWS 4    /* quantize activations on the pool from this many rows */
 
@@ -233,6 +234,7 @@ typedef struct pk_job {
     float *y[PK_MAX_W];
     int64_t end[PK_MAX_W]; /* cumulative group counts */
     int64_t n;
+    int64_t act_block; /* activation rows per pass over the weights */
     const uint8_t *a;
     size_t a_stride;
 } pk_job;
@@ -242,8 +244,8 @@ static void pk_task(void *arg, int task, int n_tasks)
     const pk_job *j = arg;
     int64_t total = j->end[j->count - 1];
     int64_t t0 = total * task / n_tasks, t1 = total * (task + 1) / n_tasks;
-    for (int64_t c0 = 0; c0 < j->n; c0 += ACT_BLOCK) {
-        int nc = (int)(j->n - c0 < ACT_BLOCK ? j->n - c0 : ACT_BLOCK);
+    for (int64_t c0 = 0; c0 < j->n; c0 += j->act_block) {
+        int nc = (int)(j->n - c0 < j->act_block ? j->n - c0 : j->act_block);
         int64_t start = 0;
         for (int k = 0; k < j->count; start = j->end[k++]) {
             int64_t g0 = t0 > start ? t0 - start : 0, g1 = (t1 < j->end[k] ? t1 : j->end[k]) - start;
@@ -281,7 +283,7 @@ static xllm_status matmul_packed(xllm_pool *pool, const xllm_weight *const *w, i
 {
     const xllm_packed *pk = w[0]->packed;
     int threads = xllm_pool_size(pool);
-    pk_job pj = {.count = count, .n = n};
+    pk_job pj = {.count = count, .n = n, .act_block = ACT_BLOCK};
     xllm_status rc;
     for (int k = 0; k < count; k++) {
         pj.p[k] = w[k]->packed;
@@ -299,6 +301,7 @@ static xllm_status matmul_packed(xllm_pool *pool, const xllm_weight *const *w, i
     if (at == XLLM_DTYPE_F32) {
         pj.a = (const uint8_t *)x;
         pj.a_stride = (size_t)pk->cols * sizeof(float);
+        pj.act_block = F32_ACT_BLOCK;
     } else if ((rc = quantize_activations(pool, qf, as, x, n, pk->cols, &pj.a, &pj.a_stride)) != XLLM_OK) {
         return rc;
     }
