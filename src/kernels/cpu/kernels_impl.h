@@ -170,8 +170,9 @@ size_t xllm_pack_group_bytes(xllm_pack_format f, int64_t cols);
 /* Activation type of a layout's tiles: XLLM_DTYPE_F32, XLLM_DTYPE_Q8_K, or
  * XLLM_DTYPE_Q8_0 standing for Q8X. */
 uint32_t xllm_pack_act_dtype(xllm_pack_format f);
-/* Repack the standard rows src of p's shape into p->data. */
-void xllm_pack_fill(xllm_packed *p, const void *src);
+/* Repack groups [g0, g1) of the standard rows src of p's shape into p->data
+ * (disjoint ranges may run on different threads). */
+void xllm_pack_fill(xllm_packed *p, const void *src, int64_t g0, int64_t g1);
 /* Q8X quantizers: reference and AVX-512 (bit-identical). */
 void xllm_quantize_row_q8x_ref(const float *src, void *dst, int64_t n);
 void xllm_quantize_row_q8x_avx512(const float *src, void *dst, int64_t n);

@@ -5,7 +5,8 @@
  * kernel, so during prefill a weight row is fetched from memory once per
  * block of activations rather than once per activation. Weights that
  * xllm_weight_prepare repacked (kernels_impl.h's packed layouts) take the
- * packed tiles instead, with Q8X activations. */
+ * packed tiles instead (Q8X, Q8_K or f32 activations), alone or several
+ * projections of one input in one run (xllm_matmul_fused). */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +21,6 @@
 #define ROW_UNIT 4          /* rows per task granule (the widest register tile) */
 #define ROW_BLOCK 16        /* weight rows kept hot while a block of activations passes */
 #define ACT_BLOCK 64        /* activation rows per cache block (about 64 x 4 KiB) */
-#define F32_ACT_BLOCK 256   /* packed F16: FMA-bound, so fewer passes over the weights (DRAM) */
 #define TASKS_PER_THREAD 4  /* over-split so a descheduled thread is covered */
 #define QUANT_MIN_ROWS 4    /* quantize activations on the pool from this many rows */
 
@@ -168,6 +168,38 @@ static void drop_source(const void *data, size_t bytes)
     madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advisory: failure only costs memory */
 }
 
+/* Repack on two threads when the weight is large: the repack runs once at
+ * load, where the pool does not exist yet, and half of its time is the
+ * kernel handing out fresh pages, which scales with threads. */
+#define FILL_SPLIT_BYTES ((size_t)8 << 20)
+
+typedef struct fill_half {
+    xllm_packed *p;
+    const void *src;
+    int64_t g0, g1;
+} fill_half;
+
+static void *fill_thread(void *arg)
+{
+    fill_half *h = arg;
+    xllm_pack_fill(h->p, h->src, h->g0, h->g1);
+    return NULL;
+}
+
+static void fill_parallel(xllm_packed *p, const void *src, size_t bytes)
+{
+    int64_t groups = p->rows / XLLM_PACK_ROWS;
+    fill_half h = {p, src, groups / 2, groups};
+    pthread_t t;
+    if (bytes < FILL_SPLIT_BYTES || groups < 2 || sysconf(_SC_NPROCESSORS_ONLN) < 2 ||
+        pthread_create(&t, NULL, fill_thread, &h) != 0) {
+        xllm_pack_fill(p, src, 0, groups);
+        return;
+    }
+    xllm_pack_fill(p, src, 0, groups / 2);
+    pthread_join(t, NULL);
+}
+
 xllm_status xllm_weight_prepare(xllm_weight *w)
 {
     const xllm_type_traits *tr;
@@ -196,7 +228,7 @@ xllm_status xllm_weight_prepare(xllm_weight *w)
 #endif
     xllm_packed *p = (xllm_packed *)mem;
     *p = (xllm_packed){(uint32_t)fmt, w->rows, w->cols, nb, gb, mem + PACK_HDR};
-    xllm_pack_fill(p, w->data);
+    fill_parallel(p, w->data, bytes);
     drop_source(w->data, (size_t)w->rows * w_stride);
     w->packed = p;
     return XLLM_OK;
@@ -234,7 +266,6 @@ typedef struct pk_job {
     float *y[PK_MAX_W];
     int64_t end[PK_MAX_W]; /* cumulative group counts */
     int64_t n;
-    int64_t act_block; /* activation rows per pass over the weights */
     const uint8_t *a;
     size_t a_stride;
 } pk_job;
@@ -244,8 +275,8 @@ static void pk_task(void *arg, int task, int n_tasks)
     const pk_job *j = arg;
     int64_t total = j->end[j->count - 1];
     int64_t t0 = total * task / n_tasks, t1 = total * (task + 1) / n_tasks;
-    for (int64_t c0 = 0; c0 < j->n; c0 += j->act_block) {
-        int nc = (int)(j->n - c0 < j->act_block ? j->n - c0 : j->act_block);
+    for (int64_t c0 = 0; c0 < j->n; c0 += ACT_BLOCK) {
+        int nc = (int)(j->n - c0 < ACT_BLOCK ? j->n - c0 : ACT_BLOCK);
         int64_t start = 0;
         for (int k = 0; k < j->count; start = j->end[k++]) {
             int64_t g0 = t0 > start ? t0 - start : 0, g1 = (t1 < j->end[k] ? t1 : j->end[k]) - start;
@@ -283,7 +314,7 @@ static xllm_status matmul_packed(xllm_pool *pool, const xllm_weight *const *w, i
 {
     const xllm_packed *pk = w[0]->packed;
     int threads = xllm_pool_size(pool);
-    pk_job pj = {.count = count, .n = n, .act_block = ACT_BLOCK};
+    pk_job pj = {.count = count, .n = n};
     xllm_status rc;
     for (int k = 0; k < count; k++) {
         pj.p[k] = w[k]->packed;
@@ -301,7 +332,6 @@ static xllm_status matmul_packed(xllm_pool *pool, const xllm_weight *const *w, i
     if (at == XLLM_DTYPE_F32) {
         pj.a = (const uint8_t *)x;
         pj.a_stride = (size_t)pk->cols * sizeof(float);
-        pj.act_block = F32_ACT_BLOCK;
     } else if ((rc = quantize_activations(pool, qf, as, x, n, pk->cols, &pj.a, &pj.a_stride)) != XLLM_OK) {
         return rc;
     }

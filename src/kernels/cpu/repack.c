@@ -52,12 +52,12 @@ uint32_t xllm_pack_act_dtype(xllm_pack_format f)
 /* ---- repacking ---- */
 
 /* Q4_0/Q8_0: 4 levels (bytes of qs) at a time into chunk c, lane j. */
-static void fill_q32(xllm_packed *p, const uint8_t *src)
+static void fill_q32(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
     const int k8 = p->format == XLLM_PACK_Q8_0X16;
     const size_t qsb = k8 ? 512 : 256, bb = k8 ? sizeof(xllm_block_q8_0) : sizeof(xllm_block_q4_0);
     const uint32_t flip = k8 ? 0x80808080u : 0; /* Q8_0 levels made unsigned */
-    for (int64_t g = 0; g < p->rows / R; g++) {
+    for (int64_t g = g0; g < g1; g++) {
         uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gq + (size_t)p->nb * qsb;
         for (int j = 0; j < R; j++) {
             const uint8_t *row = src + (size_t)(g * R + j) * (size_t)p->nb * bb;
@@ -89,9 +89,9 @@ static void q4k_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn)
     }
 }
 
-static void fill_q4k(xllm_packed *p, const uint8_t *src)
+static void fill_q4k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
-    for (int64_t g = 0; g < p->rows / R; g++)
+    for (int64_t g = g0; g < g1; g++)
         for (int j = 0; j < R; j++) {
             const xllm_block_q4_k *row = (const xllm_block_q4_k *)src + (size_t)(g * R + j) * (size_t)p->nb;
             for (int64_t b = 0; b < p->nb; b++) {
@@ -119,9 +119,9 @@ static void q6k_levels(const xllm_block_q6_k *b, uint8_t *q)
     }
 }
 
-static void fill_q6k(xllm_packed *p, const uint8_t *src)
+static void fill_q6k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
-    for (int64_t g = 0; g < p->rows / R; g++) {
+    for (int64_t g = g0; g < g1; g++) {
         uint8_t *gd = p->data + (size_t)g * p->group_bytes + (size_t)p->nb * Q6K_SB;
         for (int j = 0; j < R; j++) {
             const xllm_block_q6_k *row = (const xllm_block_q6_k *)src + (size_t)(g * R + j) * (size_t)p->nb;
@@ -147,10 +147,10 @@ static void fill_q6k(xllm_packed *p, const uint8_t *src)
 
 /* 16 x 16 tiles: 16 contiguous elements of each row in, 16 rows of each
  * element out, so reads and writes both stay sequential. */
-static void fill_f16(xllm_packed *p, const uint8_t *src)
+static void fill_f16(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
     const size_t cols = (size_t)p->cols;
-    for (int64_t g = 0; g < p->rows / R; g++) {
+    for (int64_t g = g0; g < g1; g++) {
         const uint16_t *rows = (const uint16_t *)src + (size_t)(g * R) * cols;
         uint16_t *o = (uint16_t *)(p->data + (size_t)g * p->group_bytes);
         size_t k0 = 0;
@@ -167,16 +167,16 @@ static void fill_f16(xllm_packed *p, const uint8_t *src)
     }
 }
 
-void xllm_pack_fill(xllm_packed *p, const void *src)
+void xllm_pack_fill(xllm_packed *p, const void *src, int64_t g0, int64_t g1)
 {
     if (p->format == XLLM_PACK_F16X16)
-        fill_f16(p, src);
+        fill_f16(p, src, g0, g1);
     else if (p->format == XLLM_PACK_Q4_KX16)
-        fill_q4k(p, src);
+        fill_q4k(p, src, g0, g1);
     else if (p->format == XLLM_PACK_Q6_KX16)
-        fill_q6k(p, src);
+        fill_q6k(p, src, g0, g1);
     else
-        fill_q32(p, src);
+        fill_q32(p, src, g0, g1);
 }
 
 void xllm_quantize_row_q8x_ref(const float *src, void *dst, int64_t n)
