@@ -540,6 +540,23 @@ static xllm_status check_name(const cursor *c, const char *what, xllm_str s)
     return XLLM_OK;
 }
 
+/* Read the name of a metadata entry or tensor: a non-empty string without NUL
+ * bytes, copied to *out; shown[SHOWN_CAP] gets a printable form of it for
+ * messages, and the error context becomes "<label> '<shown>'". */
+#define SHOWN_CAP 80
+static xllm_status read_name(xllm_gguf *g, cursor *c, const char *what, const char *label, char **out,
+                             char *shown)
+{
+    xllm_str name;
+    xllm_status st;
+    if ((st = cur_string(c, what, &name)) != XLLM_OK || (st = check_name(c, what, name)) != XLLM_OK)
+        return st;
+    printable(shown, SHOWN_CAP, name.ptr, name.len);
+    snprintf(c->ctx, sizeof c->ctx, "%s '%s'", label, shown);
+    *out = xllm_strndup(name.ptr, name.len);
+    return *out ? XLLM_OK : xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "%s: out of memory", g->path);
+}
+
 static xllm_status parse_kvs(xllm_gguf *g, cursor *c, uint64_t n_kv)
 {
     xllm_status st;
@@ -551,17 +568,11 @@ static xllm_status parse_kvs(xllm_gguf *g, cursor *c, uint64_t n_kv)
         return st;
     for (uint64_t i = 0; i < n_kv; i++) {
         gguf_kv *kv = &g->kvs[i];
-        xllm_str key;
         uint32_t type;
-        char shown[80];
+        char shown[SHOWN_CAP];
         snprintf(c->ctx, sizeof c->ctx, "metadata entry %llu", (unsigned long long)i);
-        if ((st = cur_string(c, "key", &key)) != XLLM_OK || (st = check_name(c, "key", key)) != XLLM_OK)
+        if ((st = read_name(g, c, "key", "metadata key", &kv->key, shown)) != XLLM_OK)
             return st;
-        printable(shown, sizeof shown, key.ptr, key.len);
-        snprintf(c->ctx, sizeof c->ctx, "metadata key '%s'", shown);
-        kv->key = xllm_strndup(key.ptr, key.len);
-        if (!kv->key)
-            return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "%s: out of memory", g->path);
         g->n_kv = (int64_t)i + 1;
         if (index_find(&g->kv_index, g, kv_name_at, kv->key) >= 0)
             return cur_fail(c, XLLM_ERR_FORMAT, "duplicate key");
@@ -630,17 +641,13 @@ static xllm_status tensor_geometry(xllm_gguf_tensor *t, const char *file, const 
 static xllm_status parse_tensor_info(xllm_gguf *g, cursor *c, uint64_t i, uint64_t alignment)
 {
     xllm_gguf_tensor *t = &g->tensors[i];
-    xllm_str name;
-    char shown[80];
+    char shown[SHOWN_CAP], *name = NULL;
     xllm_status st;
     snprintf(c->ctx, sizeof c->ctx, "tensor %llu", (unsigned long long)i);
-    if ((st = cur_string(c, "name", &name)) != XLLM_OK || (st = check_name(c, "tensor name", name)) != XLLM_OK)
+    st = read_name(g, c, "tensor name", "tensor", &name, shown);
+    t->name = name;
+    if (st != XLLM_OK)
         return st;
-    printable(shown, sizeof shown, name.ptr, name.len);
-    snprintf(c->ctx, sizeof c->ctx, "tensor '%s'", shown);
-    t->name = xllm_strndup(name.ptr, name.len);
-    if (!t->name)
-        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "%s: out of memory", g->path);
     g->n_tensors = (int64_t)i + 1;
     if (index_find(&g->tensor_index, g, tensor_name_at, t->name) >= 0)
         return cur_fail(c, XLLM_ERR_FORMAT, "duplicate tensor name");
