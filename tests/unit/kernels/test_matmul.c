@@ -110,9 +110,11 @@ TEST(matmul_matches_double_reference)
     for (int p = 0; p < 3; p++)
         CHECK_OK(xllm_pool_create(p + 1, &pools[p]));
     /* {rows, blocks (or 17-element units) per row, n}; rows that are multiples
-     * of 16 also take the packed layouts, n = 70 crosses the activation block */
-    static const int64_t shapes[][3] = {{1, 1, 1},  {5, 2, 3},  {37, 3, 1}, {19, 1, 70},
-                                        {64, 2, 9}, {16, 1, 1}, {48, 3, 5}, {32, 2, 70}, {48, 2, 1}};
+     * of 16 also take the packed layouts, n = 70 crosses the activation block
+     * (n = 140 also the F16 one of 128 rows); 1296 rows = 81 groups at n = 1
+     * take the finer decode split with an odd group count */
+    static const int64_t shapes[][3] = {{1, 1, 1},   {5, 2, 3},  {37, 3, 1}, {19, 1, 70},  {64, 2, 9},  {16, 1, 1},
+                                        {48, 3, 5},  {32, 2, 70}, {48, 2, 1}, {32, 2, 140}, {1296, 1, 1}};
     for (size_t k = 0; k < sizeof(mm_types) / sizeof(mm_types[0]); k++) {
         uint32_t t = mm_types[k];
         int64_t blk = xllm_dtype_get(t)->block_elems;
