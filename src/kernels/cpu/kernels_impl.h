@@ -190,6 +190,9 @@ void xllm_packed_f16x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, con
 void xllm_packed_q6_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
 
+/* Q4_K/Q5_K: the 8 sub-blocks' 6-bit scales and mins from the 12 packed bytes
+ * (quant_blocks.h), shared by the reference kernels and the repacker. */
+void xllm_q4k_unpack_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn);
 void xllm_silu_mul_avx512(const float *g, const float *u, float *out, int64_t n);
 /* AVX-512 attention step (attn_avx512.c); n <= 64. */
 void xllm_attn_fold_avx512(const float *q, const float *const *kr, const float *const *vr, int n, int dk, int dv,

@@ -94,7 +94,7 @@ static void pack_scales_k4(const uint8_t *sc, const uint8_t *mn, uint8_t *s)
     }
 }
 
-static void unpack_scales_k4(const uint8_t *s, uint8_t *sc, uint8_t *mn)
+void xllm_q4k_unpack_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn)
 {
     for (int j = 0; j < 8; j++) {
         if (j < 4) {
@@ -143,7 +143,7 @@ void xllm_dequantize_row_q4_k(const void *src, float *dst, int64_t n)
     for (int64_t i = 0; i < n / QK; i++, dst += QK) {
         uint8_t sc[8], mn[8];
         float d = xllm_f16_to_f32(b[i].d), dmin = xllm_f16_to_f32(b[i].dmin);
-        unpack_scales_k4(b[i].scales, sc, mn);
+        xllm_q4k_unpack_scales(b[i].scales, sc, mn);
         for (int p = 0; p < 4; p++)
             for (int l = 0; l < 32; l++) {
                 uint8_t byte = b[i].qs[32 * p + l];
@@ -175,7 +175,7 @@ void xllm_dequantize_row_q5_k(const void *src, float *dst, int64_t n)
     for (int64_t i = 0; i < n / QK; i++, dst += QK) {
         uint8_t sc[8], mn[8];
         float d = xllm_f16_to_f32(b[i].d), dmin = xllm_f16_to_f32(b[i].dmin);
-        unpack_scales_k4(b[i].scales, sc, mn);
+        xllm_q4k_unpack_scales(b[i].scales, sc, mn);
         for (int k = 0; k < 8; k++)
             for (int l = 0; l < 32; l++) {
                 uint8_t byte = b[i].qs[32 * (k / 2) + l];

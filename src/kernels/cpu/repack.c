@@ -75,20 +75,6 @@ static void fill_q32(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
     }
 }
 
-/* Q4_K's 6-bit scales and mins of the 8 sub-blocks (quant_blocks.h). */
-static void q4k_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn)
-{
-    for (int j = 0; j < 8; j++) {
-        if (j < 4) {
-            sc[j] = s[j] & 63;
-            mn[j] = s[j + 4] & 63;
-        } else {
-            sc[j] = (uint8_t)((s[j + 4] & 15) | (s[j - 4] >> 6) << 4);
-            mn[j] = (uint8_t)((s[j + 4] >> 4) | (s[j] >> 6) << 4);
-        }
-    }
-}
-
 static void fill_q4k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
     for (int64_t g = g0; g < g1; g++)
@@ -98,7 +84,7 @@ static void fill_q4k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
                 uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q4K_SB, sc[8], mn[8];
                 for (int pc = 0; pc < 32; pc++) /* pc = 8p + c */
                     memcpy(o + (size_t)pc * 64 + (size_t)j * 4, row[b].qs + 4 * pc, 4);
-                q4k_scales(row[b].scales, sc, mn);
+                xllm_q4k_unpack_scales(row[b].scales, sc, mn);
                 for (int s = 0; s < 8; s++) {
                     o[2048 + s * R + j] = sc[s];
                     o[2176 + s * R + j] = mn[s];
