@@ -10,10 +10,10 @@
 
 #include "base/fp16.h"
 #include "kernels/cpu/kernels_impl.h"
+#include "kernels/cpu/tile_driver.h"
 
 #define ALWAYS static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 8")
-#define TILE_NC 4 /* activations per register tile */
 
 ALWAYS uint16_t ld16(const uint8_t *p)
 {
@@ -38,31 +38,6 @@ ALWAYS float hsum8(__m256 v)
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
-
-/* Same driver shape as the AVX-512 file: rows in groups of NR (the last
- * group repeats its final row, stores only real ones), activations in groups
- * of up to TILE_NC with a micro kernel specialised per width. */
-#define DEFINE_DRIVER(name, NR)                                                             \
-    void xllm_tile_##name##_avx2(int64_t n, const void *w, size_t ws, int nr, const void *a, \
-                                 size_t as, int nc, float *y, size_t ys)                   \
-    {                                                                                       \
-        for (int r0 = 0; r0 < nr; r0 += NR) {                                               \
-            int rn = nr - r0 < NR ? nr - r0 : NR;                                           \
-            const uint8_t *wr[NR];                                                          \
-            for (int k = 0; k < NR; k++)                                                    \
-                wr[k] = (const uint8_t *)w + (size_t)(r0 + (k < rn ? k : rn - 1)) * ws;     \
-            for (int c0 = 0; c0 < nc; c0 += TILE_NC) {                                      \
-                const uint8_t *ac = (const uint8_t *)a + (size_t)c0 * as;                   \
-                float *yc = y + (size_t)c0 * ys + (size_t)r0;                               \
-                switch (nc - c0 < TILE_NC ? nc - c0 : TILE_NC) {                            \
-                case 1: name##_micro(n, wr, rn, ac, as, yc, ys, 1); break;                  \
-                case 2: name##_micro(n, wr, rn, ac, as, yc, ys, 2); break;                  \
-                case 3: name##_micro(n, wr, rn, ac, as, yc, ys, 3); break;                  \
-                default: name##_micro(n, wr, rn, ac, as, yc, ys, 4); break;                 \
-                }                                                                           \
-            }                                                                               \
-        }                                                                                   \
-    }
 
 /* ================= F32 / F16 / BF16 weights, f32 activations ================= */
 
@@ -133,7 +108,7 @@ ALWAYS void float_micro(const int kind, int64_t n, const uint8_t *const *wr, int
     {                                                                                             \
         float_micro(kind, n, wr, rn, a, as, y, ys, NC);                                           \
     }                                                                                             \
-    DEFINE_DRIVER(name, FNR)
+    XLLM_DEFINE_TILE_DRIVER(name, avx2, FNR)
 
 DEFINE_FLOAT(f32, FW_F32)
 DEFINE_FLOAT(f16, FW_F16)
@@ -253,7 +228,7 @@ ALWAYS void blk_micro(const int k, int64_t n, const uint8_t *const *wr, int rn, 
     {                                                                                             \
         blk_micro(kind, n, wr, rn, a, as, y, ys, NC);                                             \
     }                                                                                             \
-    DEFINE_DRIVER(name, BNR)
+    XLLM_DEFINE_TILE_DRIVER(name, avx2, BNR)
 
 DEFINE_BLK(q4_0, B_Q4_0)
 DEFINE_BLK(q4_1, B_Q4_1)
@@ -471,7 +446,7 @@ ALWAYS void k_micro(const int k, int64_t n, const uint8_t *const *wr, int rn, co
     {                                                                                             \
         k_micro(kind, n, wr, rn, a, as, y, ys, NC);                                               \
     }                                                                                             \
-    DEFINE_DRIVER(name, KNR)
+    XLLM_DEFINE_TILE_DRIVER(name, avx2, KNR)
 
 DEFINE_K(q2_k, K_Q2)
 DEFINE_K(q3_k, K_Q3)

@@ -14,9 +14,9 @@
 
 #include "base/fp16.h"
 #include "kernels/cpu/kernels_impl.h"
+#include "kernels/cpu/tile_driver.h"
 
 #define ALWAYS static inline __attribute__((always_inline))
-#define TILE_NC 4 /* activations per register tile */
 /* Fully unroll the small register-tile loops so the accumulators stay in registers. */
 #define UNROLL _Pragma("GCC unroll 8")
 
@@ -41,31 +41,6 @@ ALWAYS __m512 pair_ps(float lo, float hi)
 {
     return _mm512_insertf32x8(_mm512_set1_ps(lo), _mm256_set1_ps(hi), 1);
 }
-
-/* Common driver: walk rows in groups of NR (the last group repeats its final
- * row and stores only the real ones) and activations in groups of up to
- * TILE_NC, calling the micro kernel specialised for the group's width. */
-#define DEFINE_DRIVER(name, NR)                                                             \
-    void xllm_tile_##name##_avx512(int64_t n, const void *w, size_t ws, int nr, const void *a, \
-                                   size_t as, int nc, float *y, size_t ys)                 \
-    {                                                                                       \
-        for (int r0 = 0; r0 < nr; r0 += NR) {                                               \
-            int rn = nr - r0 < NR ? nr - r0 : NR;                                           \
-            const uint8_t *wr[NR];                                                          \
-            for (int k = 0; k < NR; k++)                                                    \
-                wr[k] = (const uint8_t *)w + (size_t)(r0 + (k < rn ? k : rn - 1)) * ws;     \
-            for (int c0 = 0; c0 < nc; c0 += TILE_NC) {                                      \
-                const uint8_t *ac = (const uint8_t *)a + (size_t)c0 * as;                   \
-                float *yc = y + (size_t)c0 * ys + (size_t)r0;                               \
-                switch (nc - c0 < TILE_NC ? nc - c0 : TILE_NC) {                            \
-                case 1: name##_micro(n, wr, rn, ac, as, yc, ys, 1); break;                  \
-                case 2: name##_micro(n, wr, rn, ac, as, yc, ys, 2); break;                  \
-                case 3: name##_micro(n, wr, rn, ac, as, yc, ys, 3); break;                  \
-                default: name##_micro(n, wr, rn, ac, as, yc, ys, 4); break;                 \
-                }                                                                           \
-            }                                                                               \
-        }                                                                                   \
-    }
 
 /* ================= F32 / F16 / BF16 weights, f32 activations ================= */
 
@@ -125,7 +100,7 @@ ALWAYS void float_micro(const int kind, int64_t n, const uint8_t *const *wr, int
     {                                                                                             \
         float_micro(kind, n, wr, rn, a, as, y, ys, NC);                                           \
     }                                                                                             \
-    DEFINE_DRIVER(name, FNR)
+    XLLM_DEFINE_TILE_DRIVER(name, avx512, FNR)
 
 DEFINE_FLOAT(f32, FW_F32)
 DEFINE_FLOAT(f16, FW_F16)
@@ -271,7 +246,7 @@ ALWAYS void blk_micro(const int k, int64_t n, const uint8_t *const *wr, int rn, 
     {                                                                                             \
         blk_micro(kind, n, wr, rn, a, as, y, ys, NC);                                             \
     }                                                                                             \
-    DEFINE_DRIVER(name, BNR)
+    XLLM_DEFINE_TILE_DRIVER(name, avx512, BNR)
 
 DEFINE_BLK(q4_0, B_Q4_0)
 DEFINE_BLK(q4_1, B_Q4_1)
@@ -498,7 +473,7 @@ ALWAYS void k_micro(const int k, int64_t n, const uint8_t *const *wr, int rn, co
     {                                                                                             \
         k_micro(kind, n, wr, rn, a, as, y, ys, NC);                                               \
     }                                                                                             \
-    DEFINE_DRIVER(name, KNR)
+    XLLM_DEFINE_TILE_DRIVER(name, avx512, KNR)
 
 DEFINE_K(q2_k, K_Q2)
 DEFINE_K(q3_k, K_Q3)
