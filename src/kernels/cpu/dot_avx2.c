@@ -41,7 +41,6 @@ ALWAYS float hsum8(__m256 v)
 
 /* ================= F32 / F16 / BF16 weights, f32 activations ================= */
 
-enum { FW_F32, FW_F16, FW_BF16 };
 #define FNR 2
 
 ALWAYS __m256 load_fw(const int kind, const uint8_t *row, int64_t i)
@@ -116,15 +115,8 @@ DEFINE_FLOAT(bf16, FW_BF16)
 
 /* ============ 32-element block types x Q8_0 activations ============ */
 
-enum { B_Q4_0, B_Q4_1, B_Q5_0, B_Q5_1, B_Q8_0, B_IQ4_NL };
 #define BNR 2
-#define Q8_0_BYTES 34
 
-ALWAYS int blk_bytes(const int k)
-{
-    return k == B_Q4_0 ? 18 : k == B_Q4_1 ? 20 : k == B_Q5_0 ? 22 : k == B_Q5_1 ? 24 : k == B_Q8_0 ? 34 : 18;
-}
-ALWAYS int blk_qs(const int k) { return k == B_Q4_1 ? 4 : k == B_Q5_0 ? 6 : k == B_Q5_1 ? 8 : 2; }
 ALWAYS int blk_has_min(const int k) { return k == B_Q4_1 || k == B_Q5_1; }
 
 ALWAYS __m256i nibbles(const uint8_t *q)
@@ -387,7 +379,6 @@ ALWAYS void decode_q6_k(const uint8_t *b, kdec *kd)
     kd->dcorr = -32.0f * kd->d;
 }
 
-enum { K_Q2, K_Q3, K_Q4, K_Q5, K_Q6 };
 #define Q8_K_BYTES 292
 #define KNR 1
 

@@ -1,5 +1,6 @@
-/* tile_driver.h - the tile driver every ISA file of the dot kernels shares:
- * walk weight rows in groups of NR (the last group repeats its final row and
+/* tile_driver.h - what every ISA file of the dot kernels shares: the weight
+ * kinds each file's micro kernels are specialised for, their block geometry,
+ * and the tile driver: walk weight rows in groups of NR (the last group repeats its final row and
  * stores only the real ones) and activations in groups of up to TILE_NC (4),
  * calling name##_micro specialised for the group's width. Included by
  * dot_avx2.c and dot_avx512.c, each compiled for its own ISA. */
@@ -10,6 +11,24 @@
 #include <stdint.h>
 
 #define TILE_NC 4 /* activations per register tile */
+
+/* Weight kinds of the three micro-kernel families: float rows (f32
+ * activations), 32-element blocks (Q8_0 activations), 256-element K-quant
+ * super-blocks (Q8_K activations). */
+enum { FW_F32, FW_F16, FW_BF16 };
+enum { B_Q4_0, B_Q4_1, B_Q5_0, B_Q5_1, B_Q8_0, B_IQ4_NL };
+enum { K_Q2, K_Q3, K_Q4, K_Q5, K_Q6 };
+#define Q8_0_BYTES 34 /* one Q8_0 activation block */
+
+/* Bytes of one 32-element block of kind k, and the offset of its quants. */
+static inline __attribute__((always_inline)) int blk_bytes(const int k)
+{
+    return k == B_Q4_0 ? 18 : k == B_Q4_1 ? 20 : k == B_Q5_0 ? 22 : k == B_Q5_1 ? 24 : k == B_Q8_0 ? 34 : 18;
+}
+static inline __attribute__((always_inline)) int blk_qs(const int k)
+{
+    return k == B_Q4_1 ? 4 : k == B_Q5_0 ? 6 : k == B_Q5_1 ? 8 : 2;
+}
 
 /* Defines xllm_tile_<name>_<isa>(), an xllm_tile_fn (kernels_impl.h). */
 #define XLLM_DEFINE_TILE_DRIVER(name, isa, NR)                                              \
