@@ -93,17 +93,7 @@ ALWAYS void float_micro(const int kind, int64_t n, const uint8_t *const *wr, int
             y[(size_t)c * ys + (size_t)r] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
-#define DEFINE_FLOAT(name, kind)                                                                  \
-    ALWAYS void name##_micro(int64_t n, const uint8_t *const *wr, int rn, const uint8_t *a, size_t as, \
-                             float *y, size_t ys, const int NC)                                  \
-    {                                                                                             \
-        float_micro(kind, n, wr, rn, a, as, y, ys, NC);                                           \
-    }                                                                                             \
-    XLLM_DEFINE_TILE_DRIVER(name, avx512, FNR)
-
-DEFINE_FLOAT(f32, FW_F32)
-DEFINE_FLOAT(f16, FW_F16)
-DEFINE_FLOAT(bf16, FW_BF16)
+XLLM_DEFINE_FLOAT_TILES(avx512, FNR)
 
 /* ============ 32-element block types x Q8_0 activations ============ */
 
@@ -229,20 +219,7 @@ ALWAYS void blk_micro(const int k, int64_t n, const uint8_t *const *wr, int rn, 
             y[(size_t)c * ys + (size_t)r] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
-#define DEFINE_BLK(name, kind)                                                                    \
-    ALWAYS void name##_micro(int64_t n, const uint8_t *const *wr, int rn, const uint8_t *a, size_t as, \
-                             float *y, size_t ys, const int NC)                                  \
-    {                                                                                             \
-        blk_micro(kind, n, wr, rn, a, as, y, ys, NC);                                             \
-    }                                                                                             \
-    XLLM_DEFINE_TILE_DRIVER(name, avx512, BNR)
-
-DEFINE_BLK(q4_0, B_Q4_0)
-DEFINE_BLK(q4_1, B_Q4_1)
-DEFINE_BLK(q5_0, B_Q5_0)
-DEFINE_BLK(q5_1, B_Q5_1)
-DEFINE_BLK(q8_0, B_Q8_0)
-DEFINE_BLK(iq4_nl, B_IQ4_NL)
+XLLM_DEFINE_BLOCK_TILES(avx512, BNR)
 
 /* ================= K-quants x Q8_K activations ================= */
 
@@ -455,19 +432,7 @@ ALWAYS void k_micro(const int k, int64_t n, const uint8_t *const *wr, int rn, co
         y[(size_t)c * ys] = _mm512_reduce_add_ps(_mm512_add_ps(acc[c], _mm512_zextps256_ps512(accm[c])));
 }
 
-#define DEFINE_K(name, kind)                                                                      \
-    ALWAYS void name##_micro(int64_t n, const uint8_t *const *wr, int rn, const uint8_t *a, size_t as, \
-                             float *y, size_t ys, const int NC)                                  \
-    {                                                                                             \
-        k_micro(kind, n, wr, rn, a, as, y, ys, NC);                                               \
-    }                                                                                             \
-    XLLM_DEFINE_TILE_DRIVER(name, avx512, KNR)
-
-DEFINE_K(q2_k, K_Q2)
-DEFINE_K(q3_k, K_Q3)
-DEFINE_K(q4_k, K_Q4)
-DEFINE_K(q5_k, K_Q5)
-DEFINE_K(q6_k, K_Q6)
+XLLM_DEFINE_KQUANT_TILES(avx512, KNR)
 
 /* ================= activation quantizers (bit-identical to the reference) ================= */
 

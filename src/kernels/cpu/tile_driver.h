@@ -53,4 +53,35 @@ static inline __attribute__((always_inline)) int blk_qs(const int k)
         }                                                                                   \
     }
 
+/* One tile of a micro-kernel family: name##_micro calls the family's micro
+ * kernel (float_micro, blk_micro, k_micro, defined by the including ISA file)
+ * with the weight kind fixed, and the driver above wraps it. */
+#define XLLM_DEFINE_KIND_TILE(name, isa, micro, kind, NR)                                   \
+    static inline __attribute__((always_inline)) void name##_micro(                          \
+        int64_t n, const uint8_t *const *wr, int rn, const uint8_t *a, size_t as, float *y,   \
+        size_t ys, const int NC)                                                              \
+    {                                                                                         \
+        micro(kind, n, wr, rn, a, as, y, ys, NC);                                             \
+    }                                                                                         \
+    XLLM_DEFINE_TILE_DRIVER(name, isa, NR)
+
+/* The tiles of each family every ISA file defines (kernels_impl.h names them). */
+#define XLLM_DEFINE_FLOAT_TILES(isa, NR)                                                    \
+    XLLM_DEFINE_KIND_TILE(f32, isa, float_micro, FW_F32, NR)                                  \
+    XLLM_DEFINE_KIND_TILE(f16, isa, float_micro, FW_F16, NR)                                  \
+    XLLM_DEFINE_KIND_TILE(bf16, isa, float_micro, FW_BF16, NR)
+#define XLLM_DEFINE_BLOCK_TILES(isa, NR)                                                    \
+    XLLM_DEFINE_KIND_TILE(q4_0, isa, blk_micro, B_Q4_0, NR)                                   \
+    XLLM_DEFINE_KIND_TILE(q4_1, isa, blk_micro, B_Q4_1, NR)                                   \
+    XLLM_DEFINE_KIND_TILE(q5_0, isa, blk_micro, B_Q5_0, NR)                                   \
+    XLLM_DEFINE_KIND_TILE(q5_1, isa, blk_micro, B_Q5_1, NR)                                   \
+    XLLM_DEFINE_KIND_TILE(q8_0, isa, blk_micro, B_Q8_0, NR)                                   \
+    XLLM_DEFINE_KIND_TILE(iq4_nl, isa, blk_micro, B_IQ4_NL, NR)
+#define XLLM_DEFINE_KQUANT_TILES(isa, NR)                                                   \
+    XLLM_DEFINE_KIND_TILE(q2_k, isa, k_micro, K_Q2, NR)                                       \
+    XLLM_DEFINE_KIND_TILE(q3_k, isa, k_micro, K_Q3, NR)                                       \
+    XLLM_DEFINE_KIND_TILE(q4_k, isa, k_micro, K_Q4, NR)                                       \
+    XLLM_DEFINE_KIND_TILE(q5_k, isa, k_micro, K_Q5, NR)                                       \
+    XLLM_DEFINE_KIND_TILE(q6_k, isa, k_micro, K_Q6, NR)
+
 #endif
