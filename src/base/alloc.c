@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static long fail_after = -1;
 
@@ -65,3 +66,39 @@ void *xllm_aligned_alloc(size_t alignment, size_t n)
 }
 
 void xllm_free(void *p) { free(p); }
+
+/* Zeroed pages straight from the kernel, backed lazily on first touch (so a
+ * KV pool costs memory only for the positions used). huge: the range starts
+ * 2 MiB aligned and its whole 2 MiB units are marked for transparent huge
+ * pages (not the tail, which would otherwise round up to a 2 MiB page). */
+#define HUGE_ALIGN ((size_t)2 << 20)
+#define PAGE_ROUND(n) (((n) + 4095) & ~(size_t)4095)
+
+void *xllm_pages_alloc(size_t n, int huge)
+{
+    size_t extra = huge ? HUGE_ALIGN : 0;
+    if (n == 0 || n > SIZE_MAX - extra - 4096 || should_fail())
+        return NULL;
+    size_t len = PAGE_ROUND(n);
+    uint8_t *m = mmap(NULL, len + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    if (!huge)
+        return m;
+    uint8_t *p = (uint8_t *)(((uintptr_t)m + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+    if (p > m)
+        munmap(m, (size_t)(p - m));
+    if (p + len < m + len + extra)
+        munmap(p + len, (size_t)(m + len + extra - (p + len)));
+#ifdef MADV_HUGEPAGE
+    if (len >= HUGE_ALIGN)
+        madvise(p, len & ~(HUGE_ALIGN - 1), MADV_HUGEPAGE); /* advisory */
+#endif
+    return p;
+}
+
+void xllm_pages_free(void *p, size_t n)
+{
+    if (p)
+        munmap(p, PAGE_ROUND(n));
+}

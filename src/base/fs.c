@@ -3,12 +3,72 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+
+/* The file mappings open in this process, with a descriptor each, so that a
+ * reader of a mapped range may pread it instead of touching the mapping
+ * (xllm_mmap_pread) and may know that its pages can be dropped. */
+#define MAX_MAPS 256
+
+static struct {
+    const unsigned char *data;
+    size_t size;
+    int fd;
+} maps[MAX_MAPS];
+static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void maps_add(const unsigned char *data, size_t size, int fd)
+{
+    int added = 0;
+    pthread_mutex_lock(&maps_lock);
+    for (int i = 0; i < MAX_MAPS && !added; i++)
+        if (!maps[i].data) {
+            maps[i].data = data;
+            maps[i].size = size;
+            maps[i].fd = fd;
+            added = 1;
+        }
+    pthread_mutex_unlock(&maps_lock);
+    if (!added) /* the table is full: the mapping works, only without pread */
+        close(fd);
+}
+
+static void maps_remove(const unsigned char *data)
+{
+    pthread_mutex_lock(&maps_lock);
+    for (int i = 0; i < MAX_MAPS; i++)
+        if (maps[i].data == data) {
+            close(maps[i].fd);
+            maps[i].data = NULL;
+            break;
+        }
+    pthread_mutex_unlock(&maps_lock);
+}
+
+/* Descriptor and file offset of [p, p + n) when it lies in one registered
+ * mapping: -1 otherwise. */
+static int maps_find(const void *p, size_t n, off_t *off)
+{
+    uintptr_t a = (uintptr_t)p;
+    int fd = -1;
+    pthread_mutex_lock(&maps_lock);
+    for (int i = 0; i < MAX_MAPS && fd < 0; i++) {
+        uintptr_t b = (uintptr_t)maps[i].data;
+        if (maps[i].data && a >= b && a - b <= maps[i].size && n <= maps[i].size - (a - b)) {
+            fd = maps[i].fd;
+            *off = (off_t)(a - b);
+        }
+    }
+    pthread_mutex_unlock(&maps_lock);
+    return fd;
+}
 
 xllm_status xllm_mmap_open(xllm_mmap *m, const char *path)
 {
@@ -30,21 +90,49 @@ xllm_status xllm_mmap_open(xllm_mmap *m, const char *path)
         return XLLM_OK;
     }
     p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED)
+    if (p == MAP_FAILED) {
+        int e = errno;
+        close(fd);
         return xllm_fail(XLLM_ERR_IO, "%s: cannot map %lld bytes: %s", path,
-                         (long long)sb.st_size, strerror(errno));
+                         (long long)sb.st_size, strerror(e));
+    }
     m->data = p;
     m->size = (size_t)sb.st_size;
+    maps_add(m->data, m->size, fd);
     return XLLM_OK;
 }
 
 void xllm_mmap_close(xllm_mmap *m)
 {
-    if (m->data)
+    if (m->data) {
+        maps_remove(m->data);
         munmap((void *)m->data, m->size);
+    }
     m->data = NULL;
     m->size = 0;
+}
+
+int xllm_mmap_contains(const void *p, size_t n)
+{
+    off_t off;
+    return maps_find(p, n, &off) >= 0;
+}
+
+xllm_status xllm_mmap_pread(const void *p, size_t n, void *dst)
+{
+    off_t off;
+    int fd = maps_find(p, n, &off);
+    if (fd < 0)
+        return XLLM_ERR_NOT_FOUND;
+    for (size_t done = 0; done < n;) {
+        ssize_t r = pread(fd, (unsigned char *)dst + done, n - done, off + (off_t)done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) /* an error, or the file shrank under the mapping */
+            return XLLM_ERR_IO;
+        done += (size_t)r;
+    }
+    return XLLM_OK;
 }
 
 xllm_status xllm_read_file(const char *path, size_t max, char **out, size_t *out_len)

@@ -18,6 +18,15 @@ typedef struct xllm_mmap {
 xllm_status xllm_mmap_open(xllm_mmap *m, const char *path);
 void xllm_mmap_close(xllm_mmap *m);
 
+/* 1 if [p, p + n) lies in one mapping made by xllm_mmap_open (read-only,
+ * private, file-backed: its pages may be dropped and fault back in). */
+int xllm_mmap_contains(const void *p, size_t n);
+/* Copy [p, p + n) of such a mapping into dst with pread, without touching
+ * the mapping (cheaper than faulting its pages in: no page-table entry per
+ * page). XLLM_ERR_NOT_FOUND: not in a mapping; XLLM_ERR_IO: the read failed.
+ * Reports nothing (the caller falls back to reading the mapping). */
+xllm_status xllm_mmap_pread(const void *p, size_t n, void *dst);
+
 /* Read a whole file (at most max bytes) into a NUL-terminated heap buffer. */
 xllm_status xllm_read_file(const char *path, size_t max, char **out, size_t *out_len);
 

@@ -125,13 +125,13 @@ xllm_status xllm_cpu_ctx_create(const xllm_model *m, const xllm_cpu_params *p, x
         c->v_block_floats = (size_t)XLLM_KV_BLOCK_SIZE * (size_t)dim_v(c->hp);
         c->layer_floats = (size_t)p->n_blocks * (c->k_block_floats + c->v_block_floats);
         xllm_cpu_memory_required(c->hp, p, &kv_bytes, &scratch);
-        c->kv = kv_bytes <= SIZE_MAX ? xllm_aligned_alloc(64, (size_t)kv_bytes) : NULL;
+        c->kv_bytes = kv_bytes <= SIZE_MAX ? (size_t)kv_bytes : 0;
+        c->kv = c->kv_bytes ? xllm_pages_alloc(c->kv_bytes, 0) : NULL; /* zeroed, touched as used */
         if (!c->kv) {
             st = xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "cpu engine: KV pool of %llu bytes (%d blocks)",
                            (unsigned long long)kv_bytes, p->n_blocks);
             goto out;
         }
-        memset(c->kv, 0, (size_t)kv_bytes);
     }
     *out = c;
     c = NULL;
@@ -147,7 +147,7 @@ void xllm_cpu_ctx_free(xllm_cpu_ctx *c)
         return;
     if (c->pool)
         xllm_pool_destroy(c->pool);
-    xllm_free(c->kv);
+    xllm_pages_free(c->kv, c->kv_bytes);
     xllm_free(c->x);
     xllm_free(c->seq_start);
     xllm_free(c);

@@ -22,6 +22,7 @@ struct xllm_cpu_ctx {
 
     /* KV pool (decoders): layer l's K at kv + l * layer_floats, V after K */
     float *kv;
+    size_t kv_bytes; /* of the kv mapping */
     size_t k_block_floats; /* n_head_kv * BLOCK * head_dim_k */
     size_t v_block_floats; /* n_head_kv * BLOCK * head_dim_v */
     size_t layer_floats;   /* n_blocks * (k_block_floats + v_block_floats) */

@@ -173,6 +173,9 @@ uint32_t xllm_pack_act_dtype(xllm_pack_format f);
 /* Repack groups [g0, g1) of the standard rows src of p's shape into p->data
  * (disjoint ranges may run on different threads). */
 void xllm_pack_fill(xllm_packed *p, const void *src, int64_t g0, int64_t g1);
+/* The scalar reference of the repacking, and the AVX-512 one (same bytes). */
+void xllm_pack_fill_ref(xllm_packed *p, const void *src, int64_t g0, int64_t g1);
+void xllm_pack_fill_avx512(xllm_packed *p, const void *src, int64_t g0, int64_t g1);
 /* Q8X quantizers: reference and AVX-512 (bit-identical). */
 void xllm_quantize_row_q8x_ref(const float *src, void *dst, int64_t n);
 void xllm_quantize_row_q8x_avx512(const float *src, void *dst, int64_t n);

@@ -155,6 +155,14 @@ static void fill_f16(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 
 void xllm_pack_fill(xllm_packed *p, const void *src, int64_t g0, int64_t g1)
 {
+    if (xllm_kernels_isa() == XLLM_ISA_AVX512)
+        xllm_pack_fill_avx512(p, src, g0, g1);
+    else
+        xllm_pack_fill_ref(p, src, g0, g1);
+}
+
+void xllm_pack_fill_ref(xllm_packed *p, const void *src, int64_t g0, int64_t g1)
+{
     if (p->format == XLLM_PACK_F16X16)
         fill_f16(p, src, g0, g1);
     else if (p->format == XLLM_PACK_Q4_KX16)

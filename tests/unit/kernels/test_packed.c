@@ -128,6 +128,48 @@ TEST(packed_tiles_match_packed_reference)
         }
 }
 
+/* The AVX-512 repacking writes the bytes of the scalar one, for every layout,
+ * on random bytes (every bit pattern of scales and levels), whole matrices and
+ * group sub-ranges, and F16 with an odd column count. */
+TEST(packed_fill_avx512_equals_reference)
+{
+    static const struct {
+        uint32_t dtype;
+        int64_t rows, cols;
+    } cases[] = {{XLLM_DTYPE_Q4_0, 48, 96},   {XLLM_DTYPE_Q4_0, 32, 2048}, {XLLM_DTYPE_Q8_0, 48, 160},
+                 {XLLM_DTYPE_Q8_0, 16, 32},   {XLLM_DTYPE_Q4_K, 48, 768},  {XLLM_DTYPE_Q4_K, 16, 256},
+                 {XLLM_DTYPE_Q6_K, 48, 512},  {XLLM_DTYPE_Q6_K, 32, 256},  {XLLM_DTYPE_F16, 48, 33},
+                 {XLLM_DTYPE_F16, 32, 1},     {XLLM_DTYPE_F16, 16, 200}};
+    krng r = {77};
+    if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
+        test_skip("CPU lacks AVX-512");
+        return;
+    }
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        int ok;
+        const int64_t rows = cases[k].rows, cols = cases[k].cols, groups = rows / XLLM_PACK_ROWS;
+        xllm_pack_format f = xllm_pack_choose(cases[k].dtype, rows, cols, XLLM_ISA_AVX512);
+        size_t rb = (size_t)xllm_dtype_row_bytes(cases[k].dtype, (uint64_t)cols, &ok);
+        size_t gb = xllm_pack_group_bytes(f, cols), n = (size_t)groups * gb;
+        uint8_t *src = malloc(rb * (size_t)rows), *want = calloc(1, n), *got = calloc(1, n);
+        for (size_t i = 0; i < rb * (size_t)rows; i++)
+            src[i] = (uint8_t)(krng_u32(&r) >> 13);
+        int64_t nb = f == XLLM_PACK_F16X16 ? cols
+                     : f == XLLM_PACK_Q4_KX16 || f == XLLM_PACK_Q6_KX16 ? cols / XLLM_QK_K
+                                                                         : cols / XLLM_QK32;
+        xllm_packed pw = {(uint32_t)f, rows, cols, nb, gb, want}, pg = pw;
+        pg.data = got;
+        xllm_pack_fill_ref(&pw, src, 0, groups);
+        xllm_pack_fill_avx512(&pg, src, 0, groups / 2); /* two ranges, as the two load threads do */
+        xllm_pack_fill_avx512(&pg, src, groups / 2, groups);
+        CHECK_MSG(f != XLLM_PACK_NONE && memcmp(want, got, n) == 0, "%s %lld x %lld: avx512 repack differs",
+                  xllm_dtype_name(cases[k].dtype), (long long)rows, (long long)cols);
+        free(src);
+        free(want);
+        free(got);
+    }
+}
+
 TEST(packed_layout_declines_shapes)
 {
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 15, 64, XLLM_ISA_AVX512), XLLM_PACK_NONE);

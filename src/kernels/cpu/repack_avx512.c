@@ -1,0 +1,167 @@
+/* repack_avx512.c - the repacking of repack.c with AVX-512 gathers: one
+ * 16-lane gather collects the same 4 bytes of the 16 rows of a group, which
+ * is exactly one 64-byte chunk of the packed layouts (lane j = row j). Must
+ * produce the bytes of xllm_pack_fill_ref exactly (test_packed.c). */
+#include <immintrin.h>
+#include <limits.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "kernels/cpu/kernels_impl.h"
+
+#define R XLLM_PACK_ROWS
+#define Q4K_SB 2368 /* bytes of one Q4_Kx16 super-block (repack.c) */
+#define Q6K_SB 3328 /* bytes of one Q6_Kx16 super-block, without d */
+
+/* Byte offsets of the 16 rows of a group, stride bytes apart. */
+static __m512i row_offsets(size_t stride)
+{
+    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                              _mm512_set1_epi32((int)stride));
+}
+
+static __m512i gather16(__m512i rows, const uint8_t *at) { return _mm512_i32gather_epi32(rows, at, 1); }
+
+/* The low and high f16 halves of 16 gathered dwords, 16 rows each. */
+static void store_halves(uint8_t *lo, uint8_t *hi, __m512i v)
+{
+    _mm256_storeu_si256((__m256i *)lo, _mm512_cvtepi32_epi16(v));
+    if (hi)
+        _mm256_storeu_si256((__m256i *)hi, _mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)));
+}
+
+/* Pull the next group's standard rows (contiguous, bytes long) into the
+ * cache, the share of block b of nb: the gathers wait on memory otherwise. */
+static void prefetch_share(const uint8_t *next, size_t bytes, int64_t b, int64_t nb)
+{
+    size_t lines = (bytes + 63) / 64, per = (lines + (size_t)nb - 1) / (size_t)nb;
+    for (size_t i = (size_t)b * per; i < (size_t)(b + 1) * per && i < lines; i++)
+        _mm_prefetch((const char *)next + i * 64, _MM_HINT_T0);
+}
+
+static void fill_q32(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
+{
+    const int k8 = p->format == XLLM_PACK_Q8_0X16;
+    const size_t qsb = k8 ? 512 : 256, bb = k8 ? sizeof(xllm_block_q8_0) : sizeof(xllm_block_q4_0);
+    const size_t rb = (size_t)p->nb * bb;
+    const __m512i rows = row_offsets(rb), flip = _mm512_set1_epi32(k8 ? (int)0x80808080u : 0);
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *gs = src + (size_t)g * R * rb;
+        uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gq + (size_t)p->nb * qsb;
+        for (int64_t b = 0; b < p->nb; b++) {
+            const uint8_t *blk = gs + (size_t)b * bb; /* d at 0, qs at 2 in both types */
+            if (g + 1 < g1)
+                prefetch_share(gs + R * rb, R * rb, b, p->nb);
+            store_halves(gd + (size_t)b * R * 2, NULL, gather16(rows, blk));
+            for (size_t c = 0; c < qsb / 64; c++)
+                _mm512_storeu_si512(gq + (size_t)b * qsb + c * 64,
+                                    _mm512_xor_si512(gather16(rows, blk + 2 + 4 * c), flip));
+        }
+    }
+}
+
+static void fill_q4k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
+{
+    const size_t rb = (size_t)p->nb * sizeof(xllm_block_q4_k);
+    const __m512i rows = row_offsets(rb);
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *gs = src + (size_t)g * R * rb;
+        for (int64_t b = 0; b < p->nb; b++) {
+            const uint8_t *blk = gs + (size_t)b * sizeof(xllm_block_q4_k);
+            uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q4K_SB;
+            if (g + 1 < g1)
+                prefetch_share(gs + R * rb, R * rb, b, p->nb);
+            for (int pc = 0; pc < 32; pc++)
+                _mm512_storeu_si512(o + (size_t)pc * 64,
+                                    gather16(rows, blk + offsetof(xllm_block_q4_k, qs) + 4 * pc));
+            store_halves(o + 2304, o + 2336, gather16(rows, blk + offsetof(xllm_block_q4_k, d)));
+            for (int j = 0; j < R; j++) {
+                uint8_t sc[8], mn[8];
+                xllm_q4k_unpack_scales(((const xllm_block_q4_k *)(blk + (size_t)j * rb))->scales, sc, mn);
+                for (int s = 0; s < 8; s++) {
+                    o[2048 + s * R + j] = sc[s];
+                    o[2176 + s * R + j] = mn[s];
+                }
+            }
+        }
+    }
+}
+
+/* Q6_K: 2 gathers of ql make the low nibbles of chunks v and v + 16, 2 of qh
+ * the 2-bit high parts of chunks u and u + 8 (layout in repack.c). */
+static void fill_q6k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
+{
+    const size_t rb = (size_t)p->nb * sizeof(xllm_block_q6_k);
+    const __m512i rows = row_offsets(rb), m0 = _mm512_set1_epi32(0x0F0F0F0F), m1 = _mm512_set1_epi32(0x03030303),
+                  m2 = _mm512_set1_epi32(0x30303030);
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *gs = src + (size_t)g * R * rb;
+        uint8_t *gd = p->data + (size_t)g * p->group_bytes + (size_t)p->nb * Q6K_SB;
+        for (int64_t b = 0; b < p->nb; b++) {
+            const xllm_block_q6_k *blk = (const xllm_block_q6_k *)(gs + (size_t)b * sizeof(xllm_block_q6_k));
+            uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q6K_SB;
+            if (g + 1 < g1)
+                prefetch_share(gs + R * rb, R * rb, b, p->nb);
+            for (int v = 0; v < 16; v++) {
+                const uint8_t *ql = blk->ql + 4 * (v % 8) + 32 * (v / 8);
+                __m512i a = gather16(rows, ql), c = gather16(rows, ql + 64);
+                _mm512_storeu_si512(o + v * 64, _mm512_or_si512(_mm512_and_si512(a, m0),
+                                                                 _mm512_slli_epi32(_mm512_and_si512(c, m0), 4)));
+                _mm512_storeu_si512(o + (v + 16) * 64, _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(a, 4), m0),
+                                                                        _mm512_andnot_si512(m0, c)));
+            }
+            for (int u = 0; u < 16; u++) {
+                const uint8_t *qh = blk->qh + 4 * (u % 8);
+                const int sh = 2 * (u / 8);
+                __m512i a = _mm512_srli_epi32(gather16(rows, qh), sh);
+                __m512i c = _mm512_srli_epi32(gather16(rows, qh + 32), sh);
+                __m512i hi = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(a, m1), 4),
+                                             _mm512_slli_epi32(_mm512_and_si512(a, m2), 2));
+                __m512i lo = _mm512_or_si512(_mm512_and_si512(c, m1), _mm512_srli_epi32(_mm512_and_si512(c, m2), 2));
+                _mm512_storeu_si512(o + 2048 + u * 64, _mm512_or_si512(hi, lo));
+            }
+            /* d is the last field: read it with the two scale bytes before it */
+            store_halves(gd + (size_t)b * R * 2, NULL,
+                         _mm512_srli_epi32(gather16(rows, (const uint8_t *)&blk->d - 2), 16));
+            for (int j = 0; j < R; j++) {
+                const int8_t *sc = ((const xllm_block_q6_k *)((const uint8_t *)blk + (size_t)j * rb))->scales;
+                for (int s = 0; s < 16; s++)
+                    o[3072 + s * R + j] = (uint8_t)sc[s];
+            }
+        }
+    }
+}
+
+/* Columns k and k + 1 of the 16 rows per gather. */
+static void fill_f16(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
+{
+    const size_t cols = (size_t)p->cols, rb = cols * 2;
+    const __m512i rows = row_offsets(rb);
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *gs = src + (size_t)g * R * rb;
+        uint8_t *o = p->data + (size_t)g * p->group_bytes;
+        size_t k = 0;
+        for (; k + 2 <= cols; k += 2)
+            store_halves(o + k * R * 2, o + (k + 1) * R * 2, gather16(rows, gs + k * 2));
+        for (; k < cols; k++)
+            for (int j = 0; j < R; j++)
+                memcpy(o + (k * R + (size_t)j) * 2, gs + (size_t)j * rb + k * 2, 2);
+    }
+}
+
+void xllm_pack_fill_avx512(xllm_packed *p, const void *src, int64_t g0, int64_t g1)
+{
+    size_t rb = p->group_bytes / R; /* a row's share of a group: the standard row is no longer */
+    if (rb > (size_t)INT_MAX / R) { /* row offsets must fit the gathers' 32-bit indices */
+        xllm_pack_fill_ref(p, src, g0, g1);
+        return;
+    }
+    switch ((xllm_pack_format)p->format) {
+    case XLLM_PACK_Q4_0X16:
+    case XLLM_PACK_Q8_0X16: fill_q32(p, src, g0, g1); break;
+    case XLLM_PACK_Q4_KX16: fill_q4k(p, src, g0, g1); break;
+    case XLLM_PACK_Q6_KX16: fill_q6k(p, src, g0, g1); break;
+    case XLLM_PACK_F16X16: fill_f16(p, src, g0, g1); break;
+    default: xllm_pack_fill_ref(p, src, g0, g1); break;
+    }
+}
