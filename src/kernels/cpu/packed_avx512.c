@@ -388,26 +388,65 @@ ALWAYS void f16_tile(const uint8_t *gq, int64_t cols, const uint8_t *a, size_t a
     }
 }
 
+/* Two groups (32 rows) x 8 activation rows: 16 accumulators fed by 2 weight
+ * conversions and 8 broadcasts per column, half the loads per FMA of the
+ * 16-row tile. Measured one core, 5632 x 2048, 120 activation rows: 80-82 ->
+ * 100-101 GMAC/s (16 x 12 spills: 38). */
+static void f16_tile32(const uint8_t *gq, const uint8_t *gq2, int64_t cols, const uint8_t *a, size_t as, float *y,
+                       size_t ys)
+{
+    enum { NC = 8 };
+    __m512 acc[NC][2];
+    const float *x[NC];
+    UNROLL
+    for (int c = 0; c < NC; c++) {
+        x[c] = (const float *)(a + (size_t)c * as);
+        acc[c][0] = acc[c][1] = _mm512_setzero_ps();
+    }
+    const uint16_t *w = (const uint16_t *)gq, *w2 = (const uint16_t *)gq2;
+    for (int64_t k = 0; k < cols; k++) {
+        __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + (size_t)k * 16)));
+        __m512 wv2 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w2 + (size_t)k * 16)));
+        UNROLL
+        for (int c = 0; c < NC; c++) {
+            __m512 b = _mm512_set1_ps(x[c][k]);
+            acc[c][0] = _mm512_fmadd_ps(wv, b, acc[c][0]);
+            acc[c][1] = _mm512_fmadd_ps(wv2, b, acc[c][1]);
+        }
+    }
+    UNROLL
+    for (int c = 0; c < NC; c++) {
+        _mm512_storeu_ps(y + (size_t)c * ys, acc[c][0]);
+        _mm512_storeu_ps(y + (size_t)c * ys + XLLM_PACK_ROWS, acc[c][1]);
+    }
+}
+
 void xllm_packed_f16x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                int nc, float *y, size_t y_stride)
 {
     for (int64_t g = g0; g < g1; g++) {
         const uint8_t *gq = p->data + (size_t)g * p->group_bytes;
         float *yg = y + (size_t)g * XLLM_PACK_ROWS;
-        for (int c0 = 0; c0 < nc; c0 += 8) {
-            const uint8_t *ac = a + (size_t)c0 * a_stride;
-            float *yc = yg + (size_t)c0 * y_stride;
-            switch (nc - c0 < 8 ? nc - c0 : 8) {
-            case 1: f16_tile(gq, p->cols, ac, a_stride, 1, yc, y_stride); break;
-            case 2: f16_tile(gq, p->cols, ac, a_stride, 2, yc, y_stride); break;
-            case 3: f16_tile(gq, p->cols, ac, a_stride, 3, yc, y_stride); break;
-            case 4: f16_tile(gq, p->cols, ac, a_stride, 4, yc, y_stride); break;
-            case 5: f16_tile(gq, p->cols, ac, a_stride, 5, yc, y_stride); break;
-            case 6: f16_tile(gq, p->cols, ac, a_stride, 6, yc, y_stride); break;
-            case 7: f16_tile(gq, p->cols, ac, a_stride, 7, yc, y_stride); break;
-            default: f16_tile(gq, p->cols, ac, a_stride, 8, yc, y_stride); break;
+        int c0 = 0, pair = g + 1 < g1 && nc >= 8;
+        for (; pair && c0 + 8 <= nc; c0 += 8)
+            f16_tile32(gq, gq + p->group_bytes, p->cols, a + (size_t)c0 * a_stride, a_stride,
+                       yg + (size_t)c0 * y_stride, y_stride);
+        for (int k = 0; k <= pair; k++, gq += p->group_bytes, yg += XLLM_PACK_ROWS)
+            for (int c = c0; c < nc; c += 8) {
+                const uint8_t *ac = a + (size_t)c * a_stride;
+                float *yc = yg + (size_t)c * y_stride;
+                switch (nc - c < 8 ? nc - c : 8) {
+                case 1: f16_tile(gq, p->cols, ac, a_stride, 1, yc, y_stride); break;
+                case 2: f16_tile(gq, p->cols, ac, a_stride, 2, yc, y_stride); break;
+                case 3: f16_tile(gq, p->cols, ac, a_stride, 3, yc, y_stride); break;
+                case 4: f16_tile(gq, p->cols, ac, a_stride, 4, yc, y_stride); break;
+                case 5: f16_tile(gq, p->cols, ac, a_stride, 5, yc, y_stride); break;
+                case 6: f16_tile(gq, p->cols, ac, a_stride, 6, yc, y_stride); break;
+                case 7: f16_tile(gq, p->cols, ac, a_stride, 7, yc, y_stride); break;
+                default: f16_tile(gq, p->cols, ac, a_stride, 8, yc, y_stride); break;
+                }
             }
-        }
+        g += pair;
     }
 }
 

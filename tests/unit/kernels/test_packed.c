@@ -46,7 +46,7 @@ TEST(packed_tiles_match_packed_reference)
                              {XLLM_DTYPE_Q6_K, xllm_packed_q6_kx16_avx512},
                              {XLLM_DTYPE_F16, xllm_packed_f16x16_avx512}};
     static const int64_t shapes[][3] = {{16, 256, 1}, {32, 512, 3}, {48, 256, 4}, {16, 2048, 9}, {64, 768, 5},
-                                        {16, 256, 17}, {48, 512, 1}};
+                                        {16, 256, 17}, {48, 512, 1},  {48, 256, 11}, {64, 512, 16}};
     krng r = {4242};
     if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
         test_skip("CPU lacks AVX-512");
