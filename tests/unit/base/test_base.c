@@ -1,5 +1,8 @@
-/* test_base.c - status messages, buffers, fp16 conversions, atomic files. */
+/* test_base.c - status messages, buffers, fp16 conversions, atomic files,
+ * the file-mapping registry and page allocations. */
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "../test.h"
@@ -78,4 +81,45 @@ TEST(atomic_file_commit_and_abort)
     unlink(path);
     rmdir(dir);
     xllm_free(path);
+}
+
+/* The mapping registry: pread of a mapped range gives the mapped bytes;
+ * ranges outside any mapping, straddling its end, or of a closed mapping are
+ * refused; heap memory is not a mapping. Pages backed lazily come zeroed. */
+TEST(mmap_registry_pread_and_pages)
+{
+    char dir[] = "/tmp/xllm-test-XXXXXX";
+    unsigned char data[10000], got[10000];
+    xllm_mmap m;
+    CHECK(mkdtemp(dir) != NULL);
+    char *path = xllm_path_join(dir, "m.bin");
+    FILE *f = fopen(path, "wb");
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 7 + 3);
+    CHECK(f && fwrite(data, 1, sizeof data, f) == sizeof data);
+    fclose(f);
+    CHECK_OK(xllm_mmap_open(&m, path));
+    CHECK(xllm_mmap_contains(m.data + 100, 5000));
+    CHECK(xllm_mmap_contains(m.data, m.size));
+    CHECK(!xllm_mmap_contains(m.data + 9000, 1001)); /* past the end */
+    CHECK(!xllm_mmap_contains(data, 10));
+    CHECK_OK(xllm_mmap_pread(m.data + 4093, 5000, got));
+    CHECK(memcmp(got, data + 4093, 5000) == 0);
+    CHECK_EQ_INT(xllm_mmap_pread(data, 10, got), XLLM_ERR_NOT_FOUND);
+    const unsigned char *old = m.data;
+    xllm_mmap_close(&m);
+    CHECK(!xllm_mmap_contains(old, 10));
+    unlink(path);
+    rmdir(dir);
+    xllm_free(path);
+
+    size_t n = ((size_t)5 << 20) + 123; /* huge-page aligned, with a tail */
+    unsigned char *p = xllm_pages_alloc(n, 1);
+    CHECK(p != NULL && ((uintptr_t)p & (((size_t)2 << 20) - 1)) == 0);
+    if (p) {
+        CHECK(p[0] == 0 && p[n - 1] == 0);
+        p[n - 1] = 1;
+        xllm_pages_free(p, n);
+    }
+    CHECK(xllm_pages_alloc(0, 0) == NULL);
 }
