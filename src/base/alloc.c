@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static long fail_after = -1;
 
@@ -72,14 +73,20 @@ void xllm_free(void *p) { free(p); }
  * 2 MiB aligned and its whole 2 MiB units are marked for transparent huge
  * pages (not the tail, which would otherwise round up to a 2 MiB page). */
 #define HUGE_ALIGN ((size_t)2 << 20)
-#define PAGE_ROUND(n) (((n) + 4095) & ~(size_t)4095)
+
+static size_t page_round(size_t n)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t m = (pg > 0 ? (size_t)pg : 4096) - 1;
+    return (n + m) & ~m;
+}
 
 void *xllm_pages_alloc(size_t n, int huge)
 {
     size_t extra = huge ? HUGE_ALIGN : 0;
-    if (n == 0 || n > SIZE_MAX - extra - 4096 || should_fail())
+    if (n == 0 || n > SIZE_MAX - extra - HUGE_ALIGN || should_fail())
         return NULL;
-    size_t len = PAGE_ROUND(n);
+    size_t len = page_round(n);
     uint8_t *m = mmap(NULL, len + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return NULL;
@@ -100,5 +107,5 @@ void *xllm_pages_alloc(size_t n, int huge)
 void xllm_pages_free(void *p, size_t n)
 {
     if (p)
-        munmap(p, PAGE_ROUND(n));
+        munmap(p, page_round(n));
 }

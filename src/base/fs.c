@@ -52,8 +52,9 @@ static void maps_remove(const unsigned char *data)
     pthread_mutex_unlock(&maps_lock);
 }
 
-/* Descriptor and file offset of [p, p + n) when it lies in one registered
- * mapping: -1 otherwise. */
+/* A duplicate of the descriptor (the caller closes it; a concurrent close
+ * of the mapping cannot hand its number to another file) and the file offset
+ * of [p, p + n) when it lies in one registered mapping: -1 otherwise. */
 static int maps_find(const void *p, size_t n, off_t *off)
 {
     uintptr_t a = (uintptr_t)p;
@@ -62,8 +63,10 @@ static int maps_find(const void *p, size_t n, off_t *off)
     for (int i = 0; i < MAX_MAPS && fd < 0; i++) {
         uintptr_t b = (uintptr_t)maps[i].data;
         if (maps[i].data && a >= b && a - b <= maps[i].size && n <= maps[i].size - (a - b)) {
-            fd = maps[i].fd;
+            fd = fcntl(maps[i].fd, F_DUPFD_CLOEXEC, 0);
             *off = (off_t)(a - b);
+            if (fd < 0)
+                break;
         }
     }
     pthread_mutex_unlock(&maps_lock);
@@ -115,7 +118,10 @@ void xllm_mmap_close(xllm_mmap *m)
 int xllm_mmap_contains(const void *p, size_t n)
 {
     off_t off;
-    return maps_find(p, n, &off) >= 0;
+    int fd = maps_find(p, n, &off);
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0;
 }
 
 xllm_status xllm_mmap_pread(const void *p, size_t n, void *dst)
@@ -124,15 +130,18 @@ xllm_status xllm_mmap_pread(const void *p, size_t n, void *dst)
     int fd = maps_find(p, n, &off);
     if (fd < 0)
         return XLLM_ERR_NOT_FOUND;
-    for (size_t done = 0; done < n;) {
+    xllm_status rc = XLLM_OK;
+    for (size_t done = 0; done < n && rc == XLLM_OK;) {
         ssize_t r = pread(fd, (unsigned char *)dst + done, n - done, off + (off_t)done);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) /* an error, or the file shrank under the mapping */
-            return XLLM_ERR_IO;
-        done += (size_t)r;
+            rc = XLLM_ERR_IO;
+        else
+            done += (size_t)r;
     }
-    return XLLM_OK;
+    close(fd);
+    return rc;
 }
 
 xllm_status xllm_read_file(const char *path, size_t max, char **out, size_t *out_len)

@@ -197,11 +197,11 @@ static int fill_from_file(const fill_half *h)
 static void *fill_thread(void *arg)
 {
     fill_half *h = arg;
-    uint8_t *dst = h->p->data + (size_t)h->g0 * h->p->group_bytes;
-    long pg = sysconf(_SC_PAGESIZE);
     if (h->g1 <= h->g0)
         return NULL;
 #ifdef MADV_POPULATE_WRITE
+    uint8_t *dst = h->p->data + (size_t)h->g0 * h->p->group_bytes;
+    long pg = sysconf(_SC_PAGESIZE);
     if (pg > 0) {
         uintptr_t m = (uintptr_t)pg - 1, d0 = ((uintptr_t)dst + m) & ~m;
         uintptr_t d1 = ((uintptr_t)dst + (size_t)(h->g1 - h->g0) * h->p->group_bytes) & ~m;

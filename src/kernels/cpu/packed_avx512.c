@@ -346,12 +346,12 @@ DEFINE_PACKED(q6_kx16, F_Q6_K)
 /* ---- F16 weights x f32 activations: outer products, 16 rows x NC ---- */
 
 /* U independent accumulator sets per activation row hide the FMA latency
- * (decode); the full prefill tile keeps two (8 rows x 2 = 16 accumulators:
- * measured +1 % alone, +3.7 % with matmul.c's F16_ACT_BLOCK, interleaved). */
+ * (decode). The full 8-row tile keeps one, the order of f16_tile32: a group
+ * gives the same floats whether a task boundary left it unpaired or not. */
 ALWAYS void f16_tile(const uint8_t *gq, int64_t cols, const uint8_t *a, size_t as, const int NC, float *y, size_t ys)
 {
     enum { FNC = 8 };
-    const int U = NC >= 4 ? 2 : 4;
+    const int U = NC == 8 ? 1 : NC >= 4 ? 2 : 4;
     __m512 acc[FNC][4];
     const float *x[FNC];
     UNROLL

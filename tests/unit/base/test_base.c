@@ -97,7 +97,8 @@ TEST(mmap_registry_pread_and_pages)
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (unsigned char)(i * 7 + 3);
     CHECK(f && fwrite(data, 1, sizeof data, f) == sizeof data);
-    fclose(f);
+    if (f)
+        fclose(f);
     CHECK_OK(xllm_mmap_open(&m, path));
     CHECK(xllm_mmap_contains(m.data + 100, 5000));
     CHECK(xllm_mmap_contains(m.data, m.size));

@@ -3,11 +3,14 @@
  * element), that reference against the standard-layout reference dot (so the
  * repacking loses nothing), and the Q8X quantizers bit for bit. */
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "../test.h"
 #include "base/alloc.h"
 #include "base/dtype.h"
 #include "base/fp16.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "kernels/cpu/kernels_impl.h"
 #include "ktest_util.h"
@@ -170,6 +173,56 @@ TEST(packed_fill_avx512_equals_reference)
     }
 }
 
+/* A weight whose rows lie in a file mapping is repacked from pread chunks
+ * (matmul.c fill_from_file: two threads above 8 MiB, 256 KiB reads): the same
+ * bytes as a weight repacked from heap rows. Random bytes, 9.4 MB of Q4_0 and
+ * an F16 weight whose chunks hold an odd number of groups. */
+TEST(packed_fill_from_mapped_file_equals_heap)
+{
+    static const struct {
+        uint32_t dtype;
+        int64_t rows, cols;
+    } cases[] = {{XLLM_DTYPE_Q4_0, 4096, 4096}, {XLLM_DTYPE_F16, 208, 3000}};
+    char dir[] = "/tmp/xllm-test-XXXXXX";
+    krng r = {31};
+    if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
+        test_skip("CPU lacks AVX-512");
+        return;
+    }
+    CHECK(mkdtemp(dir) != NULL);
+    char *path = xllm_path_join(dir, "w.bin");
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        int ok;
+        const int64_t rows = cases[k].rows, cols = cases[k].cols;
+        size_t n = (size_t)xllm_dtype_row_bytes(cases[k].dtype, (uint64_t)cols, &ok) * (size_t)rows;
+        uint8_t *std = malloc(n);
+        for (size_t i = 0; i < n; i++)
+            std[i] = (uint8_t)(krng_u32(&r) >> 13);
+        FILE *f = fopen(path, "wb");
+        CHECK(f && fwrite("pad", 1, 3, f) == 3 && fwrite(std, 1, n, f) == n); /* rows at an odd offset */
+        if (f)
+            fclose(f);
+        xllm_mmap m;
+        CHECK_OK(xllm_mmap_open(&m, path));
+        xllm_weight wh = {cases[k].dtype, rows, cols, std, NULL}, wm = {cases[k].dtype, rows, cols, m.data + 3, NULL};
+        CHECK(xllm_mmap_contains(wm.data, n));
+        CHECK_OK(xllm_weight_prepare(&wh));
+        CHECK_OK(xllm_weight_prepare(&wm));
+        const xllm_packed *ph = wh.packed, *pm = wm.packed;
+        CHECK(ph && pm);
+        if (ph && pm)
+            CHECK_MSG(memcmp(ph->data, pm->data, (size_t)(rows / XLLM_PACK_ROWS) * ph->group_bytes) == 0,
+                      "%s: repack from the mapped file differs", xllm_dtype_name(cases[k].dtype));
+        xllm_weight_release(&wh);
+        xllm_weight_release(&wm);
+        xllm_mmap_close(&m);
+        free(std);
+    }
+    unlink(path);
+    rmdir(dir);
+    xllm_free(path);
+}
+
 TEST(packed_layout_declines_shapes)
 {
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 15, 64, XLLM_ISA_AVX512), XLLM_PACK_NONE);
@@ -221,33 +274,43 @@ TEST(packed_q8x_quantizer_bit_exact)
 TEST(packed_fused_matmul_equals_separate)
 {
     static const int64_t rows[3] = {64, 16, 32};
-    const int64_t cols = 512, n = 3;
+    /* F16 with n >= 8: the fused split may cut a weight's groups where a
+     * separate run pairs them (32-row tile); the floats must not change */
+    static const struct {
+        uint32_t dtype;
+        int64_t n;
+    } cases[] = {{XLLM_DTYPE_Q4_K, 3}, {XLLM_DTYPE_F16, 9}, {XLLM_DTYPE_F16, 16}};
+    const int64_t cols = 512;
     krng r = {99};
     xllm_pool *pool;
     CHECK_OK(xllm_pool_create(2, &pool));
-    for (int odd = 0; odd < 2; odd++) {
-        uint8_t *std[3];
-        xllm_weight w[3];
-        float *ys[3], *yf[3], *x = malloc(sizeof(float) * (size_t)(n * cols));
-        krng_fill(&r, x, n * cols, 1.0f);
-        for (int k = 0; k < 3; k++) {
-            int64_t rk = odd && k == 1 ? 24 : rows[k]; /* 24 rows: not packable */
-            w[k] = pk_weight(XLLM_DTYPE_Q4_K, rk, cols, &std[k], &r);
-            ys[k] = malloc(sizeof(float) * (size_t)(n * rk));
-            yf[k] = malloc(sizeof(float) * (size_t)(n * rk));
-            fill_nan(yf[k], (size_t)(n * rk));
-            CHECK_OK(xllm_matmul(pool, &w[k], x, n, ys[k]));
+    for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++)
+        for (int odd = 0; odd < 2; odd++) {
+            const int64_t n = cases[t].n;
+            uint8_t *std[3];
+            xllm_weight w[3];
+            float *ys[3], *yf[3], *x = malloc(sizeof(float) * (size_t)(n * cols));
+            krng_fill(&r, x, n * cols, 1.0f);
+            for (int k = 0; k < 3; k++) {
+                int64_t rk = odd && k == 1 ? 24 : rows[k]; /* 24 rows: not packable */
+                w[k] = pk_weight(cases[t].dtype, rk, cols, &std[k], &r);
+                ys[k] = malloc(sizeof(float) * (size_t)(n * rk));
+                yf[k] = malloc(sizeof(float) * (size_t)(n * rk));
+                fill_nan(yf[k], (size_t)(n * rk));
+                CHECK_OK(xllm_matmul(pool, &w[k], x, n, ys[k]));
+            }
+            const xllm_weight *wp[3] = {&w[0], &w[1], &w[2]};
+            CHECK_OK(xllm_matmul_fused(pool, wp, 3, x, n, yf));
+            for (int k = 0; k < 3; k++) {
+                CHECK_MSG(memcmp(ys[k], yf[k], sizeof(float) * (size_t)(n * w[k].rows)) == 0,
+                          "%s n %lld weight %d: fused differs from separate", xllm_dtype_name(cases[t].dtype),
+                          (long long)n, k);
+                xllm_weight_release(&w[k]);
+                free(std[k]);
+                free(ys[k]);
+                free(yf[k]);
+            }
+            free(x);
         }
-        const xllm_weight *wp[3] = {&w[0], &w[1], &w[2]};
-        CHECK_OK(xllm_matmul_fused(pool, wp, 3, x, n, yf));
-        for (int k = 0; k < 3; k++) {
-            CHECK(memcmp(ys[k], yf[k], sizeof(float) * (size_t)(n * w[k].rows)) == 0);
-            xllm_weight_release(&w[k]);
-            free(std[k]);
-            free(ys[k]);
-            free(yf[k]);
-        }
-        free(x);
-    }
     xllm_pool_destroy(pool);
 }
