@@ -274,12 +274,14 @@ TEST(packed_q8x_quantizer_bit_exact)
 TEST(packed_fused_matmul_equals_separate)
 {
     static const int64_t rows[3] = {64, 16, 32};
-    /* F16 with n >= 8: the fused split may cut a weight's groups where a
-     * separate run pairs them (32-row tile); the floats must not change */
+    /* F16 with n >= 8 and Q4_0/Q8_0 decode: the fused split may cut a
+     * weight's groups where a separate run pairs them (32-row tile, pair
+     * kernel); the floats must not change */
     static const struct {
         uint32_t dtype;
         int64_t n;
-    } cases[] = {{XLLM_DTYPE_Q4_K, 3}, {XLLM_DTYPE_F16, 9}, {XLLM_DTYPE_F16, 16}};
+    } cases[] = {{XLLM_DTYPE_Q4_K, 3}, {XLLM_DTYPE_F16, 9}, {XLLM_DTYPE_F16, 16},
+                 {XLLM_DTYPE_Q4_0, 1}, {XLLM_DTYPE_Q8_0, 1}, {XLLM_DTYPE_Q4_0, 5}};
     const int64_t cols = 512;
     krng r = {99};
     xllm_pool *pool;
