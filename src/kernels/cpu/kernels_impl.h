@@ -109,6 +109,10 @@ void xllm_quantize_row_q8_k_avx512(const float *src, void *dst, int64_t n);
  *             2048         128      sc[8][16] u8 6-bit scale of sub-block s (32) of row j
  *             2176         128      mn[8][16] u8 6-bit min
  *             2304         32       d[16] f16;  2336 32  dmin[16] f16   (2368 per super-block)
+ *   Q5_Kx16   0            2368     the Q4_Kx16 super-block (its qs = the low 4 bits)
+ *             2368         512      qh[8 c][16][4]: byte t of row j = qh_j[4c + t]; bit 2p
+ *                                   adds 16 to element 64p+4c+t, bit 2p+1 to 64p+32+4c+t
+ *                                   (2880 per super-block)
  *   Q6_Kx16   0            2048     ql[32 v][16][4]: low nibble = low 4 bits of level
  *                                   4v+t, high nibble = of level 128+4v+t
  *             2048         1024     qh[16 u][16][4]: top 2 bits of levels 4u+t (bits 4-5),
@@ -132,7 +136,8 @@ typedef enum xllm_pack_format {
     XLLM_PACK_Q4_KX16 = 3,
     XLLM_PACK_Q6_KX16 = 4,
     XLLM_PACK_F16X16 = 5,
-    XLLM_PACK_COUNT = 6
+    XLLM_PACK_Q5_KX16 = 6,
+    XLLM_PACK_COUNT = 7
 } xllm_pack_format;
 
 /* The header xllm_weight.packed points to (data follows it in the same
@@ -190,6 +195,8 @@ void xllm_packed_q4_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, co
                                 int nc, float *y, size_t y_stride);
 void xllm_packed_f16x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                int nc, float *y, size_t y_stride);
+void xllm_packed_q5_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                                int nc, float *y, size_t y_stride);
 void xllm_packed_q6_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
 

@@ -282,6 +282,7 @@ static xllm_packed_fn packed_tile(const xllm_packed *p, xllm_isa isa)
         [XLLM_PACK_Q4_0X16] = xllm_packed_q4_0x16_avx512,
         [XLLM_PACK_Q8_0X16] = xllm_packed_q8_0x16_avx512,
         [XLLM_PACK_Q4_KX16] = xllm_packed_q4_kx16_avx512,
+        [XLLM_PACK_Q5_KX16] = xllm_packed_q5_kx16_avx512,
         [XLLM_PACK_Q6_KX16] = xllm_packed_q6_kx16_avx512,
         [XLLM_PACK_F16X16] = xllm_packed_f16x16_avx512,
     };

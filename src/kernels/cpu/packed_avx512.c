@@ -147,6 +147,7 @@ ALWAYS void group_pair_n1(const int K4, const uint8_t *gq0, const uint8_t *gq1, 
 
 #define Q8K_BYTES 292 /* f32 d, qs[256] at 4, int16 bsums[16] at 260 */
 #define Q4K_SB 2368
+#define Q5K_SB 2880 /* the Q4_Kx16 super-block, then qh (kernels_impl.h) */
 #define Q6K_SB 3328
 
 ALWAYS __m512i scales16(const uint8_t *p, int sign) /* 16 bytes -> 16 int32 lanes */
@@ -162,18 +163,30 @@ ALWAYS int32_t ld16s(const uint8_t *p)
     return v;
 }
 
-ALWAYS void q4k_tile(const uint8_t *gq, int64_t nb, const uint8_t *a, size_t as, const int NC, float *y, size_t ys)
+/* The fifth bit of Q5_K levels: bit sh of each qh byte moved to bit 4. */
+ALWAYS __m512i q5_bit(__m512i qh, const int sh)
+{
+    const __m512i m10 = _mm512_set1_epi8(0x10);
+    if (sh <= 4)
+        return _mm512_and_si512(_mm512_slli_epi16(qh, 4 - sh), m10);
+    return _mm512_and_si512(_mm512_srli_epi16(qh, sh - 4), m10);
+}
+
+/* Q4_K, and Q5_K (Q5 = 1): the same super-block plus a plane of fifth bits. */
+ALWAYS void q4k_tile(const int Q5, const uint8_t *gq, int64_t nb, const uint8_t *a, size_t as, const int NC, float *y,
+                     size_t ys)
 {
     const __m512i m4 = _mm512_set1_epi8(15);
+    const int sbb = Q5 ? Q5K_SB : Q4K_SB;
     __m512 acc[PNC];
     UNROLL
     for (int c = 0; c < NC; c++)
         acc[c] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *o = gq + (size_t)b * Q4K_SB;
+        const uint8_t *o = gq + (size_t)b * sbb;
         __m512i isum[PNC], msum[PNC];
-        for (int l = 0; l < Q4K_SB; l += 64)
-            _mm_prefetch((const char *)(o + PF_SB * Q4K_SB + l), _MM_HINT_T0);
+        for (int l = 0; l < sbb; l += 64)
+            _mm_prefetch((const char *)(o + PF_SB * sbb + l), _MM_HINT_T0);
         UNROLL
         for (int c = 0; c < NC; c++)
             isum[c] = msum[c] = _mm512_setzero_si512();
@@ -185,8 +198,15 @@ ALWAYS void q4k_tile(const uint8_t *gq, int64_t nb, const uint8_t *a, size_t as,
                 lo[c] = hi[c] = _mm512_setzero_si512();
             UNROLL
             for (int k = 0; k < 8; k++) {
-                __m512i raw = _mm512_loadu_si512((const void *)(o + (8 * p + k) * 64));
-                __m512i wl = _mm512_and_si512(raw, m4), wh = _mm512_andnot_si512(m4, raw); /* 16 x high */
+                __m512i raw = _mm512_loadu_si512((const void *)(o + (8 * p + k) * 64)), wl, wh;
+                if (Q5) {
+                    __m512i qh = _mm512_loadu_si512((const void *)(o + Q4K_SB + k * 64));
+                    wl = _mm512_or_si512(_mm512_and_si512(raw, m4), q5_bit(qh, 2 * p));
+                    wh = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(raw, 4), m4), q5_bit(qh, 2 * p + 1));
+                } else {
+                    wl = _mm512_and_si512(raw, m4);
+                    wh = _mm512_andnot_si512(m4, raw); /* 16 x high nibble */
+                }
                 UNROLL
                 for (int c = 0; c < NC; c++) {
                     const uint8_t *aq = a + (size_t)c * as + (size_t)b * Q8K_BYTES + 4 + 64 * p + 4 * k;
@@ -202,7 +222,7 @@ ALWAYS void q4k_tile(const uint8_t *gq, int64_t nb, const uint8_t *a, size_t as,
                 const uint8_t *bs = a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 8 * p;
                 __m512i bl = _mm512_set1_epi32(ld16s(bs) + ld16s(bs + 2));
                 __m512i bh = _mm512_set1_epi32(ld16s(bs + 4) + ld16s(bs + 6));
-                __m512i h = _mm512_srai_epi32(hi[c], 4); /* exact: products of 16 x nibble */
+                __m512i h = Q5 ? hi[c] : _mm512_srai_epi32(hi[c], 4); /* Q4_K: exact, 16 x nibble */
                 isum[c] = _mm512_add_epi32(isum[c], _mm512_add_epi32(_mm512_mullo_epi32(lo[c], sl),
                                                                      _mm512_mullo_epi32(h, sh)));
                 msum[c] = _mm512_add_epi32(msum[c], _mm512_add_epi32(_mm512_mullo_epi32(ml, bl),
@@ -292,7 +312,7 @@ ALWAYS void q6k_tile(const uint8_t *gq, const uint8_t *gd, int64_t nb, const uin
 
 /* ---- drivers: groups x register tiles of up to PNC activation rows ---- */
 
-enum { F_Q4_0, F_Q8_0, F_Q4_K, F_Q6_K };
+enum { F_Q4_0, F_Q8_0, F_Q4_K, F_Q5_K, F_Q6_K };
 
 ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const uint8_t *a, size_t as, const int NC,
                     float *y, size_t ys)
@@ -302,7 +322,9 @@ ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const 
     else if (f == F_Q8_0)
         group_tile(0, gq, gq + (size_t)p->nb * 512, p->nb, a, as, NC, y, ys);
     else if (f == F_Q4_K)
-        q4k_tile(gq, p->nb, a, as, NC, y, ys);
+        q4k_tile(0, gq, p->nb, a, as, NC, y, ys);
+    else if (f == F_Q5_K)
+        q4k_tile(1, gq, p->nb, a, as, NC, y, ys);
     else
         q6k_tile(gq, gq + (size_t)p->nb * Q6K_SB, p->nb, a, as, NC, y, ys);
 }
@@ -341,6 +363,7 @@ ALWAYS void packed_driver(const int f, const xllm_packed *p, int64_t g0, int64_t
 DEFINE_PACKED(q4_0x16, F_Q4_0)
 DEFINE_PACKED(q8_0x16, F_Q8_0)
 DEFINE_PACKED(q4_kx16, F_Q4_K)
+DEFINE_PACKED(q5_kx16, F_Q5_K)
 DEFINE_PACKED(q6_kx16, F_Q6_K)
 
 /* ---- F16 weights x f32 activations: outer products, 16 rows x NC ---- */

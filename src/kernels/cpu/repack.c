@@ -2,6 +2,7 @@
  * weight gets, the repacking from standard GGUF rows, the Q8X activation
  * quantizer (reference) and the scalar reference of the packed tile, which
  * reads the packed bytes back one element at a time. */
+#include <stddef.h>
 #include <string.h>
 
 #include "base/fp16.h"
@@ -9,6 +10,7 @@
 
 #define R XLLM_PACK_ROWS
 #define Q4K_SB 2368 /* bytes of one Q4_Kx16 super-block */
+#define Q5K_SB 2880 /* bytes of one Q5_Kx16 super-block: Q4_Kx16's, then qh */
 #define Q6K_SB 3328 /* bytes of one Q6_Kx16 super-block, without d */
 
 xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xllm_isa isa)
@@ -21,6 +23,8 @@ xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xl
         return XLLM_PACK_Q8_0X16;
     if (dtype == XLLM_DTYPE_Q4_K && cols % XLLM_QK_K == 0)
         return XLLM_PACK_Q4_KX16;
+    if (dtype == XLLM_DTYPE_Q5_K && cols % XLLM_QK_K == 0)
+        return XLLM_PACK_Q5_KX16;
     if (dtype == XLLM_DTYPE_Q6_K && cols % XLLM_QK_K == 0)
         return XLLM_PACK_Q6_KX16;
     if (dtype == XLLM_DTYPE_F16)
@@ -35,6 +39,7 @@ size_t xllm_pack_group_bytes(xllm_pack_format f, int64_t cols)
     case XLLM_PACK_Q4_0X16: b = (size_t)(cols / XLLM_QK32) * (256 + 32); break;
     case XLLM_PACK_Q8_0X16: b = (size_t)(cols / XLLM_QK32) * (512 + 32); break;
     case XLLM_PACK_Q4_KX16: b = (size_t)(cols / XLLM_QK_K) * Q4K_SB; break;
+    case XLLM_PACK_Q5_KX16: b = (size_t)(cols / XLLM_QK_K) * Q5K_SB; break;
     case XLLM_PACK_Q6_KX16: b = (size_t)(cols / XLLM_QK_K) * (Q6K_SB + 32); break;
     case XLLM_PACK_F16X16: b = (size_t)cols * 2 * R; break;
     default: return 0;
@@ -46,7 +51,8 @@ uint32_t xllm_pack_act_dtype(xllm_pack_format f)
 {
     if (f == XLLM_PACK_F16X16)
         return XLLM_DTYPE_F32;
-    return f == XLLM_PACK_Q4_KX16 || f == XLLM_PACK_Q6_KX16 ? XLLM_DTYPE_Q8_K : XLLM_DTYPE_Q8_0;
+    return f == XLLM_PACK_Q4_KX16 || f == XLLM_PACK_Q5_KX16 || f == XLLM_PACK_Q6_KX16 ? XLLM_DTYPE_Q8_K
+                                                                                    : XLLM_DTYPE_Q8_0;
 }
 
 /* ---- repacking ---- */
@@ -75,22 +81,29 @@ static void fill_q32(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
     }
 }
 
+/* Q4_K and Q5_K (the same block but for qh and the offset of qs). */
 static void fill_q4k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
+    const int q5 = p->format == XLLM_PACK_Q5_KX16;
+    const size_t bb = q5 ? sizeof(xllm_block_q5_k) : sizeof(xllm_block_q4_k), sbb = q5 ? Q5K_SB : Q4K_SB;
+    const size_t qs = q5 ? offsetof(xllm_block_q5_k, qs) : offsetof(xllm_block_q4_k, qs);
     for (int64_t g = g0; g < g1; g++)
         for (int j = 0; j < R; j++) {
-            const xllm_block_q4_k *row = (const xllm_block_q4_k *)src + (size_t)(g * R + j) * (size_t)p->nb;
+            const uint8_t *row = (const uint8_t *)src + (size_t)(g * R + j) * (size_t)p->nb * bb;
             for (int64_t b = 0; b < p->nb; b++) {
-                uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q4K_SB, sc[8], mn[8];
+                const uint8_t *blk = row + (size_t)b * bb; /* d, dmin, scales at 0, 2, 4 in both */
+                uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * sbb, sc[8], mn[8];
                 for (int pc = 0; pc < 32; pc++) /* pc = 8p + c */
-                    memcpy(o + (size_t)pc * 64 + (size_t)j * 4, row[b].qs + 4 * pc, 4);
-                xllm_q4k_unpack_scales(row[b].scales, sc, mn);
+                    memcpy(o + (size_t)pc * 64 + (size_t)j * 4, blk + qs + 4 * pc, 4);
+                xllm_q4k_unpack_scales(blk + offsetof(xllm_block_q4_k, scales), sc, mn);
                 for (int s = 0; s < 8; s++) {
                     o[2048 + s * R + j] = sc[s];
                     o[2176 + s * R + j] = mn[s];
                 }
-                memcpy(o + 2304 + 2 * j, &row[b].d, 2);
-                memcpy(o + 2336 + 2 * j, &row[b].dmin, 2);
+                memcpy(o + 2304 + 2 * j, blk, 2);
+                memcpy(o + 2336 + 2 * j, blk + 2, 2);
+                for (int c = 0; q5 && c < 8; c++)
+                    memcpy(o + Q4K_SB + (size_t)c * 64 + (size_t)j * 4, blk + offsetof(xllm_block_q5_k, qh) + 4 * c, 4);
             }
         }
 }
@@ -165,7 +178,7 @@ void xllm_pack_fill_ref(xllm_packed *p, const void *src, int64_t g0, int64_t g1)
 {
     if (p->format == XLLM_PACK_F16X16)
         fill_f16(p, src, g0, g1);
-    else if (p->format == XLLM_PACK_Q4_KX16)
+    else if (p->format == XLLM_PACK_Q4_KX16 || p->format == XLLM_PACK_Q5_KX16)
         fill_q4k(p, src, g0, g1);
     else if (p->format == XLLM_PACK_Q6_KX16)
         fill_q6k(p, src, g0, g1);
@@ -217,11 +230,14 @@ static double packed_weight(const xllm_packed *p, const uint8_t *gq, int j, int6
     }
     int64_t b = k / XLLM_QK_K;
     int e = (int)(k % XLLM_QK_K);
-    if (p->format == XLLM_PACK_Q4_KX16) {
-        const uint8_t *o = gq + (size_t)b * Q4K_SB;
+    if (p->format == XLLM_PACK_Q4_KX16 || p->format == XLLM_PACK_Q5_KX16) {
+        const int q5 = p->format == XLLM_PACK_Q5_KX16;
+        const uint8_t *o = gq + (size_t)b * (q5 ? Q5K_SB : Q4K_SB);
         int pp = e / 64, hi = (e % 64) >= 32, l = e % 32, s = 2 * pp + hi;
         uint8_t byte = o[(size_t)(8 * pp + l / 4) * 64 + (size_t)j * 4 + (size_t)(l % 4)];
         int q = hi ? byte >> 4 : byte & 15;
+        if (q5)
+            q |= ((o[Q4K_SB + (size_t)(l / 4) * 64 + (size_t)j * 4 + (size_t)(l % 4)] >> s) & 1) << 4;
         return (double)f16_at(o + 2304 + 2 * j) * o[2048 + s * R + j] * q -
                (double)f16_at(o + 2336 + 2 * j) * o[2176 + s * R + j];
     }

@@ -11,6 +11,7 @@
 
 #define R XLLM_PACK_ROWS
 #define Q4K_SB 2368 /* bytes of one Q4_Kx16 super-block (repack.c) */
+#define Q5K_SB 2880 /* bytes of one Q5_Kx16 super-block (repack.c) */
 #define Q6K_SB 3328 /* bytes of one Q6_Kx16 super-block, without d */
 
 /* Byte offsets of the 16 rows of a group, stride bytes apart. */
@@ -60,24 +61,30 @@ static void fill_q32(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
     }
 }
 
+/* Q4_K and Q5_K (the same block but for qh and the offset of qs). */
 static void fill_q4k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
-    const size_t rb = (size_t)p->nb * sizeof(xllm_block_q4_k);
+    const int q5 = p->format == XLLM_PACK_Q5_KX16;
+    const size_t bb = q5 ? sizeof(xllm_block_q5_k) : sizeof(xllm_block_q4_k), sbb = q5 ? Q5K_SB : Q4K_SB;
+    const size_t qs = q5 ? offsetof(xllm_block_q5_k, qs) : offsetof(xllm_block_q4_k, qs);
+    const size_t rb = (size_t)p->nb * bb;
     const __m512i rows = row_offsets(rb);
     for (int64_t g = g0; g < g1; g++) {
         const uint8_t *gs = src + (size_t)g * R * rb;
         for (int64_t b = 0; b < p->nb; b++) {
-            const uint8_t *blk = gs + (size_t)b * sizeof(xllm_block_q4_k);
-            uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q4K_SB;
+            const uint8_t *blk = gs + (size_t)b * bb; /* d, dmin, scales at 0, 2, 4 in both */
+            uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * sbb;
             if (g + 1 < g1)
                 prefetch_share(gs + R * rb, R * rb, b, p->nb);
             for (int pc = 0; pc < 32; pc++)
-                _mm512_storeu_si512(o + (size_t)pc * 64,
-                                    gather16(rows, blk + offsetof(xllm_block_q4_k, qs) + 4 * pc));
-            store_halves(o + 2304, o + 2336, gather16(rows, blk + offsetof(xllm_block_q4_k, d)));
+                _mm512_storeu_si512(o + (size_t)pc * 64, gather16(rows, blk + qs + 4 * pc));
+            for (int c = 0; q5 && c < 8; c++)
+                _mm512_storeu_si512(o + Q4K_SB + (size_t)c * 64,
+                                    gather16(rows, blk + offsetof(xllm_block_q5_k, qh) + 4 * c));
+            store_halves(o + 2304, o + 2336, gather16(rows, blk));
             for (int j = 0; j < R; j++) {
                 uint8_t sc[8], mn[8];
-                xllm_q4k_unpack_scales(((const xllm_block_q4_k *)(blk + (size_t)j * rb))->scales, sc, mn);
+                xllm_q4k_unpack_scales(blk + (size_t)j * rb + offsetof(xllm_block_q4_k, scales), sc, mn);
                 for (int s = 0; s < 8; s++) {
                     o[2048 + s * R + j] = sc[s];
                     o[2176 + s * R + j] = mn[s];
@@ -159,7 +166,8 @@ void xllm_pack_fill_avx512(xllm_packed *p, const void *src, int64_t g0, int64_t 
     switch ((xllm_pack_format)p->format) {
     case XLLM_PACK_Q4_0X16:
     case XLLM_PACK_Q8_0X16: fill_q32(p, src, g0, g1); break;
-    case XLLM_PACK_Q4_KX16: fill_q4k(p, src, g0, g1); break;
+    case XLLM_PACK_Q4_KX16:
+    case XLLM_PACK_Q5_KX16: fill_q4k(p, src, g0, g1); break;
     case XLLM_PACK_Q6_KX16: fill_q6k(p, src, g0, g1); break;
     case XLLM_PACK_F16X16: fill_f16(p, src, g0, g1); break;
     default: xllm_pack_fill_ref(p, src, g0, g1); break;

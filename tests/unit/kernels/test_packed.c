@@ -46,6 +46,7 @@ TEST(packed_tiles_match_packed_reference)
     const pk_type types[] = {{XLLM_DTYPE_Q4_0, xllm_packed_q4_0x16_avx512},
                              {XLLM_DTYPE_Q8_0, xllm_packed_q8_0x16_avx512},
                              {XLLM_DTYPE_Q4_K, xllm_packed_q4_kx16_avx512},
+                             {XLLM_DTYPE_Q5_K, xllm_packed_q5_kx16_avx512},
                              {XLLM_DTYPE_Q6_K, xllm_packed_q6_kx16_avx512},
                              {XLLM_DTYPE_F16, xllm_packed_f16x16_avx512}};
     static const int64_t shapes[][3] = {{16, 256, 1}, {32, 512, 3}, {48, 256, 4}, {16, 2048, 9}, {64, 768, 5},
@@ -142,7 +143,8 @@ TEST(packed_fill_avx512_equals_reference)
     } cases[] = {{XLLM_DTYPE_Q4_0, 48, 96},   {XLLM_DTYPE_Q4_0, 32, 2048}, {XLLM_DTYPE_Q8_0, 48, 160},
                  {XLLM_DTYPE_Q8_0, 16, 32},   {XLLM_DTYPE_Q4_K, 48, 768},  {XLLM_DTYPE_Q4_K, 16, 256},
                  {XLLM_DTYPE_Q6_K, 48, 512},  {XLLM_DTYPE_Q6_K, 32, 256},  {XLLM_DTYPE_F16, 48, 33},
-                 {XLLM_DTYPE_F16, 32, 1},     {XLLM_DTYPE_F16, 16, 200}};
+                 {XLLM_DTYPE_F16, 32, 1},     {XLLM_DTYPE_F16, 16, 200},   {XLLM_DTYPE_Q5_K, 48, 768},
+                 {XLLM_DTYPE_Q5_K, 16, 512}};
     krng r = {77};
     if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
         test_skip("CPU lacks AVX-512");
@@ -158,7 +160,7 @@ TEST(packed_fill_avx512_equals_reference)
         for (size_t i = 0; i < rb * (size_t)rows; i++)
             src[i] = (uint8_t)(krng_u32(&r) >> 13);
         int64_t nb = f == XLLM_PACK_F16X16 ? cols
-                     : f == XLLM_PACK_Q4_KX16 || f == XLLM_PACK_Q6_KX16 ? cols / XLLM_QK_K
+                     : f == XLLM_PACK_Q4_KX16 || f == XLLM_PACK_Q5_KX16 || f == XLLM_PACK_Q6_KX16 ? cols / XLLM_QK_K
                                                                          : cols / XLLM_QK32;
         xllm_packed pw = {(uint32_t)f, rows, cols, nb, gb, want}, pg = pw;
         pg.data = got;
@@ -233,6 +235,8 @@ TEST(packed_layout_declines_shapes)
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_K, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_NONE);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_K, 32, 512, XLLM_ISA_AVX512), XLLM_PACK_Q4_KX16);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q6_K, 32, 256, XLLM_ISA_AVX512), XLLM_PACK_Q6_KX16);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q5_K, 32, 256, XLLM_ISA_AVX512), XLLM_PACK_Q5_KX16);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q5_K, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_NONE);
 }
 
 TEST(packed_q8x_quantizer_bit_exact)
