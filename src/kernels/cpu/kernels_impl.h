@@ -101,6 +101,9 @@ void xllm_quantize_row_q8_k_avx512(const float *src, void *dst, int64_t n);
  *   Q8_0x16   0            nb*512   qs[nb][8][16][4]: byte t of chunk c, row j
  *                                   = q_j[4c + t] ^ 0x80 (levels made unsigned)
  *             nb*512       nb*32    d[nb][16] f16
+ *   IQ4_NLx16 the Q4_0x16 bytes; a nibble indexes the IQ4_NL levels
+ *   Q4_1x16   the Q4_0x16 bytes (nibbles without offset), then
+ *             nb*288       nb*32    m[nb][16] f16 (x = d * q + m)
  *
  *
  * K-quants, per super-block of 256 (nb super-blocks per row):
@@ -137,7 +140,9 @@ typedef enum xllm_pack_format {
     XLLM_PACK_Q6_KX16 = 4,
     XLLM_PACK_F16X16 = 5,
     XLLM_PACK_Q5_KX16 = 6,
-    XLLM_PACK_COUNT = 7
+    XLLM_PACK_IQ4_NLX16 = 7,
+    XLLM_PACK_Q4_1X16 = 8,
+    XLLM_PACK_COUNT = 9
 } xllm_pack_format;
 
 /* The header xllm_weight.packed points to (data follows it in the same
@@ -197,8 +202,29 @@ void xllm_packed_f16x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, con
                                int nc, float *y, size_t y_stride);
 void xllm_packed_q5_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
+void xllm_packed_iq4_nlx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                                  int nc, float *y, size_t y_stride);
+void xllm_packed_q4_1x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                                int nc, float *y, size_t y_stride);
 void xllm_packed_q6_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
+
+/* The 32-element layouts (Q4_0x16, Q8_0x16, IQ4_NLx16, Q4_1x16): the standard
+ * block's bytes and where its qs start, the packed qs bytes per block, and
+ * whether a plane of m follows the d plane. */
+typedef struct xllm_q32_kind {
+    size_t block_bytes, qs_off, qsb;
+    int has_m;
+} xllm_q32_kind;
+
+static inline xllm_q32_kind xllm_q32_kind_of(xllm_pack_format f)
+{
+    if (f == XLLM_PACK_Q8_0X16)
+        return (xllm_q32_kind){sizeof(xllm_block_q8_0), 2, 512, 0};
+    if (f == XLLM_PACK_Q4_1X16)
+        return (xllm_q32_kind){sizeof(xllm_block_q4_1), 4, 256, 1};
+    return (xllm_q32_kind){sizeof(xllm_block_q4_0), 2, 256, 0}; /* Q4_0, IQ4_NL */
+}
 
 /* Q4_K/Q5_K: the 8 sub-blocks' 6-bit scales and mins from the 12 packed bytes
  * (quant_blocks.h), shared by the reference kernels and the repacker. */

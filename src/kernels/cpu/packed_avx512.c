@@ -32,14 +32,54 @@ ALWAYS int32_t ld32(const uint8_t *p)
 
 ALWAYS __m512i bcast32(const uint8_t *p) { return _mm512_set1_epi32(ld32(p)); }
 
-/* One group of 16 rows against NC activation rows; K4 selects Q4_0x16
- * (nibbles, offset 8) over Q8_0x16 (bytes, offset 128). */
-ALWAYS void group_tile(const int K4, const uint8_t *gq, const uint8_t *gd, int64_t nb, const uint8_t *a, size_t as,
-                       const int NC, float *y, size_t ys)
+/* The 32-element kinds: Q8_0 (bytes, offset 128), Q4_0 (nibbles, offset 8),
+ * IQ4_NL (nibbles through the level table, shifted by 128), Q4_1 (nibbles,
+ * no offset, plus m times the activation block sum). */
+enum { KQ8_0, KQ4_0, KIQ4_NL, KQ4_1 };
+
+/* Unsigned offset of a kind's weight levels (taken back through the Q8X sum). */
+ALWAYS int32_t kind_offset(const int kind) { return kind == KQ4_0 ? 8 : kind == KQ4_1 ? 0 : 128; }
+
+/* Weights of chunk k of a nibble kind: levels of elements 4k.. (lo) and
+ * 16+4k.. (hi); Q4_0/Q4_1 hi stays 16 x the nibble (shifted back in the sum). */
+ALWAYS void nibble_levels(const int kind, __m512i raw, __m512i *lo, __m512i *hi)
 {
     const __m512i m4 = _mm512_set1_epi8(15);
-    const size_t qsb = K4 ? 256 : 512;
-    const int32_t off = K4 ? 8 : 128; /* unsigned offset of the weight levels */
+    if (kind == KIQ4_NL) {
+        const __m512i lut = _mm512_broadcast_i32x4(
+            _mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181,
+                          (char)197, (char)217, (char)241)); /* XLLM_IQ4NL_VALUES + 128 */
+        *lo = _mm512_shuffle_epi8(lut, _mm512_and_si512(raw, m4));
+        *hi = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4));
+    } else {
+        *lo = _mm512_and_si512(raw, m4);
+        *hi = _mm512_andnot_si512(m4, raw);
+    }
+}
+
+/* The block's f32 result from the two integer sums: d * da * sum, + m * da * s (Q4_1). */
+ALWAYS __m512 block_result(const int kind, __m512i lo, __m512i hi, __m512 d_da, const uint8_t *gm, const uint8_t *ab,
+                           __m512 acc)
+{
+    if (kind == KQ4_0 || kind == KQ4_1) /* exact: every high product was a multiple of 16 */
+        hi = _mm512_srai_epi32(hi, 4);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo, hi)), d_da, acc);
+    if (kind == KQ4_1) {
+        float da;
+        memcpy(&da, ab, 4);
+        __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gm));
+        acc = _mm512_fmadd_ps(m, _mm512_set1_ps(da * (float)ld32(ab + 4)), acc);
+    }
+    return acc;
+}
+
+/* One group of 16 rows against NC activation rows. */
+ALWAYS void group_tile(const int kind, const uint8_t *gq, const uint8_t *gd, int64_t nb, const uint8_t *a, size_t as,
+                       const int NC, float *y, size_t ys)
+{
+    const size_t qsb = kind == KQ8_0 ? 512 : 256;
+    const int32_t off = kind_offset(kind);
+    const uint8_t *gm = gd + (size_t)nb * 32; /* Q4_1 */
     __m512 acc[PNC];
     UNROLL
     for (int c = 0; c < NC; c++)
@@ -47,14 +87,10 @@ ALWAYS void group_tile(const int K4, const uint8_t *gq, const uint8_t *gd, int64
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *q = gq + (size_t)b * qsb;
         __m512i w[8];
-
-        if (K4) {
+        if (kind != KQ8_0) {
             UNROLL
-            for (int k = 0; k < 4; k++) {
-                __m512i raw = _mm512_loadu_si512((const void *)(q + 64 * k));
-                w[k] = _mm512_and_si512(raw, m4);
-                w[4 + k] = _mm512_andnot_si512(m4, raw); /* 16 x high nibble: the sum is shifted back below */
-            }
+            for (int k = 0; k < 4; k++)
+                nibble_levels(kind, _mm512_loadu_si512((const void *)(q + 64 * k)), &w[k], &w[4 + k]);
         } else {
             UNROLL
             for (int k = 0; k < 8; k++)
@@ -69,15 +105,13 @@ ALWAYS void group_tile(const int K4, const uint8_t *gq, const uint8_t *gd, int64
             __m512i i0 = _mm512_set1_epi32(-ld32(ab + 4) * off), i1 = _mm512_setzero_si512();
             UNROLL
             for (int k = 0; k < 4; k++) {
-                /* Q4_0: chunk k holds elements 4k.. (low) and 16+4k.. (high);
+                /* nibbles: chunk k holds elements 4k.. (low) and 16+4k.. (high);
                  * Q8_0: chunk k holds elements 4k.. */
                 i0 = _mm512_dpbusd_epi32(i0, w[k], bcast32(ab + 8 + 4 * k));
                 i1 = _mm512_dpbusd_epi32(i1, w[4 + k], bcast32(ab + 8 + 16 + 4 * k));
             }
-            if (K4)
-                i1 = _mm512_srai_epi32(i1, 4); /* exact: every product was a multiple of 16 */
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1)),
-                                     _mm512_mul_ps(dw, _mm512_set1_ps(da)), acc[c]);
+            acc[c] = block_result(kind, i0, i1, _mm512_mul_ps(dw, _mm512_set1_ps(da)), gm + (size_t)b * 32, ab,
+                                  acc[c]);
         }
     }
     UNROLL
@@ -88,12 +122,11 @@ ALWAYS void group_tile(const int K4, const uint8_t *gq, const uint8_t *gd, int64
 /* Decode (one activation row): two groups per pass share the activation
  * broadcasts, and their two independent streams keep more loads in flight
  * (DRAM-bound: fewer instructions per byte streamed). */
-ALWAYS void group_pair_n1(const int K4, const uint8_t *gq0, const uint8_t *gq1, int64_t nb, const uint8_t *a,
+ALWAYS void group_pair_n1(const int kind, const uint8_t *gq0, const uint8_t *gq1, int64_t nb, const uint8_t *a,
                           float *y)
 {
-    const __m512i m4 = _mm512_set1_epi8(15);
-    const size_t qsb = K4 ? 256 : 512;
-    const int32_t off = K4 ? 8 : 128;
+    const size_t qsb = kind == KQ8_0 ? 512 : 256;
+    const int32_t off = kind_offset(kind);
     const uint8_t *gd0 = gq0 + (size_t)nb * qsb, *gd1 = gq1 + (size_t)nb * qsb;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -114,30 +147,26 @@ ALWAYS void group_pair_n1(const int K4, const uint8_t *gq0, const uint8_t *gq1, 
         __m512i s0 = corr, s1 = corr, t0 = _mm512_setzero_si512(), t1 = _mm512_setzero_si512();
         UNROLL
         for (int k = 0; k < 4; k++) {
-            __m512i alo = bcast32(ab + 8 + 4 * k), ahi = bcast32(ab + 24 + 4 * k);
-            if (K4) {
-                __m512i r0 = _mm512_loadu_si512((const void *)(q0 + 64 * k));
-                __m512i r1 = _mm512_loadu_si512((const void *)(q1 + 64 * k));
-                s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(r0, m4), alo);
-                t0 = _mm512_dpbusd_epi32(t0, _mm512_andnot_si512(m4, r0), ahi); /* 16 x high nibble */
-                s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(r1, m4), alo);
-                t1 = _mm512_dpbusd_epi32(t1, _mm512_andnot_si512(m4, r1), ahi);
+            __m512i alo = bcast32(ab + 8 + 4 * k), ahi = bcast32(ab + 24 + 4 * k), l0, h0, l1, h1;
+            if (kind != KQ8_0) {
+                nibble_levels(kind, _mm512_loadu_si512((const void *)(q0 + 64 * k)), &l0, &h0);
+                nibble_levels(kind, _mm512_loadu_si512((const void *)(q1 + 64 * k)), &l1, &h1);
             } else {
-                s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512((const void *)(q0 + 64 * k)), alo);
-                t0 = _mm512_dpbusd_epi32(t0, _mm512_loadu_si512((const void *)(q0 + 256 + 64 * k)), ahi);
-                s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512((const void *)(q1 + 64 * k)), alo);
-                t1 = _mm512_dpbusd_epi32(t1, _mm512_loadu_si512((const void *)(q1 + 256 + 64 * k)), ahi);
+                l0 = _mm512_loadu_si512((const void *)(q0 + 64 * k));
+                h0 = _mm512_loadu_si512((const void *)(q0 + 256 + 64 * k));
+                l1 = _mm512_loadu_si512((const void *)(q1 + 64 * k));
+                h1 = _mm512_loadu_si512((const void *)(q1 + 256 + 64 * k));
             }
+            s0 = _mm512_dpbusd_epi32(s0, l0, alo);
+            t0 = _mm512_dpbusd_epi32(t0, h0, ahi);
+            s1 = _mm512_dpbusd_epi32(s1, l1, alo);
+            t1 = _mm512_dpbusd_epi32(t1, h1, ahi);
         }
         __m512 dav = _mm512_set1_ps(da);
         __m512 d0 = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gd0 + (size_t)b * 32))), dav);
         __m512 d1 = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gd1 + (size_t)b * 32))), dav);
-        if (K4) { /* exact: every high product was a multiple of 16 */
-            t0 = _mm512_srai_epi32(t0, 4);
-            t1 = _mm512_srai_epi32(t1, 4);
-        }
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, t0)), d0, acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s1, t1)), d1, acc1);
+        acc0 = block_result(kind, s0, t0, d0, gd0 + (size_t)nb * 32 + (size_t)b * 32, ab, acc0);
+        acc1 = block_result(kind, s1, t1, d1, gd1 + (size_t)nb * 32 + (size_t)b * 32, ab, acc1);
     }
     _mm512_storeu_ps(y, acc0);
     _mm512_storeu_ps(y + XLLM_PACK_ROWS, acc1);
@@ -312,15 +341,14 @@ ALWAYS void q6k_tile(const uint8_t *gq, const uint8_t *gd, int64_t nb, const uin
 
 /* ---- drivers: groups x register tiles of up to PNC activation rows ---- */
 
-enum { F_Q4_0, F_Q8_0, F_Q4_K, F_Q5_K, F_Q6_K };
+/* Packed formats; the 32-element ones are their kinds above. */
+enum { F_Q8_0 = KQ8_0, F_Q4_0 = KQ4_0, F_IQ4_NL = KIQ4_NL, F_Q4_1 = KQ4_1, F_Q4_K, F_Q5_K, F_Q6_K };
 
 ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const uint8_t *a, size_t as, const int NC,
                     float *y, size_t ys)
 {
-    if (f == F_Q4_0)
-        group_tile(1, gq, gq + (size_t)p->nb * 256, p->nb, a, as, NC, y, ys);
-    else if (f == F_Q8_0)
-        group_tile(0, gq, gq + (size_t)p->nb * 512, p->nb, a, as, NC, y, ys);
+    if (f <= F_Q4_1)
+        group_tile(f, gq, gq + (size_t)p->nb * (f == F_Q8_0 ? 512 : 256), p->nb, a, as, NC, y, ys);
     else if (f == F_Q4_K)
         q4k_tile(0, gq, p->nb, a, as, NC, y, ys);
     else if (f == F_Q5_K)
@@ -332,10 +360,10 @@ ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const 
 ALWAYS void packed_driver(const int f, const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t as,
                           int nc, float *y, size_t ys)
 {
-    if (nc == 1 && (f == F_Q4_0 || f == F_Q8_0))
+    if (nc == 1 && f <= F_Q4_1)
         for (; g0 + 2 <= g1; g0 += 2) {
             const uint8_t *gq = p->data + (size_t)g0 * p->group_bytes;
-            group_pair_n1(f == F_Q4_0, gq, gq + p->group_bytes, p->nb, a, y + (size_t)g0 * XLLM_PACK_ROWS);
+            group_pair_n1(f, gq, gq + p->group_bytes, p->nb, a, y + (size_t)g0 * XLLM_PACK_ROWS);
         }
     for (int64_t g = g0; g < g1; g++) {
         const uint8_t *gq = p->data + (size_t)g * p->group_bytes;
@@ -362,6 +390,8 @@ ALWAYS void packed_driver(const int f, const xllm_packed *p, int64_t g0, int64_t
 
 DEFINE_PACKED(q4_0x16, F_Q4_0)
 DEFINE_PACKED(q8_0x16, F_Q8_0)
+DEFINE_PACKED(iq4_nlx16, F_IQ4_NL)
+DEFINE_PACKED(q4_1x16, F_Q4_1)
 DEFINE_PACKED(q4_kx16, F_Q4_K)
 DEFINE_PACKED(q5_kx16, F_Q5_K)
 DEFINE_PACKED(q6_kx16, F_Q6_K)

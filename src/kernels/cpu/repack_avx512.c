@@ -42,21 +42,22 @@ static void prefetch_share(const uint8_t *next, size_t bytes, int64_t b, int64_t
 
 static void fill_q32(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
-    const int k8 = p->format == XLLM_PACK_Q8_0X16;
-    const size_t qsb = k8 ? 512 : 256, bb = k8 ? sizeof(xllm_block_q8_0) : sizeof(xllm_block_q4_0);
-    const size_t rb = (size_t)p->nb * bb;
-    const __m512i rows = row_offsets(rb), flip = _mm512_set1_epi32(k8 ? (int)0x80808080u : 0);
+    const xllm_q32_kind kd = xllm_q32_kind_of((xllm_pack_format)p->format);
+    const size_t rb = (size_t)p->nb * kd.block_bytes;
+    const __m512i rows = row_offsets(rb);
+    const __m512i flip = _mm512_set1_epi32(p->format == XLLM_PACK_Q8_0X16 ? (int)0x80808080u : 0);
     for (int64_t g = g0; g < g1; g++) {
         const uint8_t *gs = src + (size_t)g * R * rb;
-        uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gq + (size_t)p->nb * qsb;
+        uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gq + (size_t)p->nb * kd.qsb;
+        uint8_t *gm = gd + (size_t)p->nb * 32;
         for (int64_t b = 0; b < p->nb; b++) {
-            const uint8_t *blk = gs + (size_t)b * bb; /* d at 0, qs at 2 in both types */
+            const uint8_t *blk = gs + (size_t)b * kd.block_bytes; /* d at 0, then m (Q4_1), qs */
             if (g + 1 < g1)
                 prefetch_share(gs + R * rb, R * rb, b, p->nb);
-            store_halves(gd + (size_t)b * R * 2, NULL, gather16(rows, blk));
-            for (size_t c = 0; c < qsb / 64; c++)
-                _mm512_storeu_si512(gq + (size_t)b * qsb + c * 64,
-                                    _mm512_xor_si512(gather16(rows, blk + 2 + 4 * c), flip));
+            store_halves(gd + (size_t)b * R * 2, kd.has_m ? gm + (size_t)b * R * 2 : NULL, gather16(rows, blk));
+            for (size_t c = 0; c < kd.qsb / 64; c++)
+                _mm512_storeu_si512(gq + (size_t)b * kd.qsb + c * 64,
+                                    _mm512_xor_si512(gather16(rows, blk + kd.qs_off + 4 * c), flip));
         }
     }
 }
@@ -165,7 +166,9 @@ void xllm_pack_fill_avx512(xllm_packed *p, const void *src, int64_t g0, int64_t 
     }
     switch ((xllm_pack_format)p->format) {
     case XLLM_PACK_Q4_0X16:
-    case XLLM_PACK_Q8_0X16: fill_q32(p, src, g0, g1); break;
+    case XLLM_PACK_Q8_0X16:
+    case XLLM_PACK_IQ4_NLX16:
+    case XLLM_PACK_Q4_1X16: fill_q32(p, src, g0, g1); break;
     case XLLM_PACK_Q4_KX16:
     case XLLM_PACK_Q5_KX16: fill_q4k(p, src, g0, g1); break;
     case XLLM_PACK_Q6_KX16: fill_q6k(p, src, g0, g1); break;
