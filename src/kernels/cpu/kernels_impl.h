@@ -104,6 +104,10 @@ void xllm_quantize_row_q8_k_avx512(const float *src, void *dst, int64_t n);
  *   IQ4_NLx16 the Q4_0x16 bytes; a nibble indexes the IQ4_NL levels
  *   Q4_1x16   the Q4_0x16 bytes (nibbles without offset), then
  *             nb*288       nb*32    m[nb][16] f16 (x = d * q + m)
+ *   Q5_0x16   the Q4_0x16 bytes (low 4 bits of the levels, offset 16), then
+ *             nb*288       nb*64    qh[nb][16][4]: byte t of row j has in bit k the fifth
+ *                                   bit of element 4k+t and in bit 4+k that of 16+4k+t
+ *   Q5_1x16   the Q4_1x16 bytes, then qh as in Q5_0x16 at nb*320
  *
  *
  * K-quants, per super-block of 256 (nb super-blocks per row):
@@ -142,7 +146,9 @@ typedef enum xllm_pack_format {
     XLLM_PACK_Q5_KX16 = 6,
     XLLM_PACK_IQ4_NLX16 = 7,
     XLLM_PACK_Q4_1X16 = 8,
-    XLLM_PACK_COUNT = 9
+    XLLM_PACK_Q5_0X16 = 9,
+    XLLM_PACK_Q5_1X16 = 10,
+    XLLM_PACK_COUNT = 11
 } xllm_pack_format;
 
 /* The header xllm_weight.packed points to (data follows it in the same
@@ -206,24 +212,43 @@ void xllm_packed_iq4_nlx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, 
                                   int nc, float *y, size_t y_stride);
 void xllm_packed_q4_1x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
+void xllm_packed_q5_0x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                                int nc, float *y, size_t y_stride);
+void xllm_packed_q5_1x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                                int nc, float *y, size_t y_stride);
 void xllm_packed_q6_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
 
-/* The 32-element layouts (Q4_0x16, Q8_0x16, IQ4_NLx16, Q4_1x16): the standard
- * block's bytes and where its qs start, the packed qs bytes per block, and
- * whether a plane of m follows the d plane. */
+/* The 32-element layouts (Q4_0x16, Q8_0x16, IQ4_NLx16, Q4_1x16, Q5_0x16,
+ * Q5_1x16): the standard block's bytes and where its qs start (its qh, if
+ * any, are the 4 bytes before), the packed qs bytes per block, and whether
+ * planes of m and of qh follow the d plane (in that order). */
 typedef struct xllm_q32_kind {
     size_t block_bytes, qs_off, qsb;
-    int has_m;
+    int has_m, has_qh;
 } xllm_q32_kind;
 
 static inline xllm_q32_kind xllm_q32_kind_of(xllm_pack_format f)
 {
-    if (f == XLLM_PACK_Q8_0X16)
-        return (xllm_q32_kind){sizeof(xllm_block_q8_0), 2, 512, 0};
-    if (f == XLLM_PACK_Q4_1X16)
-        return (xllm_q32_kind){sizeof(xllm_block_q4_1), 4, 256, 1};
-    return (xllm_q32_kind){sizeof(xllm_block_q4_0), 2, 256, 0}; /* Q4_0, IQ4_NL */
+    switch (f) {
+    case XLLM_PACK_Q8_0X16: return (xllm_q32_kind){sizeof(xllm_block_q8_0), 2, 512, 0, 0};
+    case XLLM_PACK_Q4_1X16: return (xllm_q32_kind){sizeof(xllm_block_q4_1), 4, 256, 1, 0};
+    case XLLM_PACK_Q5_0X16: return (xllm_q32_kind){sizeof(xllm_block_q5_0), 6, 256, 0, 1};
+    case XLLM_PACK_Q5_1X16: return (xllm_q32_kind){sizeof(xllm_block_q5_1), 8, 256, 1, 1};
+    default: return (xllm_q32_kind){sizeof(xllm_block_q4_0), 2, 256, 0, 0}; /* Q4_0, IQ4_NL */
+    }
+}
+
+/* The packed qh bytes of one row's block from its 32 fifth bits (Q5_0x16). */
+static inline void xllm_q5_pack_qh(const uint8_t qh[4], uint8_t out[4])
+{
+    uint32_t h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+    for (int t = 0; t < 4; t++) {
+        uint8_t v = 0;
+        for (int k = 0; k < 4; k++)
+            v |= (uint8_t)(((h >> (4 * k + t)) & 1) << k | ((h >> (16 + 4 * k + t)) & 1) << (4 + k));
+        out[t] = v;
+    }
 }
 
 /* Q4_K/Q5_K: the 8 sub-blocks' 6-bit scales and mins from the 12 packed bytes

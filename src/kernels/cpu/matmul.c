@@ -283,6 +283,8 @@ static xllm_packed_fn packed_tile(const xllm_packed *p, xllm_isa isa)
         [XLLM_PACK_Q8_0X16] = xllm_packed_q8_0x16_avx512,
         [XLLM_PACK_IQ4_NLX16] = xllm_packed_iq4_nlx16_avx512,
         [XLLM_PACK_Q4_1X16] = xllm_packed_q4_1x16_avx512,
+        [XLLM_PACK_Q5_0X16] = xllm_packed_q5_0x16_avx512,
+        [XLLM_PACK_Q5_1X16] = xllm_packed_q5_1x16_avx512,
         [XLLM_PACK_Q4_KX16] = xllm_packed_q4_kx16_avx512,
         [XLLM_PACK_Q5_KX16] = xllm_packed_q5_kx16_avx512,
         [XLLM_PACK_Q6_KX16] = xllm_packed_q6_kx16_avx512,

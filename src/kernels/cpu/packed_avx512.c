@@ -34,18 +34,30 @@ ALWAYS __m512i bcast32(const uint8_t *p) { return _mm512_set1_epi32(ld32(p)); }
 
 /* The 32-element kinds: Q8_0 (bytes, offset 128), Q4_0 (nibbles, offset 8),
  * IQ4_NL (nibbles through the level table, shifted by 128), Q4_1 (nibbles,
- * no offset, plus m times the activation block sum). */
-enum { KQ8_0, KQ4_0, KIQ4_NL, KQ4_1 };
+ * no offset, plus m times the activation block sum), Q5_0 / Q5_1 (nibbles
+ * and a fifth bit; offset 16 / plus m). */
+enum { KQ8_0, KQ4_0, KIQ4_NL, KQ4_1, KQ5_0, KQ5_1 };
 
 /* Unsigned offset of a kind's weight levels (taken back through the Q8X sum). */
-ALWAYS int32_t kind_offset(const int kind) { return kind == KQ4_0 ? 8 : kind == KQ4_1 ? 0 : 128; }
+ALWAYS int32_t kind_offset(const int kind)
+{
+    return kind == KQ4_0 ? 8 : kind == KQ5_0 ? 16 : kind == KQ4_1 || kind == KQ5_1 ? 0 : 128;
+}
+
+ALWAYS int kind_has_m(const int kind) { return kind == KQ4_1 || kind == KQ5_1; }
 
 /* Weights of chunk k of a nibble kind: levels of elements 4k.. (lo) and
- * 16+4k.. (hi); Q4_0/Q4_1 hi stays 16 x the nibble (shifted back in the sum). */
-ALWAYS void nibble_levels(const int kind, __m512i raw, __m512i *lo, __m512i *hi)
+ * 16+4k.. (hi); Q4_0/Q4_1 hi stays 16 x the nibble (shifted back in the sum);
+ * Q5 kinds take bit k / 4 + k of each qh byte as bit 4. */
+ALWAYS void nibble_levels(const int kind, __m512i raw, __m512i qh, const int k, __m512i *lo, __m512i *hi)
 {
     const __m512i m4 = _mm512_set1_epi8(15);
-    if (kind == KIQ4_NL) {
+    if (kind == KQ5_0 || kind == KQ5_1) {
+        const __m512i m10 = _mm512_set1_epi8(0x10);
+        *lo = _mm512_or_si512(_mm512_and_si512(raw, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 4 - k), m10));
+        *hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(raw, 4), m4),
+                              _mm512_and_si512(_mm512_srli_epi16(qh, k), m10));
+    } else if (kind == KIQ4_NL) {
         const __m512i lut = _mm512_broadcast_i32x4(
             _mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181,
                           (char)197, (char)217, (char)241)); /* XLLM_IQ4NL_VALUES + 128 */
@@ -64,7 +76,7 @@ ALWAYS __m512 block_result(const int kind, __m512i lo, __m512i hi, __m512 d_da, 
     if (kind == KQ4_0 || kind == KQ4_1) /* exact: every high product was a multiple of 16 */
         hi = _mm512_srai_epi32(hi, 4);
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo, hi)), d_da, acc);
-    if (kind == KQ4_1) {
+    if (kind_has_m(kind)) {
         float da;
         memcpy(&da, ab, 4);
         __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gm));
@@ -79,7 +91,7 @@ ALWAYS void group_tile(const int kind, const uint8_t *gq, const uint8_t *gd, int
 {
     const size_t qsb = kind == KQ8_0 ? 512 : 256;
     const int32_t off = kind_offset(kind);
-    const uint8_t *gm = gd + (size_t)nb * 32; /* Q4_1 */
+    const uint8_t *gm = gd + (size_t)nb * 32, *gh = gm + (kind_has_m(kind) ? (size_t)nb * 32 : 0); /* m, qh */
     __m512 acc[PNC];
     UNROLL
     for (int c = 0; c < NC; c++)
@@ -90,7 +102,10 @@ ALWAYS void group_tile(const int kind, const uint8_t *gq, const uint8_t *gd, int
         if (kind != KQ8_0) {
             UNROLL
             for (int k = 0; k < 4; k++)
-                nibble_levels(kind, _mm512_loadu_si512((const void *)(q + 64 * k)), &w[k], &w[4 + k]);
+                nibble_levels(kind, _mm512_loadu_si512((const void *)(q + 64 * k)),
+                              kind >= KQ5_0 ? _mm512_loadu_si512((const void *)(gh + (size_t)b * 64))
+                                            : _mm512_setzero_si512(),
+                              k, &w[k], &w[4 + k]);
         } else {
             UNROLL
             for (int k = 0; k < 8; k++)
@@ -128,6 +143,7 @@ ALWAYS void group_pair_n1(const int kind, const uint8_t *gq0, const uint8_t *gq1
     const size_t qsb = kind == KQ8_0 ? 512 : 256;
     const int32_t off = kind_offset(kind);
     const uint8_t *gd0 = gq0 + (size_t)nb * qsb, *gd1 = gq1 + (size_t)nb * qsb;
+    const size_t hoff = (size_t)nb * (kind_has_m(kind) ? 64 : 32); /* qh plane after d (and m) */
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *ab = a + (size_t)b * XLLM_Q8X_BYTES;
@@ -145,12 +161,17 @@ ALWAYS void group_pair_n1(const int kind, const uint8_t *gq0, const uint8_t *gq1
         memcpy(&da, ab, 4);
         __m512i corr = _mm512_set1_epi32(-ld32(ab + 4) * off);
         __m512i s0 = corr, s1 = corr, t0 = _mm512_setzero_si512(), t1 = _mm512_setzero_si512();
+        __m512i qh0 = _mm512_setzero_si512(), qh1 = qh0;
+        if (kind >= KQ5_0) {
+            qh0 = _mm512_loadu_si512((const void *)(gd0 + hoff + (size_t)b * 64));
+            qh1 = _mm512_loadu_si512((const void *)(gd1 + hoff + (size_t)b * 64));
+        }
         UNROLL
         for (int k = 0; k < 4; k++) {
             __m512i alo = bcast32(ab + 8 + 4 * k), ahi = bcast32(ab + 24 + 4 * k), l0, h0, l1, h1;
             if (kind != KQ8_0) {
-                nibble_levels(kind, _mm512_loadu_si512((const void *)(q0 + 64 * k)), &l0, &h0);
-                nibble_levels(kind, _mm512_loadu_si512((const void *)(q1 + 64 * k)), &l1, &h1);
+                nibble_levels(kind, _mm512_loadu_si512((const void *)(q0 + 64 * k)), qh0, k, &l0, &h0);
+                nibble_levels(kind, _mm512_loadu_si512((const void *)(q1 + 64 * k)), qh1, k, &l1, &h1);
             } else {
                 l0 = _mm512_loadu_si512((const void *)(q0 + 64 * k));
                 h0 = _mm512_loadu_si512((const void *)(q0 + 256 + 64 * k));
@@ -342,12 +363,22 @@ ALWAYS void q6k_tile(const uint8_t *gq, const uint8_t *gd, int64_t nb, const uin
 /* ---- drivers: groups x register tiles of up to PNC activation rows ---- */
 
 /* Packed formats; the 32-element ones are their kinds above. */
-enum { F_Q8_0 = KQ8_0, F_Q4_0 = KQ4_0, F_IQ4_NL = KIQ4_NL, F_Q4_1 = KQ4_1, F_Q4_K, F_Q5_K, F_Q6_K };
+enum {
+    F_Q8_0 = KQ8_0,
+    F_Q4_0 = KQ4_0,
+    F_IQ4_NL = KIQ4_NL,
+    F_Q4_1 = KQ4_1,
+    F_Q5_0 = KQ5_0,
+    F_Q5_1 = KQ5_1,
+    F_Q4_K,
+    F_Q5_K,
+    F_Q6_K
+};
 
 ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const uint8_t *a, size_t as, const int NC,
                     float *y, size_t ys)
 {
-    if (f <= F_Q4_1)
+    if (f <= F_Q5_1)
         group_tile(f, gq, gq + (size_t)p->nb * (f == F_Q8_0 ? 512 : 256), p->nb, a, as, NC, y, ys);
     else if (f == F_Q4_K)
         q4k_tile(0, gq, p->nb, a, as, NC, y, ys);
@@ -360,7 +391,7 @@ ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const 
 ALWAYS void packed_driver(const int f, const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t as,
                           int nc, float *y, size_t ys)
 {
-    if (nc == 1 && f <= F_Q4_1)
+    if (nc == 1 && f <= F_Q5_1)
         for (; g0 + 2 <= g1; g0 += 2) {
             const uint8_t *gq = p->data + (size_t)g0 * p->group_bytes;
             group_pair_n1(f, gq, gq + p->group_bytes, p->nb, a, y + (size_t)g0 * XLLM_PACK_ROWS);
@@ -392,6 +423,8 @@ DEFINE_PACKED(q4_0x16, F_Q4_0)
 DEFINE_PACKED(q8_0x16, F_Q8_0)
 DEFINE_PACKED(iq4_nlx16, F_IQ4_NL)
 DEFINE_PACKED(q4_1x16, F_Q4_1)
+DEFINE_PACKED(q5_0x16, F_Q5_0)
+DEFINE_PACKED(q5_1x16, F_Q5_1)
 DEFINE_PACKED(q4_kx16, F_Q4_K)
 DEFINE_PACKED(q5_kx16, F_Q5_K)
 DEFINE_PACKED(q6_kx16, F_Q6_K)

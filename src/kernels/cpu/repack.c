@@ -25,6 +25,10 @@ xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xl
         return XLLM_PACK_IQ4_NLX16;
     if (dtype == XLLM_DTYPE_Q4_1 && cols % XLLM_QK32 == 0)
         return XLLM_PACK_Q4_1X16;
+    if (dtype == XLLM_DTYPE_Q5_0 && cols % XLLM_QK32 == 0)
+        return XLLM_PACK_Q5_0X16;
+    if (dtype == XLLM_DTYPE_Q5_1 && cols % XLLM_QK32 == 0)
+        return XLLM_PACK_Q5_1X16;
     if (dtype == XLLM_DTYPE_Q4_K && cols % XLLM_QK_K == 0)
         return XLLM_PACK_Q4_KX16;
     if (dtype == XLLM_DTYPE_Q5_K && cols % XLLM_QK_K == 0)
@@ -43,6 +47,8 @@ size_t xllm_pack_group_bytes(xllm_pack_format f, int64_t cols)
     case XLLM_PACK_Q4_0X16:
     case XLLM_PACK_IQ4_NLX16: b = (size_t)(cols / XLLM_QK32) * (256 + 32); break;
     case XLLM_PACK_Q4_1X16: b = (size_t)(cols / XLLM_QK32) * (256 + 64); break;
+    case XLLM_PACK_Q5_0X16: b = (size_t)(cols / XLLM_QK32) * (256 + 32 + 64); break;
+    case XLLM_PACK_Q5_1X16: b = (size_t)(cols / XLLM_QK32) * (256 + 64 + 64); break;
     case XLLM_PACK_Q8_0X16: b = (size_t)(cols / XLLM_QK32) * (512 + 32); break;
     case XLLM_PACK_Q4_KX16: b = (size_t)(cols / XLLM_QK_K) * Q4K_SB; break;
     case XLLM_PACK_Q5_KX16: b = (size_t)(cols / XLLM_QK_K) * Q5K_SB; break;
@@ -63,14 +69,14 @@ uint32_t xllm_pack_act_dtype(xllm_pack_format f)
 
 /* ---- repacking ---- */
 
-/* Q4_0/Q8_0/IQ4_NL/Q4_1: 4 levels (bytes of qs) at a time into chunk c, lane j. */
+/* Q4_0/Q8_0/IQ4_NL/Q4_1/Q5_0/Q5_1: 4 levels (bytes of qs) at a time into chunk c, lane j. */
 static void fill_q32(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
     const xllm_q32_kind kd = xllm_q32_kind_of((xllm_pack_format)p->format);
     const uint32_t flip = p->format == XLLM_PACK_Q8_0X16 ? 0x80808080u : 0; /* Q8_0 levels made unsigned */
     for (int64_t g = g0; g < g1; g++) {
         uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gq + (size_t)p->nb * kd.qsb;
-        uint8_t *gm = gd + (size_t)p->nb * 32;
+        uint8_t *gm = gd + (size_t)p->nb * 32, *gh = gm + (size_t)p->nb * (kd.has_m ? 32 : 0);
         for (int j = 0; j < R; j++) {
             const uint8_t *row = src + (size_t)(g * R + j) * (size_t)p->nb * kd.block_bytes;
             for (int64_t b = 0; b < p->nb; b++) {
@@ -78,6 +84,8 @@ static void fill_q32(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
                 memcpy(gd + ((size_t)b * R + (size_t)j) * 2, blk, 2);
                 if (kd.has_m)
                     memcpy(gm + ((size_t)b * R + (size_t)j) * 2, blk + 2, 2);
+                if (kd.has_qh)
+                    xllm_q5_pack_qh(blk + kd.qs_off - 4, gh + ((size_t)b * R + (size_t)j) * 4);
                 for (size_t c = 0; c < kd.qsb / 64; c++) {
                     uint32_t v;
                     memcpy(&v, blk + kd.qs_off + 4 * c, 4);
@@ -224,9 +232,10 @@ static double packed_weight(const xllm_packed *p, const uint8_t *gq, int j, int6
     if (p->format == XLLM_PACK_F16X16)
         return f16_at(gq + (size_t)k * 2 * R + 2 * (size_t)j);
     if (p->format == XLLM_PACK_Q4_0X16 || p->format == XLLM_PACK_Q8_0X16 || p->format == XLLM_PACK_IQ4_NLX16 ||
-        p->format == XLLM_PACK_Q4_1X16) {
+        p->format == XLLM_PACK_Q4_1X16 || p->format == XLLM_PACK_Q5_0X16 || p->format == XLLM_PACK_Q5_1X16) {
         static const int8_t iq4nl[16] = XLLM_IQ4NL_VALUES;
-        const size_t qsb = xllm_q32_kind_of((xllm_pack_format)p->format).qsb;
+        const xllm_q32_kind kd = xllm_q32_kind_of((xllm_pack_format)p->format);
+        const size_t qsb = kd.qsb;
         int64_t b = k / XLLM_QK32;
         int e = (int)(k % XLLM_QK32);
         double d = f16_at(gq + (size_t)p->nb * qsb + ((size_t)b * R + (size_t)j) * 2);
@@ -234,11 +243,16 @@ static double packed_weight(const xllm_packed *p, const uint8_t *gq, int j, int6
             return d * ((int)gq[(size_t)b * 512 + (size_t)(e / 4) * 64 + (size_t)j * 4 + (size_t)(e % 4)] - 128);
         uint8_t byte = gq[(size_t)b * 256 + (size_t)((e % 16) / 4) * 64 + (size_t)j * 4 + (size_t)(e % 4)];
         int q = e < 16 ? byte & 15 : byte >> 4;
+        double m = kd.has_m ? f16_at(gq + (size_t)p->nb * (256 + 32) + ((size_t)b * R + (size_t)j) * 2) : 0;
+        if (kd.has_qh) { /* bit k: element 4k+t, bit 4+k: element 16+4k+t */
+            uint8_t hb = gq[(size_t)p->nb * (256 + 32 + (kd.has_m ? 32 : 0)) + ((size_t)b * R + (size_t)j) * 4 +
+                            (size_t)(e % 4)];
+            q |= ((hb >> ((e % 16) / 4 + (e < 16 ? 0 : 4))) & 1) << 4;
+            return kd.has_m ? d * q + m : d * (q - 16);
+        }
         if (p->format == XLLM_PACK_IQ4_NLX16)
             return d * iq4nl[q];
-        if (p->format == XLLM_PACK_Q4_1X16)
-            return d * q + f16_at(gq + (size_t)p->nb * (256 + 32) + ((size_t)b * R + (size_t)j) * 2);
-        return d * (q - 8);
+        return kd.has_m ? d * q + m : d * (q - 8);
     }
     int64_t b = k / XLLM_QK_K;
     int e = (int)(k % XLLM_QK_K);

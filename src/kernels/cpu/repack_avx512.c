@@ -40,6 +40,28 @@ static void prefetch_share(const uint8_t *next, size_t bytes, int64_t b, int64_t
         _mm_prefetch((const char *)next + i * 64, _MM_HINT_T0);
 }
 
+/* xllm_q5_pack_qh on 16 rows: per 16-bit half, a 4 x 4 bit transpose (bit
+ * 4k+t to bit 4t+k, two delta swaps), then nibble t of the low half and of
+ * the high half make byte t. */
+static __m512i q5_qh16(__m512i h)
+{
+    const __m512i m1 = _mm512_set1_epi32(0x0A0A0A0A), m2 = _mm512_set1_epi32(0x00CC00CC);
+    __m512i t = _mm512_and_si512(_mm512_xor_si512(h, _mm512_srli_epi32(h, 3)), m1);
+    h = _mm512_xor_si512(h, _mm512_xor_si512(t, _mm512_slli_epi32(t, 3)));
+    t = _mm512_and_si512(_mm512_xor_si512(h, _mm512_srli_epi32(h, 6)), m2);
+    h = _mm512_xor_si512(h, _mm512_xor_si512(t, _mm512_slli_epi32(t, 6)));
+    __m512i lo = _mm512_and_si512(h, _mm512_set1_epi32(0xFFFF)), hi = _mm512_srli_epi32(h, 16), out = lo;
+    for (int n = 0; n < 2; n++, lo = hi) { /* nibble t of the half to bits 8t (low) or 8t + 4 (high) */
+        __m512i s = _mm512_or_si512(
+            _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi32(0x000F)),
+                            _mm512_slli_epi32(_mm512_and_si512(lo, _mm512_set1_epi32(0x00F0)), 4)),
+            _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(lo, _mm512_set1_epi32(0x0F00)), 8),
+                            _mm512_slli_epi32(_mm512_and_si512(lo, _mm512_set1_epi32(0xF000)), 12)));
+        out = n == 0 ? s : _mm512_or_si512(out, _mm512_slli_epi32(s, 4));
+    }
+    return out;
+}
+
 static void fill_q32(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
     const xllm_q32_kind kd = xllm_q32_kind_of((xllm_pack_format)p->format);
@@ -49,12 +71,14 @@ static void fill_q32(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
     for (int64_t g = g0; g < g1; g++) {
         const uint8_t *gs = src + (size_t)g * R * rb;
         uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gq + (size_t)p->nb * kd.qsb;
-        uint8_t *gm = gd + (size_t)p->nb * 32;
+        uint8_t *gm = gd + (size_t)p->nb * 32, *gh = gm + (size_t)p->nb * (kd.has_m ? 32 : 0);
         for (int64_t b = 0; b < p->nb; b++) {
             const uint8_t *blk = gs + (size_t)b * kd.block_bytes; /* d at 0, then m (Q4_1), qs */
             if (g + 1 < g1)
                 prefetch_share(gs + R * rb, R * rb, b, p->nb);
             store_halves(gd + (size_t)b * R * 2, kd.has_m ? gm + (size_t)b * R * 2 : NULL, gather16(rows, blk));
+            if (kd.has_qh)
+                _mm512_storeu_si512(gh + (size_t)b * 64, q5_qh16(gather16(rows, blk + kd.qs_off - 4)));
             for (size_t c = 0; c < kd.qsb / 64; c++)
                 _mm512_storeu_si512(gq + (size_t)b * kd.qsb + c * 64,
                                     _mm512_xor_si512(gather16(rows, blk + kd.qs_off + 4 * c), flip));

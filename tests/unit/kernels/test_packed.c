@@ -47,6 +47,8 @@ TEST(packed_tiles_match_packed_reference)
                              {XLLM_DTYPE_Q8_0, xllm_packed_q8_0x16_avx512},
                              {XLLM_DTYPE_IQ4_NL, xllm_packed_iq4_nlx16_avx512},
                              {XLLM_DTYPE_Q4_1, xllm_packed_q4_1x16_avx512},
+                             {XLLM_DTYPE_Q5_0, xllm_packed_q5_0x16_avx512},
+                             {XLLM_DTYPE_Q5_1, xllm_packed_q5_1x16_avx512},
                              {XLLM_DTYPE_Q4_K, xllm_packed_q4_kx16_avx512},
                              {XLLM_DTYPE_Q5_K, xllm_packed_q5_kx16_avx512},
                              {XLLM_DTYPE_Q6_K, xllm_packed_q6_kx16_avx512},
@@ -147,7 +149,7 @@ TEST(packed_fill_avx512_equals_reference)
                  {XLLM_DTYPE_Q6_K, 48, 512},  {XLLM_DTYPE_Q6_K, 32, 256},  {XLLM_DTYPE_F16, 48, 33},
                  {XLLM_DTYPE_F16, 32, 1},     {XLLM_DTYPE_F16, 16, 200},   {XLLM_DTYPE_Q5_K, 48, 768},
                  {XLLM_DTYPE_Q5_K, 16, 512},  {XLLM_DTYPE_IQ4_NL, 48, 96}, {XLLM_DTYPE_Q4_1, 48, 160},
-                 {XLLM_DTYPE_Q4_1, 16, 32}};
+                 {XLLM_DTYPE_Q4_1, 16, 32},   {XLLM_DTYPE_Q5_0, 48, 96},   {XLLM_DTYPE_Q5_1, 32, 64}};
     krng r = {77};
     if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
         test_skip("CPU lacks AVX-512");
@@ -242,6 +244,8 @@ TEST(packed_layout_declines_shapes)
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q5_K, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_NONE);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_IQ4_NL, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_IQ4_NLX16);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_1, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_Q4_1X16);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q5_0, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_Q5_0X16);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q5_1, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_Q5_1X16);
 }
 
 TEST(packed_q8x_quantizer_bit_exact)
@@ -291,7 +295,7 @@ TEST(packed_fused_matmul_equals_separate)
         int64_t n;
     } cases[] = {{XLLM_DTYPE_Q4_K, 3}, {XLLM_DTYPE_F16, 9}, {XLLM_DTYPE_F16, 16},
                  {XLLM_DTYPE_Q4_0, 1}, {XLLM_DTYPE_Q8_0, 1}, {XLLM_DTYPE_Q4_0, 5},
-                 {XLLM_DTYPE_IQ4_NL, 1}, {XLLM_DTYPE_Q4_1, 1}};
+                 {XLLM_DTYPE_IQ4_NL, 1}, {XLLM_DTYPE_Q4_1, 1}, {XLLM_DTYPE_Q5_0, 1}, {XLLM_DTYPE_Q5_1, 3}};
     const int64_t cols = 512;
     krng r = {99};
     xllm_pool *pool;
