@@ -192,7 +192,9 @@ void xllm_pack_fill_avx512(xllm_packed *p, const void *src, int64_t g0, int64_t 
     case XLLM_PACK_Q4_0X16:
     case XLLM_PACK_Q8_0X16:
     case XLLM_PACK_IQ4_NLX16:
-    case XLLM_PACK_Q4_1X16: fill_q32(p, src, g0, g1); break;
+    case XLLM_PACK_Q4_1X16:
+    case XLLM_PACK_Q5_0X16:
+    case XLLM_PACK_Q5_1X16: fill_q32(p, src, g0, g1); break;
     case XLLM_PACK_Q4_KX16:
     case XLLM_PACK_Q5_KX16: fill_q4k(p, src, g0, g1); break;
     case XLLM_PACK_Q6_KX16: fill_q6k(p, src, g0, g1); break;
