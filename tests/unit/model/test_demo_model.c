@@ -183,9 +183,10 @@ static const struct {
     const char *type;
     double tol;
 } demo_types[] = {
-    /* measured: 9.9e-4, 5.6e-3, 1.3e-2, 2.1e-2, 2.4e-2, 3.0e-2 (q6_k's figure,
+    /* measured: 9.9e-4, 5.6e-3, 1.3e-2, 2.1e-2, 2.4e-2, 3.0e-2, 1.6e-2, 3.3e-2 (q6_k's figure,
      * 1.2e-2, is set by the Q6_K output head that every mix but q8_0 has) */
     {"bf16", 2e-3}, {"q8_0", 1.2e-2}, {"q5_k_m", 3e-2}, {"q5_0", 4.5e-2}, {"q4_k_m", 5e-2}, {"q4_0", 6e-2},
+    {"q5_1", 3.5e-2}, {"q4_1", 6.5e-2},
 };
 
 TEST(demo_quantized_logits)
