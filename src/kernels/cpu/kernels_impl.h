@@ -126,6 +126,13 @@ void xllm_quantize_row_q8_k_avx512(const float *src, void *dst, int64_t n);
  *                                   64+4u+t (6-7), 128+4u+t (0-1), 192+4u+t (2-3)
  *             3072         256      sc[16][16] int8 scale of sub-block s (16) of row j
  *             (3328 per super-block; then d[nb][16] f16 after all super-blocks)
+ *   Q3_Kx16   0            1024     lo[16 c][16][4]: byte t of row j = qs_j[4c + t]: bits 2k-2k+1
+ *                                   = low 2 bits of level 128(c/8)+32k+4(c%8)+t (levels 0..7,
+ *                                   value level - 4)
+ *             1024         512      hi[8 c][16][4]: byte t of row j = hmask_j[4c + t]: bit s =
+ *                                   bit 2 of level 32s+4c+t
+ *             1536         256      sc[16][16] int8 scale (-32..31) of sub-block s (16) of row j
+ *             (1792 per super-block; then d[nb][16] f16 after all super-blocks)
  *
  * Float weights:
  *   F16x16    0            cols*32  w[cols][16] f16: element k of row j at 32k + 2j
@@ -148,7 +155,8 @@ typedef enum xllm_pack_format {
     XLLM_PACK_Q4_1X16 = 8,
     XLLM_PACK_Q5_0X16 = 9,
     XLLM_PACK_Q5_1X16 = 10,
-    XLLM_PACK_COUNT = 11
+    XLLM_PACK_Q3_KX16 = 11,
+    XLLM_PACK_COUNT = 12
 } xllm_pack_format;
 
 /* The header xllm_weight.packed points to (data follows it in the same
@@ -216,6 +224,8 @@ void xllm_packed_q5_0x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, co
                                 int nc, float *y, size_t y_stride);
 void xllm_packed_q5_1x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
+void xllm_packed_q3_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                                int nc, float *y, size_t y_stride);
 void xllm_packed_q6_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
 
@@ -250,6 +260,10 @@ static inline void xllm_q5_pack_qh(const uint8_t qh[4], uint8_t out[4])
         out[t] = v;
     }
 }
+
+/* Q3_K: the signed scale (-32..31) of sub-block j (0..15) from the 12 packed
+ * bytes, shared by the reference kernels and the repacker. */
+int xllm_q3k_scale(const uint8_t *s, int j);
 
 /* Q4_K/Q5_K: the 8 sub-blocks' 6-bit scales and mins from the 12 packed bytes
  * (quant_blocks.h), shared by the reference kernels and the repacker. */

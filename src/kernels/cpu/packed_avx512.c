@@ -199,6 +199,7 @@ ALWAYS void group_pair_n1(const int kind, const uint8_t *gq0, const uint8_t *gq1
 #define Q4K_SB 2368
 #define Q5K_SB 2880 /* the Q4_Kx16 super-block, then qh (kernels_impl.h) */
 #define Q6K_SB 3328
+#define Q3K_SB 1792 /* without d (kernels_impl.h) */
 
 ALWAYS __m512i scales16(const uint8_t *p, int sign) /* 16 bytes -> 16 int32 lanes */
 {
@@ -360,6 +361,61 @@ ALWAYS void q6k_tile(const uint8_t *gq, const uint8_t *gd, int64_t nb, const uin
         _mm512_storeu_ps(y + (size_t)c * ys, acc[c]);
 }
 
+/* Q3_K: 16 sub-blocks of 16 like Q6_K, levels 0..7 from a 2-bit and a 1-bit
+ * plane, offset 4 taken back through the Q8_K bsums. */
+ALWAYS void q3k_tile(const uint8_t *gq, const uint8_t *gd, int64_t nb, const uint8_t *a, size_t as, const int NC,
+                     float *y, size_t ys)
+{
+    const __m512i m3 = _mm512_set1_epi8(3), m4 = _mm512_set1_epi8(4);
+    __m512 acc[PNC];
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        acc[c] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *o = gq + (size_t)b * Q3K_SB;
+        __m512i isum[PNC];
+        for (int l = 0; l < Q3K_SB; l += 64)
+            _mm_prefetch((const char *)(o + PF_SB * Q3K_SB + l), _MM_HINT_T0);
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            isum[c] = _mm512_setzero_si512();
+#pragma GCC unroll 16
+        for (int sb = 0; sb < 16; sb++) { /* levels 16sb + 4i + t = 128h + 32k + 4m + t */
+            const int h8 = 8 * (sb / 8), k = (sb % 8) / 2, sh = sb / 2;
+            __m512i is[PNC];
+            UNROLL
+            for (int c = 0; c < NC; c++)
+                is[c] = _mm512_set1_epi32(-4 * ld16s(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 2 * sb));
+            UNROLL
+            for (int i = 0; i < 4; i++) {
+                const int m = 4 * (sb % 2) + i;
+                __m512i l = _mm512_loadu_si512((const void *)(o + (h8 + m) * 64));
+                __m512i h = _mm512_loadu_si512((const void *)(o + 1024 + m * 64));
+                h = sh <= 2 ? _mm512_slli_epi16(h, 2 - sh) : _mm512_srli_epi16(h, sh - 2);
+                __m512i q = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 2 * k), m3), _mm512_and_si512(h, m4));
+                UNROLL
+                for (int c = 0; c < NC; c++)
+                    is[c] = _mm512_dpbusd_epi32(
+                        is[c], q, bcast32(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 4 + 16 * sb + 4 * i));
+            }
+            __m512i sc = scales16(o + 1536 + 16 * sb, 1);
+            UNROLL
+            for (int c = 0; c < NC; c++)
+                isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(is[c], sc));
+        }
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gd + (size_t)b * 32)));
+        UNROLL
+        for (int c = 0; c < NC; c++) {
+            float da;
+            memcpy(&da, a + (size_t)c * as + (size_t)b * Q8K_BYTES, 4);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dv, _mm512_set1_ps(da)), acc[c]);
+        }
+    }
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        _mm512_storeu_ps(y + (size_t)c * ys, acc[c]);
+}
+
 /* ---- drivers: groups x register tiles of up to PNC activation rows ---- */
 
 /* Packed formats; the 32-element ones are their kinds above. */
@@ -372,7 +428,8 @@ enum {
     F_Q5_1 = KQ5_1,
     F_Q4_K,
     F_Q5_K,
-    F_Q6_K
+    F_Q6_K,
+    F_Q3_K
 };
 
 ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const uint8_t *a, size_t as, const int NC,
@@ -384,6 +441,8 @@ ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const 
         q4k_tile(0, gq, p->nb, a, as, NC, y, ys);
     else if (f == F_Q5_K)
         q4k_tile(1, gq, p->nb, a, as, NC, y, ys);
+    else if (f == F_Q3_K)
+        q3k_tile(gq, gq + (size_t)p->nb * Q3K_SB, p->nb, a, as, NC, y, ys);
     else
         q6k_tile(gq, gq + (size_t)p->nb * Q6K_SB, p->nb, a, as, NC, y, ys);
 }
@@ -428,6 +487,7 @@ DEFINE_PACKED(q5_1x16, F_Q5_1)
 DEFINE_PACKED(q4_kx16, F_Q4_K)
 DEFINE_PACKED(q5_kx16, F_Q5_K)
 DEFINE_PACKED(q6_kx16, F_Q6_K)
+DEFINE_PACKED(q3_kx16, F_Q3_K)
 
 /* ---- F16 weights x f32 activations: outer products, 16 rows x NC ---- */
 

@@ -233,7 +233,7 @@ void xllm_dequantize_row_q2_k(const void *src, float *dst, int64_t n)
 }
 
 /* Q3_K 6-bit signed scales (stored + 32), layout in quant_blocks.h. */
-static int q3_scale(const uint8_t *s, int j)
+int xllm_q3k_scale(const uint8_t *s, int j)
 {
     int low = j < 8 ? s[j] & 15 : s[j - 8] >> 4;
     int high = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
@@ -276,7 +276,7 @@ void xllm_dequantize_row_q3_k(const void *src, float *dst, int64_t n)
         for (int e = 0; e < QK; e++) {
             int hbit = (b[i].hmask[e % 32] >> (e / 32)) & 1;
             int q = q2_get(b[i].qs, e) | hbit << 2;
-            dst[e] = d * (float)q3_scale(b[i].scales, e / 16) * (float)(q - 4);
+            dst[e] = d * (float)xllm_q3k_scale(b[i].scales, e / 16) * (float)(q - 4);
         }
     }
 }

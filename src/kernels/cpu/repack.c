@@ -12,6 +12,7 @@
 #define Q4K_SB 2368 /* bytes of one Q4_Kx16 super-block */
 #define Q5K_SB 2880 /* bytes of one Q5_Kx16 super-block: Q4_Kx16's, then qh */
 #define Q6K_SB 3328 /* bytes of one Q6_Kx16 super-block, without d */
+#define Q3K_SB 1792 /* bytes of one Q3_Kx16 super-block, without d */
 
 xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xllm_isa isa)
 {
@@ -33,6 +34,8 @@ xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xl
         return XLLM_PACK_Q4_KX16;
     if (dtype == XLLM_DTYPE_Q5_K && cols % XLLM_QK_K == 0)
         return XLLM_PACK_Q5_KX16;
+    if (dtype == XLLM_DTYPE_Q3_K && cols % XLLM_QK_K == 0)
+        return XLLM_PACK_Q3_KX16;
     if (dtype == XLLM_DTYPE_Q6_K && cols % XLLM_QK_K == 0)
         return XLLM_PACK_Q6_KX16;
     if (dtype == XLLM_DTYPE_F16)
@@ -53,6 +56,7 @@ size_t xllm_pack_group_bytes(xllm_pack_format f, int64_t cols)
     case XLLM_PACK_Q4_KX16: b = (size_t)(cols / XLLM_QK_K) * Q4K_SB; break;
     case XLLM_PACK_Q5_KX16: b = (size_t)(cols / XLLM_QK_K) * Q5K_SB; break;
     case XLLM_PACK_Q6_KX16: b = (size_t)(cols / XLLM_QK_K) * (Q6K_SB + 32); break;
+    case XLLM_PACK_Q3_KX16: b = (size_t)(cols / XLLM_QK_K) * (Q3K_SB + 32); break;
     case XLLM_PACK_F16X16: b = (size_t)cols * 2 * R; break;
     default: return 0;
     }
@@ -63,8 +67,9 @@ uint32_t xllm_pack_act_dtype(xllm_pack_format f)
 {
     if (f == XLLM_PACK_F16X16)
         return XLLM_DTYPE_F32;
-    return f == XLLM_PACK_Q4_KX16 || f == XLLM_PACK_Q5_KX16 || f == XLLM_PACK_Q6_KX16 ? XLLM_DTYPE_Q8_K
-                                                                                    : XLLM_DTYPE_Q8_0;
+    return f == XLLM_PACK_Q4_KX16 || f == XLLM_PACK_Q5_KX16 || f == XLLM_PACK_Q6_KX16 || f == XLLM_PACK_Q3_KX16
+               ? XLLM_DTYPE_Q8_K
+               : XLLM_DTYPE_Q8_0;
 }
 
 /* ---- repacking ---- */
@@ -160,6 +165,27 @@ static void fill_q6k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
     }
 }
 
+/* Q3_K: qs and hmask bytes 4 at a time into their planes, signed scales, d. */
+static void fill_q3k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
+{
+    for (int64_t g = g0; g < g1; g++) {
+        uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gq + (size_t)p->nb * Q3K_SB;
+        for (int j = 0; j < R; j++) {
+            const xllm_block_q3_k *row = (const xllm_block_q3_k *)src + (size_t)(g * R + j) * (size_t)p->nb;
+            for (int64_t b = 0; b < p->nb; b++) {
+                uint8_t *o = gq + (size_t)b * Q3K_SB;
+                for (int c = 0; c < 16; c++)
+                    memcpy(o + c * 64 + j * 4, row[b].qs + 4 * c, 4);
+                for (int c = 0; c < 8; c++)
+                    memcpy(o + 1024 + c * 64 + j * 4, row[b].hmask + 4 * c, 4);
+                for (int s = 0; s < 16; s++)
+                    o[1536 + s * R + j] = (uint8_t)(int8_t)xllm_q3k_scale(row[b].scales, s);
+                memcpy(gd + ((size_t)b * R + (size_t)j) * 2, &row[b].d, 2);
+            }
+        }
+    }
+}
+
 /* 16 x 16 tiles: 16 contiguous elements of each row in, 16 rows of each
  * element out, so reads and writes both stay sequential. */
 static void fill_f16(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
@@ -198,6 +224,8 @@ void xllm_pack_fill_ref(xllm_packed *p, const void *src, int64_t g0, int64_t g1)
         fill_q4k(p, src, g0, g1);
     else if (p->format == XLLM_PACK_Q6_KX16)
         fill_q6k(p, src, g0, g1);
+    else if (p->format == XLLM_PACK_Q3_KX16)
+        fill_q3k(p, src, g0, g1);
     else
         fill_q32(p, src, g0, g1);
 }
@@ -266,6 +294,14 @@ static double packed_weight(const xllm_packed *p, const uint8_t *gq, int j, int6
             q |= ((o[Q4K_SB + (size_t)(l / 4) * 64 + (size_t)j * 4 + (size_t)(l % 4)] >> s) & 1) << 4;
         return (double)f16_at(o + 2304 + 2 * j) * o[2048 + s * R + j] * q -
                (double)f16_at(o + 2336 + 2 * j) * o[2176 + s * R + j];
+    }
+    if (p->format == XLLM_PACK_Q3_KX16) {
+        const uint8_t *o = gq + (size_t)b * Q3K_SB;
+        int t = e % 4, m = (e % 32) / 4;
+        int lo = (o[(8 * (e / 128) + m) * 64 + j * 4 + t] >> (2 * ((e % 128) / 32))) & 3;
+        int hb = (o[1024 + m * 64 + j * 4 + t] >> (e / 32)) & 1;
+        double d = f16_at(gq + (size_t)p->nb * Q3K_SB + ((size_t)b * R + (size_t)j) * 2);
+        return d * (int8_t)o[1536 + (e / 16) * R + j] * ((lo | hb << 2) - 4);
     }
     const uint8_t *o = gq + (size_t)b * Q6K_SB;
     int v = e % 128 / 4, t = e % 4, u = e % 64 / 4, quarter = e / 64;
