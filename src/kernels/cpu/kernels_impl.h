@@ -133,6 +133,10 @@ void xllm_quantize_row_q8_k_avx512(const float *src, void *dst, int64_t n);
  *                                   bit 2 of level 32s+4c+t
  *             1536         256      sc[16][16] int8 scale (-32..31) of sub-block s (16) of row j
  *             (1792 per super-block; then d[nb][16] f16 after all super-blocks)
+ *   Q2_Kx16   0            1024     qs as the Q3_Kx16 lo plane (levels 0..3)
+ *             1024         256      sc[16][16]: the scale byte of sub-block s (16) of row j
+ *                                   (low nibble scale, high nibble min)
+ *             1280         32       d[16] f16;  1312 32  dmin[16] f16   (1344 per super-block)
  *
  * Float weights:
  *   F16x16    0            cols*32  w[cols][16] f16: element k of row j at 32k + 2j
@@ -156,7 +160,8 @@ typedef enum xllm_pack_format {
     XLLM_PACK_Q5_0X16 = 9,
     XLLM_PACK_Q5_1X16 = 10,
     XLLM_PACK_Q3_KX16 = 11,
-    XLLM_PACK_COUNT = 12
+    XLLM_PACK_Q2_KX16 = 12,
+    XLLM_PACK_COUNT = 13
 } xllm_pack_format;
 
 /* The header xllm_weight.packed points to (data follows it in the same
@@ -225,6 +230,8 @@ void xllm_packed_q5_0x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, co
 void xllm_packed_q5_1x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
 void xllm_packed_q3_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                                int nc, float *y, size_t y_stride);
+void xllm_packed_q2_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
 void xllm_packed_q6_kx16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);

@@ -289,6 +289,7 @@ static xllm_packed_fn packed_tile(const xllm_packed *p, xllm_isa isa)
         [XLLM_PACK_Q5_KX16] = xllm_packed_q5_kx16_avx512,
         [XLLM_PACK_Q6_KX16] = xllm_packed_q6_kx16_avx512,
         [XLLM_PACK_Q3_KX16] = xllm_packed_q3_kx16_avx512,
+        [XLLM_PACK_Q2_KX16] = xllm_packed_q2_kx16_avx512,
         [XLLM_PACK_F16X16] = xllm_packed_f16x16_avx512,
     };
     return isa == XLLM_ISA_AVX512 && p->format < XLLM_PACK_COUNT ? avx512[p->format] : NULL;

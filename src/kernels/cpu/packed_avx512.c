@@ -200,6 +200,7 @@ ALWAYS void group_pair_n1(const int kind, const uint8_t *gq0, const uint8_t *gq1
 #define Q5K_SB 2880 /* the Q4_Kx16 super-block, then qh (kernels_impl.h) */
 #define Q6K_SB 3328
 #define Q3K_SB 1792 /* without d (kernels_impl.h) */
+#define Q2K_SB 1344
 
 ALWAYS __m512i scales16(const uint8_t *p, int sign) /* 16 bytes -> 16 int32 lanes */
 {
@@ -416,6 +417,63 @@ ALWAYS void q3k_tile(const uint8_t *gq, const uint8_t *gd, int64_t nb, const uin
         _mm512_storeu_ps(y + (size_t)c * ys, acc[c]);
 }
 
+/* Q2_K: 16 sub-blocks of 16 with a 4-bit scale and min each (levels 0..3 as
+ * the Q3_K lo plane; mins through the Q8_K bsums). */
+ALWAYS void q2k_tile(const uint8_t *gq, int64_t nb, const uint8_t *a, size_t as, const int NC, float *y, size_t ys)
+{
+    const __m512i m3 = _mm512_set1_epi8(3), m15 = _mm512_set1_epi32(15);
+    __m512 acc[PNC];
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        acc[c] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *o = gq + (size_t)b * Q2K_SB;
+        __m512i isum[PNC], msum[PNC];
+        for (int l = 0; l < Q2K_SB; l += 64)
+            _mm_prefetch((const char *)(o + PF_SB * Q2K_SB + l), _MM_HINT_T0);
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            isum[c] = msum[c] = _mm512_setzero_si512();
+#pragma GCC unroll 16
+        for (int sb = 0; sb < 16; sb++) { /* levels 16sb + 4i + t = 128h + 32k + 4m + t */
+            const int h8 = 8 * (sb / 8), k = (sb % 8) / 2;
+            __m512i is[PNC];
+            UNROLL
+            for (int c = 0; c < NC; c++)
+                is[c] = _mm512_setzero_si512();
+            UNROLL
+            for (int i = 0; i < 4; i++) {
+                __m512i l = _mm512_loadu_si512((const void *)(o + (h8 + 4 * (sb % 2) + i) * 64));
+                __m512i q = _mm512_and_si512(_mm512_srli_epi16(l, 2 * k), m3);
+                UNROLL
+                for (int c = 0; c < NC; c++)
+                    is[c] = _mm512_dpbusd_epi32(
+                        is[c], q, bcast32(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 4 + 16 * sb + 4 * i));
+            }
+            __m512i s8 = scales16(o + 1024 + 16 * sb, 0), sc = _mm512_and_si512(s8, m15), mn = _mm512_srli_epi32(s8, 4);
+            UNROLL
+            for (int c = 0; c < NC; c++) {
+                __m512i bs = _mm512_set1_epi32(ld16s(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 2 * sb));
+                isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(is[c], sc));
+                msum[c] = _mm512_add_epi32(msum[c], _mm512_mullo_epi32(mn, bs));
+            }
+        }
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 1280)));
+        __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 1312)));
+        UNROLL
+        for (int c = 0; c < NC; c++) {
+            float da;
+            memcpy(&da, a + (size_t)c * as + (size_t)b * Q8K_BYTES, 4);
+            __m512 dav = _mm512_set1_ps(da);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dv, dav), acc[c]);
+            acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[c]), _mm512_mul_ps(mv, dav), acc[c]);
+        }
+    }
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        _mm512_storeu_ps(y + (size_t)c * ys, acc[c]);
+}
+
 /* ---- drivers: groups x register tiles of up to PNC activation rows ---- */
 
 /* Packed formats; the 32-element ones are their kinds above. */
@@ -429,7 +487,8 @@ enum {
     F_Q4_K,
     F_Q5_K,
     F_Q6_K,
-    F_Q3_K
+    F_Q3_K,
+    F_Q2_K
 };
 
 ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const uint8_t *a, size_t as, const int NC,
@@ -441,6 +500,8 @@ ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const 
         q4k_tile(0, gq, p->nb, a, as, NC, y, ys);
     else if (f == F_Q5_K)
         q4k_tile(1, gq, p->nb, a, as, NC, y, ys);
+    else if (f == F_Q2_K)
+        q2k_tile(gq, p->nb, a, as, NC, y, ys);
     else if (f == F_Q3_K)
         q3k_tile(gq, gq + (size_t)p->nb * Q3K_SB, p->nb, a, as, NC, y, ys);
     else
@@ -488,6 +549,7 @@ DEFINE_PACKED(q4_kx16, F_Q4_K)
 DEFINE_PACKED(q5_kx16, F_Q5_K)
 DEFINE_PACKED(q6_kx16, F_Q6_K)
 DEFINE_PACKED(q3_kx16, F_Q3_K)
+DEFINE_PACKED(q2_kx16, F_Q2_K)
 
 /* ---- F16 weights x f32 activations: outer products, 16 rows x NC ---- */
 

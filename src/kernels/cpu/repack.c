@@ -13,6 +13,7 @@
 #define Q5K_SB 2880 /* bytes of one Q5_Kx16 super-block: Q4_Kx16's, then qh */
 #define Q6K_SB 3328 /* bytes of one Q6_Kx16 super-block, without d */
 #define Q3K_SB 1792 /* bytes of one Q3_Kx16 super-block, without d */
+#define Q2K_SB 1344 /* bytes of one Q2_Kx16 super-block */
 
 xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xllm_isa isa)
 {
@@ -34,6 +35,8 @@ xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xl
         return XLLM_PACK_Q4_KX16;
     if (dtype == XLLM_DTYPE_Q5_K && cols % XLLM_QK_K == 0)
         return XLLM_PACK_Q5_KX16;
+    if (dtype == XLLM_DTYPE_Q2_K && cols % XLLM_QK_K == 0)
+        return XLLM_PACK_Q2_KX16;
     if (dtype == XLLM_DTYPE_Q3_K && cols % XLLM_QK_K == 0)
         return XLLM_PACK_Q3_KX16;
     if (dtype == XLLM_DTYPE_Q6_K && cols % XLLM_QK_K == 0)
@@ -57,6 +60,7 @@ size_t xllm_pack_group_bytes(xllm_pack_format f, int64_t cols)
     case XLLM_PACK_Q5_KX16: b = (size_t)(cols / XLLM_QK_K) * Q5K_SB; break;
     case XLLM_PACK_Q6_KX16: b = (size_t)(cols / XLLM_QK_K) * (Q6K_SB + 32); break;
     case XLLM_PACK_Q3_KX16: b = (size_t)(cols / XLLM_QK_K) * (Q3K_SB + 32); break;
+    case XLLM_PACK_Q2_KX16: b = (size_t)(cols / XLLM_QK_K) * Q2K_SB; break;
     case XLLM_PACK_F16X16: b = (size_t)cols * 2 * R; break;
     default: return 0;
     }
@@ -67,7 +71,8 @@ uint32_t xllm_pack_act_dtype(xllm_pack_format f)
 {
     if (f == XLLM_PACK_F16X16)
         return XLLM_DTYPE_F32;
-    return f == XLLM_PACK_Q4_KX16 || f == XLLM_PACK_Q5_KX16 || f == XLLM_PACK_Q6_KX16 || f == XLLM_PACK_Q3_KX16
+    return f == XLLM_PACK_Q4_KX16 || f == XLLM_PACK_Q5_KX16 || f == XLLM_PACK_Q6_KX16 || f == XLLM_PACK_Q3_KX16 ||
+                   f == XLLM_PACK_Q2_KX16
                ? XLLM_DTYPE_Q8_K
                : XLLM_DTYPE_Q8_0;
 }
@@ -186,6 +191,24 @@ static void fill_q3k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
     }
 }
 
+/* Q2_K: qs bytes 4 at a time, scale bytes, d and dmin. */
+static void fill_q2k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
+{
+    for (int64_t g = g0; g < g1; g++)
+        for (int j = 0; j < R; j++) {
+            const xllm_block_q2_k *row = (const xllm_block_q2_k *)src + (size_t)(g * R + j) * (size_t)p->nb;
+            for (int64_t b = 0; b < p->nb; b++) {
+                uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q2K_SB;
+                for (int c = 0; c < 16; c++)
+                    memcpy(o + c * 64 + j * 4, row[b].qs + 4 * c, 4);
+                for (int s = 0; s < 16; s++)
+                    o[1024 + s * R + j] = row[b].scales[s];
+                memcpy(o + 1280 + 2 * j, &row[b].d, 2);
+                memcpy(o + 1312 + 2 * j, &row[b].dmin, 2);
+            }
+        }
+}
+
 /* 16 x 16 tiles: 16 contiguous elements of each row in, 16 rows of each
  * element out, so reads and writes both stay sequential. */
 static void fill_f16(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
@@ -226,6 +249,8 @@ void xllm_pack_fill_ref(xllm_packed *p, const void *src, int64_t g0, int64_t g1)
         fill_q6k(p, src, g0, g1);
     else if (p->format == XLLM_PACK_Q3_KX16)
         fill_q3k(p, src, g0, g1);
+    else if (p->format == XLLM_PACK_Q2_KX16)
+        fill_q2k(p, src, g0, g1);
     else
         fill_q32(p, src, g0, g1);
 }
@@ -294,6 +319,13 @@ static double packed_weight(const xllm_packed *p, const uint8_t *gq, int j, int6
             q |= ((o[Q4K_SB + (size_t)(l / 4) * 64 + (size_t)j * 4 + (size_t)(l % 4)] >> s) & 1) << 4;
         return (double)f16_at(o + 2304 + 2 * j) * o[2048 + s * R + j] * q -
                (double)f16_at(o + 2336 + 2 * j) * o[2176 + s * R + j];
+    }
+    if (p->format == XLLM_PACK_Q2_KX16) {
+        const uint8_t *o = gq + (size_t)b * Q2K_SB;
+        int t = e % 4, m = (e % 32) / 4;
+        int q = (o[(8 * (e / 128) + m) * 64 + j * 4 + t] >> (2 * ((e % 128) / 32))) & 3;
+        uint8_t sc = o[1024 + (e / 16) * R + j];
+        return (double)f16_at(o + 1280 + 2 * j) * (sc & 15) * q - (double)f16_at(o + 1312 + 2 * j) * (sc >> 4);
     }
     if (p->format == XLLM_PACK_Q3_KX16) {
         const uint8_t *o = gq + (size_t)b * Q3K_SB;

@@ -14,6 +14,7 @@
 #define Q5K_SB 2880 /* bytes of one Q5_Kx16 super-block (repack.c) */
 #define Q6K_SB 3328 /* bytes of one Q6_Kx16 super-block, without d */
 #define Q3K_SB 1792 /* bytes of one Q3_Kx16 super-block, without d */
+#define Q2K_SB 1344 /* bytes of one Q2_Kx16 super-block */
 
 /* Byte offsets of the 16 rows of a group, stride bytes apart. */
 static __m512i row_offsets(size_t stride)
@@ -194,6 +195,30 @@ static void fill_q3k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
     }
 }
 
+/* Q2_K: gathers of qs dwords and of d with dmin; the scale bytes one row at a time. */
+static void fill_q2k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
+{
+    const size_t rb = (size_t)p->nb * sizeof(xllm_block_q2_k);
+    const __m512i rows = row_offsets(rb);
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *gs = src + (size_t)g * R * rb;
+        for (int64_t b = 0; b < p->nb; b++) {
+            const xllm_block_q2_k *blk = (const xllm_block_q2_k *)(gs + (size_t)b * sizeof(xllm_block_q2_k));
+            uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q2K_SB;
+            if (g + 1 < g1)
+                prefetch_share(gs + R * rb, R * rb, b, p->nb);
+            for (int c = 0; c < 16; c++)
+                _mm512_storeu_si512(o + c * 64, gather16(rows, blk->qs + 4 * c));
+            store_halves(o + 1280, o + 1312, gather16(rows, (const uint8_t *)&blk->d)); /* d, dmin: the last 4 bytes */
+            for (int j = 0; j < R; j++) {
+                const uint8_t *sc = ((const xllm_block_q2_k *)((const uint8_t *)blk + (size_t)j * rb))->scales;
+                for (int s = 0; s < 16; s++)
+                    o[1024 + s * R + j] = sc[s];
+            }
+        }
+    }
+}
+
 /* Columns k and k + 1 of the 16 rows per gather. */
 static void fill_f16(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
@@ -229,6 +254,7 @@ void xllm_pack_fill_avx512(xllm_packed *p, const void *src, int64_t g0, int64_t 
     case XLLM_PACK_Q5_KX16: fill_q4k(p, src, g0, g1); break;
     case XLLM_PACK_Q6_KX16: fill_q6k(p, src, g0, g1); break;
     case XLLM_PACK_Q3_KX16: fill_q3k(p, src, g0, g1); break;
+    case XLLM_PACK_Q2_KX16: fill_q2k(p, src, g0, g1); break;
     case XLLM_PACK_F16X16: fill_f16(p, src, g0, g1); break;
     default: xllm_pack_fill_ref(p, src, g0, g1); break;
     }

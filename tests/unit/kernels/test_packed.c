@@ -53,6 +53,7 @@ TEST(packed_tiles_match_packed_reference)
                              {XLLM_DTYPE_Q5_K, xllm_packed_q5_kx16_avx512},
                              {XLLM_DTYPE_Q6_K, xllm_packed_q6_kx16_avx512},
                              {XLLM_DTYPE_Q3_K, xllm_packed_q3_kx16_avx512},
+                             {XLLM_DTYPE_Q2_K, xllm_packed_q2_kx16_avx512},
                              {XLLM_DTYPE_F16, xllm_packed_f16x16_avx512}};
     static const int64_t shapes[][3] = {{16, 256, 1}, {32, 512, 3}, {48, 256, 4}, {16, 2048, 9}, {64, 768, 5},
                                         {16, 256, 17}, {48, 512, 1},  {48, 256, 11}, {64, 512, 16}};
@@ -151,7 +152,7 @@ TEST(packed_fill_avx512_equals_reference)
                  {XLLM_DTYPE_F16, 32, 1},     {XLLM_DTYPE_F16, 16, 200},   {XLLM_DTYPE_Q5_K, 48, 768},
                  {XLLM_DTYPE_Q5_K, 16, 512},  {XLLM_DTYPE_IQ4_NL, 48, 96}, {XLLM_DTYPE_Q4_1, 48, 160},
                  {XLLM_DTYPE_Q4_1, 16, 32},   {XLLM_DTYPE_Q5_0, 48, 96},   {XLLM_DTYPE_Q5_1, 32, 64},
-                 {XLLM_DTYPE_Q3_K, 48, 512}};
+                 {XLLM_DTYPE_Q3_K, 48, 512},  {XLLM_DTYPE_Q2_K, 48, 512}};
     krng r = {77};
     if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
         test_skip("CPU lacks AVX-512");
@@ -168,7 +169,7 @@ TEST(packed_fill_avx512_equals_reference)
             src[i] = (uint8_t)(krng_u32(&r) >> 13);
         int64_t nb = f == XLLM_PACK_F16X16 ? cols
                      : f == XLLM_PACK_Q4_KX16 || f == XLLM_PACK_Q5_KX16 || f == XLLM_PACK_Q6_KX16 ||
-                               f == XLLM_PACK_Q3_KX16
+                               f == XLLM_PACK_Q3_KX16 || f == XLLM_PACK_Q2_KX16
                          ? cols / XLLM_QK_K
                                                                          : cols / XLLM_QK32;
         xllm_packed pw = {(uint32_t)f, rows, cols, nb, gb, want}, pg = pw;
@@ -251,6 +252,7 @@ TEST(packed_layout_declines_shapes)
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q5_0, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_Q5_0X16);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q5_1, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_Q5_1X16);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q3_K, 32, 256, XLLM_ISA_AVX512), XLLM_PACK_Q3_KX16);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q2_K, 32, 256, XLLM_ISA_AVX512), XLLM_PACK_Q2_KX16);
 }
 
 TEST(packed_q8x_quantizer_bit_exact)
