@@ -310,163 +310,91 @@ ALWAYS __m512i q6_high(__m512i h, const int k)
     return _mm512_and_si512(_mm512_slli_epi16(h, 2), m30);
 }
 
-ALWAYS void q6k_tile(const uint8_t *gq, const uint8_t *gd, int64_t nb, const uint8_t *a, size_t as, const int NC,
-                     float *y, size_t ys)
+/* Q6_K, Q3_K, Q2_K: 16 sub-blocks of 16 levels each, one tile. */
+enum { S16_Q6, S16_Q3, S16_Q2 };
+
+/* Levels 16sb + 4i .. + 3 of the 16 rows (one byte each). Q6_K: the ql / qh
+ * planes; Q3_K / Q2_K: level 16sb + 4i + t = 128h + 32k + 4m + t sits in bits
+ * 2k of byte t of qs chunk 8h + m, Q3_K's third bit in bit sb / 2 of hmask chunk m. */
+ALWAYS __m512i s16_levels(const int F, const uint8_t *o, const int sb, const int i)
 {
-    const __m512i m4 = _mm512_set1_epi8(15);
-    __m512 acc[PNC];
-    UNROLL
-    for (int c = 0; c < NC; c++)
-        acc[c] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *o = gq + (size_t)b * Q6K_SB;
-        __m512i isum[PNC];
-        for (int l = 0; l < Q6K_SB; l += 64)
-            _mm_prefetch((const char *)(o + PF_SB * Q6K_SB + l), _MM_HINT_T0);
-        UNROLL
-        for (int c = 0; c < NC; c++)
-            isum[c] = _mm512_setzero_si512();
-#pragma GCC unroll 16
-        for (int sb = 0; sb < 16; sb++) { /* sub-block of 16 levels, element order */
-            const int k = sb / 4, s = sb % 4;
-            __m512i is[PNC];
-            UNROLL
-            for (int c = 0; c < NC; c++) /* level offset 32 taken back through bsums */
-                is[c] = _mm512_set1_epi32(-32 * ld16s(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 2 * sb));
-            UNROLL
-            for (int i = 0; i < 4; i++) {
-                const int u = 4 * s + i;
-                __m512i l = _mm512_loadu_si512((const void *)(o + (u + 16 * (k & 1)) * 64));
-                __m512i lq = k < 2 ? _mm512_and_si512(l, m4) : _mm512_and_si512(_mm512_srli_epi16(l, 4), m4);
-                __m512i q = _mm512_or_si512(lq, q6_high(_mm512_loadu_si512((const void *)(o + 2048 + u * 64)), k));
-                UNROLL
-                for (int c = 0; c < NC; c++)
-                    is[c] = _mm512_dpbusd_epi32(
-                        is[c], q, bcast32(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 4 + 16 * sb + 4 * i));
-            }
-            __m512i sc = scales16(o + 3072 + 16 * sb, 1);
-            UNROLL
-            for (int c = 0; c < NC; c++)
-                isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(is[c], sc));
-        }
-        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gd + (size_t)b * 32)));
-        UNROLL
-        for (int c = 0; c < NC; c++) {
-            float da;
-            memcpy(&da, a + (size_t)c * as + (size_t)b * Q8K_BYTES, 4);
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dv, _mm512_set1_ps(da)), acc[c]);
-        }
+    const __m512i m3 = _mm512_set1_epi8(3), m4 = _mm512_set1_epi8(4), m15 = _mm512_set1_epi8(15);
+    if (F == S16_Q6) {
+        const int k = sb / 4, u = 4 * (sb % 4) + i;
+        __m512i l = _mm512_loadu_si512((const void *)(o + (u + 16 * (k & 1)) * 64));
+        __m512i lq = k < 2 ? _mm512_and_si512(l, m15) : _mm512_and_si512(_mm512_srli_epi16(l, 4), m15);
+        return _mm512_or_si512(lq, q6_high(_mm512_loadu_si512((const void *)(o + 2048 + u * 64)), k));
     }
-    UNROLL
-    for (int c = 0; c < NC; c++)
-        _mm512_storeu_ps(y + (size_t)c * ys, acc[c]);
+    const int m = 4 * (sb % 2) + i, k = (sb % 8) / 2, sh = sb / 2;
+    __m512i l = _mm512_loadu_si512((const void *)(o + (8 * (sb / 8) + m) * 64));
+    __m512i q = _mm512_and_si512(_mm512_srli_epi16(l, 2 * k), m3);
+    if (F == S16_Q3) {
+        __m512i h = _mm512_loadu_si512((const void *)(o + 1024 + m * 64));
+        h = sh <= 2 ? _mm512_slli_epi16(h, 2 - sh) : _mm512_srli_epi16(h, sh - 2);
+        q = _mm512_or_si512(q, _mm512_and_si512(h, m4));
+    }
+    return q;
 }
 
-/* Q3_K: 16 sub-blocks of 16 like Q6_K, levels 0..7 from a 2-bit and a 1-bit
- * plane, offset 4 taken back through the Q8_K bsums. */
-ALWAYS void q3k_tile(const uint8_t *gq, const uint8_t *gd, int64_t nb, const uint8_t *a, size_t as, const int NC,
-                     float *y, size_t ys)
+/* Signed int8 scales (Q6_K, Q3_K; the level offset 32 / 4 taken back through
+ * the Q8_K bsums) or a 4-bit scale and min per sub-block (Q2_K, d and dmin in
+ * the super-block). */
+ALWAYS void s16_tile(const int F, const uint8_t *gq, const uint8_t *gd, int64_t nb, const uint8_t *a, size_t as,
+                     const int NC, float *y, size_t ys)
 {
-    const __m512i m3 = _mm512_set1_epi8(3), m4 = _mm512_set1_epi8(4);
+    const int sbb = F == S16_Q6 ? Q6K_SB : F == S16_Q3 ? Q3K_SB : Q2K_SB;
+    const int off = F == S16_Q6 ? 32 : F == S16_Q3 ? 4 : 0, sco = F == S16_Q6 ? 3072 : F == S16_Q3 ? 1536 : 1024;
+    const __m512i m15 = _mm512_set1_epi32(15);
     __m512 acc[PNC];
     UNROLL
     for (int c = 0; c < NC; c++)
         acc[c] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *o = gq + (size_t)b * Q3K_SB;
-        __m512i isum[PNC];
-        for (int l = 0; l < Q3K_SB; l += 64)
-            _mm_prefetch((const char *)(o + PF_SB * Q3K_SB + l), _MM_HINT_T0);
-        UNROLL
-        for (int c = 0; c < NC; c++)
-            isum[c] = _mm512_setzero_si512();
-#pragma GCC unroll 16
-        for (int sb = 0; sb < 16; sb++) { /* levels 16sb + 4i + t = 128h + 32k + 4m + t */
-            const int h8 = 8 * (sb / 8), k = (sb % 8) / 2, sh = sb / 2;
-            __m512i is[PNC];
-            UNROLL
-            for (int c = 0; c < NC; c++)
-                is[c] = _mm512_set1_epi32(-4 * ld16s(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 2 * sb));
-            UNROLL
-            for (int i = 0; i < 4; i++) {
-                const int m = 4 * (sb % 2) + i;
-                __m512i l = _mm512_loadu_si512((const void *)(o + (h8 + m) * 64));
-                __m512i h = _mm512_loadu_si512((const void *)(o + 1024 + m * 64));
-                h = sh <= 2 ? _mm512_slli_epi16(h, 2 - sh) : _mm512_srli_epi16(h, sh - 2);
-                __m512i q = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 2 * k), m3), _mm512_and_si512(h, m4));
-                UNROLL
-                for (int c = 0; c < NC; c++)
-                    is[c] = _mm512_dpbusd_epi32(
-                        is[c], q, bcast32(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 4 + 16 * sb + 4 * i));
-            }
-            __m512i sc = scales16(o + 1536 + 16 * sb, 1);
-            UNROLL
-            for (int c = 0; c < NC; c++)
-                isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(is[c], sc));
-        }
-        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gd + (size_t)b * 32)));
-        UNROLL
-        for (int c = 0; c < NC; c++) {
-            float da;
-            memcpy(&da, a + (size_t)c * as + (size_t)b * Q8K_BYTES, 4);
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dv, _mm512_set1_ps(da)), acc[c]);
-        }
-    }
-    UNROLL
-    for (int c = 0; c < NC; c++)
-        _mm512_storeu_ps(y + (size_t)c * ys, acc[c]);
-}
-
-/* Q2_K: 16 sub-blocks of 16 with a 4-bit scale and min each (levels 0..3 as
- * the Q3_K lo plane; mins through the Q8_K bsums). */
-ALWAYS void q2k_tile(const uint8_t *gq, int64_t nb, const uint8_t *a, size_t as, const int NC, float *y, size_t ys)
-{
-    const __m512i m3 = _mm512_set1_epi8(3), m15 = _mm512_set1_epi32(15);
-    __m512 acc[PNC];
-    UNROLL
-    for (int c = 0; c < NC; c++)
-        acc[c] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *o = gq + (size_t)b * Q2K_SB;
+        const uint8_t *o = gq + (size_t)b * sbb;
         __m512i isum[PNC], msum[PNC];
-        for (int l = 0; l < Q2K_SB; l += 64)
-            _mm_prefetch((const char *)(o + PF_SB * Q2K_SB + l), _MM_HINT_T0);
+        for (int l = 0; l < sbb; l += 64)
+            _mm_prefetch((const char *)(o + PF_SB * sbb + l), _MM_HINT_T0);
         UNROLL
         for (int c = 0; c < NC; c++)
             isum[c] = msum[c] = _mm512_setzero_si512();
 #pragma GCC unroll 16
-        for (int sb = 0; sb < 16; sb++) { /* levels 16sb + 4i + t = 128h + 32k + 4m + t */
-            const int h8 = 8 * (sb / 8), k = (sb % 8) / 2;
+        for (int sb = 0; sb < 16; sb++) {
             __m512i is[PNC];
             UNROLL
             for (int c = 0; c < NC; c++)
-                is[c] = _mm512_setzero_si512();
+                is[c] = _mm512_set1_epi32(-off * ld16s(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 2 * sb));
             UNROLL
             for (int i = 0; i < 4; i++) {
-                __m512i l = _mm512_loadu_si512((const void *)(o + (h8 + 4 * (sb % 2) + i) * 64));
-                __m512i q = _mm512_and_si512(_mm512_srli_epi16(l, 2 * k), m3);
+                __m512i q = s16_levels(F, o, sb, i);
                 UNROLL
                 for (int c = 0; c < NC; c++)
                     is[c] = _mm512_dpbusd_epi32(
                         is[c], q, bcast32(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 4 + 16 * sb + 4 * i));
             }
-            __m512i s8 = scales16(o + 1024 + 16 * sb, 0), sc = _mm512_and_si512(s8, m15), mn = _mm512_srli_epi32(s8, 4);
+            __m512i sc = scales16(o + sco + 16 * sb, F != S16_Q2), mn = _mm512_srli_epi32(sc, 4);
+            if (F == S16_Q2)
+                sc = _mm512_and_si512(sc, m15);
             UNROLL
             for (int c = 0; c < NC; c++) {
-                __m512i bs = _mm512_set1_epi32(ld16s(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 2 * sb));
                 isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(is[c], sc));
-                msum[c] = _mm512_add_epi32(msum[c], _mm512_mullo_epi32(mn, bs));
+                if (F == S16_Q2) {
+                    __m512i bs = _mm512_set1_epi32(ld16s(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 2 * sb));
+                    msum[c] = _mm512_add_epi32(msum[c], _mm512_mullo_epi32(mn, bs));
+                }
             }
         }
-        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 1280)));
-        __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 1312)));
+        const uint8_t *dp = F == S16_Q2 ? o + 1280 : gd + (size_t)b * 32;
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dp));
         UNROLL
         for (int c = 0; c < NC; c++) {
             float da;
             memcpy(&da, a + (size_t)c * as + (size_t)b * Q8K_BYTES, 4);
             __m512 dav = _mm512_set1_ps(da);
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dv, dav), acc[c]);
-            acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[c]), _mm512_mul_ps(mv, dav), acc[c]);
+            if (F == S16_Q2) {
+                __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 1312)));
+                acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[c]), _mm512_mul_ps(mv, dav), acc[c]);
+            }
         }
     }
     UNROLL
@@ -501,11 +429,11 @@ ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const 
     else if (f == F_Q5_K)
         q4k_tile(1, gq, p->nb, a, as, NC, y, ys);
     else if (f == F_Q2_K)
-        q2k_tile(gq, p->nb, a, as, NC, y, ys);
+        s16_tile(S16_Q2, gq, NULL, p->nb, a, as, NC, y, ys);
     else if (f == F_Q3_K)
-        q3k_tile(gq, gq + (size_t)p->nb * Q3K_SB, p->nb, a, as, NC, y, ys);
+        s16_tile(S16_Q3, gq, gq + (size_t)p->nb * Q3K_SB, p->nb, a, as, NC, y, ys);
     else
-        q6k_tile(gq, gq + (size_t)p->nb * Q6K_SB, p->nb, a, as, NC, y, ys);
+        s16_tile(S16_Q6, gq, gq + (size_t)p->nb * Q6K_SB, p->nb, a, as, NC, y, ys);
 }
 
 ALWAYS void packed_driver(const int f, const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t as,
