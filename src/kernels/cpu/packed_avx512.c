@@ -236,12 +236,12 @@ ALWAYS void q4k_tile(const int Q5, const uint8_t *gq, int64_t nb, const uint8_t 
         acc[c] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *o = gq + (size_t)b * sbb;
-        __m512i isum[PNC], msum[PNC];
+        __m512i isum[PNC];
         for (int l = 0; l < sbb; l += 64)
             _mm_prefetch((const char *)(o + PF_SB * sbb + l), _MM_HINT_T0);
         UNROLL
         for (int c = 0; c < NC; c++)
-            isum[c] = msum[c] = _mm512_setzero_si512();
+            isum[c] = _mm512_setzero_si512();
         UNROLL
         for (int p = 0; p < 4; p++) {
             __m512i lo[PNC], hi[PNC];
@@ -268,18 +268,28 @@ ALWAYS void q4k_tile(const int Q5, const uint8_t *gq, int64_t nb, const uint8_t 
             }
             /* sub-blocks 2p (low nibbles) and 2p + 1 (high) */
             __m512i sl = scales16(o + 2048 + 32 * p, 0), sh = scales16(o + 2048 + 32 * p + 16, 0);
-            __m512i ml = scales16(o + 2176 + 32 * p, 0), mh = scales16(o + 2176 + 32 * p + 16, 0);
             UNROLL
             for (int c = 0; c < NC; c++) {
-                const uint8_t *bs = a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 8 * p;
-                __m512i bl = _mm512_set1_epi32(ld16s(bs) + ld16s(bs + 2));
-                __m512i bh = _mm512_set1_epi32(ld16s(bs + 4) + ld16s(bs + 6));
                 __m512i h = Q5 ? hi[c] : _mm512_srai_epi32(hi[c], 4); /* Q4_K: exact, 16 x nibble */
                 isum[c] = _mm512_add_epi32(isum[c], _mm512_add_epi32(_mm512_mullo_epi32(lo[c], sl),
                                                                      _mm512_mullo_epi32(h, sh)));
-                msum[c] = _mm512_add_epi32(msum[c], _mm512_add_epi32(_mm512_mullo_epi32(ml, bl),
-                                                                     _mm512_mullo_epi32(mh, bh)));
             }
+        }
+        /* the mins against the activation's bsums: min s (both int16 halves of a
+         * lane) times the pair of bsums of sub-block s, one vpdpwssd each */
+        __m512i mdup[8], msum[PNC];
+        UNROLL
+        for (int s = 0; s < 8; s++) {
+            __m512i m = scales16(o + 2176 + 16 * s, 0);
+            mdup[s] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+        }
+        UNROLL
+        for (int c = 0; c < NC; c++) {
+            msum[c] = _mm512_setzero_si512();
+            UNROLL
+            for (int s = 0; s < 8; s++)
+                msum[c] = _mm512_dpwssd_epi32(msum[c], mdup[s],
+                                              bcast32(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 4 * s));
         }
         __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 2304)));
         __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 2336)));
