@@ -64,157 +64,133 @@ static __m512i q5_qh16(__m512i h)
     return out;
 }
 
-static void fill_q32(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
+/* Block b of the 16 rows of one group: row j's standard block at blk + j * rb
+ * (the gather offsets in rows), the group's packed bytes from gq. */
+typedef struct block_at {
+    const uint8_t *blk;
+    size_t rb;
+    __m512i rows;
+    uint8_t *gq;
+    int64_t b;
+} block_at;
+
+/* 32-element layouts: d (and m) planes, qh plane (Q5), qs chunks. */
+static void block_q32(const xllm_packed *p, const block_at *t)
 {
     const xllm_q32_kind kd = xllm_q32_kind_of((xllm_pack_format)p->format);
-    const size_t rb = (size_t)p->nb * kd.block_bytes;
-    const __m512i rows = row_offsets(rb);
     const __m512i flip = _mm512_set1_epi32(p->format == XLLM_PACK_Q8_0X16 ? (int)0x80808080u : 0);
-    for (int64_t g = g0; g < g1; g++) {
-        const uint8_t *gs = src + (size_t)g * R * rb;
-        uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gq + (size_t)p->nb * kd.qsb;
-        uint8_t *gm = gd + (size_t)p->nb * 32, *gh = gm + (size_t)p->nb * (kd.has_m ? 32 : 0);
-        for (int64_t b = 0; b < p->nb; b++) {
-            const uint8_t *blk = gs + (size_t)b * kd.block_bytes; /* d at 0, then m (Q4_1), qs */
-            if (g + 1 < g1)
-                prefetch_share(gs + R * rb, R * rb, b, p->nb);
-            store_halves(gd + (size_t)b * R * 2, kd.has_m ? gm + (size_t)b * R * 2 : NULL, gather16(rows, blk));
-            if (kd.has_qh)
-                _mm512_storeu_si512(gh + (size_t)b * 64, q5_qh16(gather16(rows, blk + kd.qs_off - 4)));
-            for (size_t c = 0; c < kd.qsb / 64; c++)
-                _mm512_storeu_si512(gq + (size_t)b * kd.qsb + c * 64,
-                                    _mm512_xor_si512(gather16(rows, blk + kd.qs_off + 4 * c), flip));
-        }
-    }
+    uint8_t *gd = t->gq + (size_t)p->nb * kd.qsb, *gm = gd + (size_t)p->nb * 32;
+    uint8_t *gh = gm + (size_t)p->nb * (kd.has_m ? 32 : 0);
+    const size_t b = (size_t)t->b;
+    store_halves(gd + b * R * 2, kd.has_m ? gm + b * R * 2 : NULL, gather16(t->rows, t->blk)); /* d, m at 0, 2 */
+    if (kd.has_qh)
+        _mm512_storeu_si512(gh + b * 64, q5_qh16(gather16(t->rows, t->blk + kd.qs_off - 4)));
+    for (size_t c = 0; c < kd.qsb / 64; c++)
+        _mm512_storeu_si512(t->gq + b * kd.qsb + c * 64,
+                            _mm512_xor_si512(gather16(t->rows, t->blk + kd.qs_off + 4 * c), flip));
 }
 
 /* Q4_K and Q5_K (the same block but for qh and the offset of qs). */
-static void fill_q4k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
+static void block_q4k(const xllm_packed *p, const block_at *t)
 {
     const int q5 = p->format == XLLM_PACK_Q5_KX16;
-    const size_t bb = q5 ? sizeof(xllm_block_q5_k) : sizeof(xllm_block_q4_k), sbb = q5 ? Q5K_SB : Q4K_SB;
     const size_t qs = q5 ? offsetof(xllm_block_q5_k, qs) : offsetof(xllm_block_q4_k, qs);
-    const size_t rb = (size_t)p->nb * bb;
-    const __m512i rows = row_offsets(rb);
-    for (int64_t g = g0; g < g1; g++) {
-        const uint8_t *gs = src + (size_t)g * R * rb;
-        for (int64_t b = 0; b < p->nb; b++) {
-            const uint8_t *blk = gs + (size_t)b * bb; /* d, dmin, scales at 0, 2, 4 in both */
-            uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * sbb;
-            if (g + 1 < g1)
-                prefetch_share(gs + R * rb, R * rb, b, p->nb);
-            for (int pc = 0; pc < 32; pc++)
-                _mm512_storeu_si512(o + (size_t)pc * 64, gather16(rows, blk + qs + 4 * pc));
-            for (int c = 0; q5 && c < 8; c++)
-                _mm512_storeu_si512(o + Q4K_SB + (size_t)c * 64,
-                                    gather16(rows, blk + offsetof(xllm_block_q5_k, qh) + 4 * c));
-            store_halves(o + 2304, o + 2336, gather16(rows, blk));
-            for (int j = 0; j < R; j++) {
-                uint8_t sc[8], mn[8];
-                xllm_q4k_unpack_scales(blk + (size_t)j * rb + offsetof(xllm_block_q4_k, scales), sc, mn);
-                for (int s = 0; s < 8; s++) {
-                    o[2048 + s * R + j] = sc[s];
-                    o[2176 + s * R + j] = mn[s];
-                }
-            }
+    uint8_t *o = t->gq + (size_t)t->b * (q5 ? Q5K_SB : Q4K_SB);
+    for (int pc = 0; pc < 32; pc++)
+        _mm512_storeu_si512(o + (size_t)pc * 64, gather16(t->rows, t->blk + qs + 4 * pc));
+    for (int c = 0; q5 && c < 8; c++)
+        _mm512_storeu_si512(o + Q4K_SB + (size_t)c * 64,
+                            gather16(t->rows, t->blk + offsetof(xllm_block_q5_k, qh) + 4 * c));
+    store_halves(o + 2304, o + 2336, gather16(t->rows, t->blk)); /* d, dmin at 0, 2 in both */
+    for (int j = 0; j < R; j++) {
+        uint8_t sc[8], mn[8];
+        xllm_q4k_unpack_scales(t->blk + (size_t)j * t->rb + offsetof(xllm_block_q4_k, scales), sc, mn);
+        for (int s = 0; s < 8; s++) {
+            o[2048 + s * R + j] = sc[s];
+            o[2176 + s * R + j] = mn[s];
         }
     }
 }
 
 /* Q6_K: 2 gathers of ql make the low nibbles of chunks v and v + 16, 2 of qh
  * the 2-bit high parts of chunks u and u + 8 (layout in repack.c). */
-static void fill_q6k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
+static void block_q6k(const xllm_packed *p, const block_at *t)
 {
-    const size_t rb = (size_t)p->nb * sizeof(xllm_block_q6_k);
-    const __m512i rows = row_offsets(rb), m0 = _mm512_set1_epi32(0x0F0F0F0F), m1 = _mm512_set1_epi32(0x03030303),
+    const __m512i m0 = _mm512_set1_epi32(0x0F0F0F0F), m1 = _mm512_set1_epi32(0x03030303),
                   m2 = _mm512_set1_epi32(0x30303030);
-    for (int64_t g = g0; g < g1; g++) {
-        const uint8_t *gs = src + (size_t)g * R * rb;
-        uint8_t *gd = p->data + (size_t)g * p->group_bytes + (size_t)p->nb * Q6K_SB;
-        for (int64_t b = 0; b < p->nb; b++) {
-            const xllm_block_q6_k *blk = (const xllm_block_q6_k *)(gs + (size_t)b * sizeof(xllm_block_q6_k));
-            uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q6K_SB;
-            if (g + 1 < g1)
-                prefetch_share(gs + R * rb, R * rb, b, p->nb);
-            for (int v = 0; v < 16; v++) {
-                const uint8_t *ql = blk->ql + 4 * (v % 8) + 32 * (v / 8);
-                __m512i a = gather16(rows, ql), c = gather16(rows, ql + 64);
-                _mm512_storeu_si512(o + v * 64, _mm512_or_si512(_mm512_and_si512(a, m0),
-                                                                 _mm512_slli_epi32(_mm512_and_si512(c, m0), 4)));
-                _mm512_storeu_si512(o + (v + 16) * 64, _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(a, 4), m0),
-                                                                        _mm512_andnot_si512(m0, c)));
-            }
-            for (int u = 0; u < 16; u++) {
-                const uint8_t *qh = blk->qh + 4 * (u % 8);
-                const int sh = 2 * (u / 8);
-                __m512i a = _mm512_srli_epi32(gather16(rows, qh), sh);
-                __m512i c = _mm512_srli_epi32(gather16(rows, qh + 32), sh);
-                __m512i hi = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(a, m1), 4),
-                                             _mm512_slli_epi32(_mm512_and_si512(a, m2), 2));
-                __m512i lo = _mm512_or_si512(_mm512_and_si512(c, m1), _mm512_srli_epi32(_mm512_and_si512(c, m2), 2));
-                _mm512_storeu_si512(o + 2048 + u * 64, _mm512_or_si512(hi, lo));
-            }
-            /* d is the last field: read it with the two scale bytes before it */
-            store_halves(gd + (size_t)b * R * 2, NULL,
-                         _mm512_srli_epi32(gather16(rows, (const uint8_t *)&blk->d - 2), 16));
-            for (int j = 0; j < R; j++) {
-                const int8_t *sc = ((const xllm_block_q6_k *)((const uint8_t *)blk + (size_t)j * rb))->scales;
-                for (int s = 0; s < 16; s++)
-                    o[3072 + s * R + j] = (uint8_t)sc[s];
-            }
-        }
+    const xllm_block_q6_k *blk = (const xllm_block_q6_k *)t->blk;
+    uint8_t *o = t->gq + (size_t)t->b * Q6K_SB, *gd = t->gq + (size_t)p->nb * Q6K_SB;
+    for (int v = 0; v < 16; v++) {
+        const uint8_t *ql = blk->ql + 4 * (v % 8) + 32 * (v / 8);
+        __m512i a = gather16(t->rows, ql), c = gather16(t->rows, ql + 64);
+        _mm512_storeu_si512(o + v * 64,
+                            _mm512_or_si512(_mm512_and_si512(a, m0), _mm512_slli_epi32(_mm512_and_si512(c, m0), 4)));
+        _mm512_storeu_si512(o + (v + 16) * 64, _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(a, 4), m0),
+                                                                _mm512_andnot_si512(m0, c)));
     }
+    for (int u = 0; u < 16; u++) {
+        const uint8_t *qh = blk->qh + 4 * (u % 8);
+        const int sh = 2 * (u / 8);
+        __m512i a = _mm512_srli_epi32(gather16(t->rows, qh), sh);
+        __m512i c = _mm512_srli_epi32(gather16(t->rows, qh + 32), sh);
+        __m512i hi = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(a, m1), 4),
+                                     _mm512_slli_epi32(_mm512_and_si512(a, m2), 2));
+        __m512i lo = _mm512_or_si512(_mm512_and_si512(c, m1), _mm512_srli_epi32(_mm512_and_si512(c, m2), 2));
+        _mm512_storeu_si512(o + 2048 + u * 64, _mm512_or_si512(hi, lo));
+    }
+    /* d is the last field: read it with the two scale bytes before it */
+    store_halves(gd + (size_t)t->b * R * 2, NULL, _mm512_srli_epi32(gather16(t->rows, (const uint8_t *)&blk->d - 2), 16));
+    for (int j = 0; j < R; j++)
+        for (int s = 0; s < 16; s++)
+            o[3072 + s * R + j] = (uint8_t)((const xllm_block_q6_k *)(t->blk + (size_t)j * t->rb))->scales[s];
 }
 
-/* Q3_K: gathers of qs and hmask dwords; the scales one row at a time. */
-static void fill_q3k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
+/* Q3_K: qs and hmask dwords as they are; the scales one row at a time. */
+static void block_q3k(const xllm_packed *p, const block_at *t)
 {
-    const size_t rb = (size_t)p->nb * sizeof(xllm_block_q3_k);
-    const __m512i rows = row_offsets(rb);
-    for (int64_t g = g0; g < g1; g++) {
-        const uint8_t *gs = src + (size_t)g * R * rb;
-        uint8_t *gd = p->data + (size_t)g * p->group_bytes + (size_t)p->nb * Q3K_SB;
-        for (int64_t b = 0; b < p->nb; b++) {
-            const xllm_block_q3_k *blk = (const xllm_block_q3_k *)(gs + (size_t)b * sizeof(xllm_block_q3_k));
-            uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q3K_SB;
-            if (g + 1 < g1)
-                prefetch_share(gs + R * rb, R * rb, b, p->nb);
-            for (int c = 0; c < 16; c++)
-                _mm512_storeu_si512(o + c * 64, gather16(rows, blk->qs + 4 * c));
-            for (int c = 0; c < 8; c++)
-                _mm512_storeu_si512(o + 1024 + c * 64, gather16(rows, blk->hmask + 4 * c));
-            /* d is the last field: read it with the two scale bytes before it */
-            store_halves(gd + (size_t)b * R * 2, NULL,
-                         _mm512_srli_epi32(gather16(rows, (const uint8_t *)&blk->d - 2), 16));
-            for (int j = 0; j < R; j++) {
-                const uint8_t *sc = ((const xllm_block_q3_k *)((const uint8_t *)blk + (size_t)j * rb))->scales;
-                for (int s = 0; s < 16; s++)
-                    o[1536 + s * R + j] = (uint8_t)(int8_t)xllm_q3k_scale(sc, s);
-            }
-        }
-    }
+    const xllm_block_q3_k *blk = (const xllm_block_q3_k *)t->blk;
+    uint8_t *o = t->gq + (size_t)t->b * Q3K_SB, *gd = t->gq + (size_t)p->nb * Q3K_SB;
+    for (int c = 0; c < 16; c++)
+        _mm512_storeu_si512(o + c * 64, gather16(t->rows, blk->qs + 4 * c));
+    for (int c = 0; c < 8; c++)
+        _mm512_storeu_si512(o + 1024 + c * 64, gather16(t->rows, blk->hmask + 4 * c));
+    store_halves(gd + (size_t)t->b * R * 2, NULL, _mm512_srli_epi32(gather16(t->rows, (const uint8_t *)&blk->d - 2), 16));
+    for (int j = 0; j < R; j++)
+        for (int s = 0; s < 16; s++)
+            o[1536 + s * R + j] =
+                (uint8_t)(int8_t)xllm_q3k_scale(((const xllm_block_q3_k *)(t->blk + (size_t)j * t->rb))->scales, s);
 }
 
-/* Q2_K: gathers of qs dwords and of d with dmin; the scale bytes one row at a time. */
-static void fill_q2k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
+/* Q2_K: qs dwords, d with dmin; the scale bytes one row at a time. */
+static void block_q2k(const xllm_packed *p, const block_at *t)
 {
-    const size_t rb = (size_t)p->nb * sizeof(xllm_block_q2_k);
-    const __m512i rows = row_offsets(rb);
+    const xllm_block_q2_k *blk = (const xllm_block_q2_k *)t->blk;
+    uint8_t *o = t->gq + (size_t)t->b * Q2K_SB;
+    (void)p;
+    for (int c = 0; c < 16; c++)
+        _mm512_storeu_si512(o + c * 64, gather16(t->rows, blk->qs + 4 * c));
+    store_halves(o + 1280, o + 1312, gather16(t->rows, (const uint8_t *)&blk->d)); /* d, dmin: the last 4 bytes */
+    for (int j = 0; j < R; j++)
+        for (int s = 0; s < 16; s++)
+            o[1024 + s * R + j] = ((const xllm_block_q2_k *)(t->blk + (size_t)j * t->rb))->scales[s];
+}
+
+/* Groups [g0, g1) block by block (bb standard bytes per block), the next
+ * group's rows prefetched meanwhile. */
+static void fill_blocks(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1, size_t bb,
+                        void (*fn)(const xllm_packed *, const block_at *))
+{
+    block_at t;
+    t.rb = (size_t)p->nb * bb;
+    t.rows = row_offsets(t.rb);
     for (int64_t g = g0; g < g1; g++) {
-        const uint8_t *gs = src + (size_t)g * R * rb;
-        for (int64_t b = 0; b < p->nb; b++) {
-            const xllm_block_q2_k *blk = (const xllm_block_q2_k *)(gs + (size_t)b * sizeof(xllm_block_q2_k));
-            uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q2K_SB;
+        const uint8_t *gs = src + (size_t)g * R * t.rb;
+        t.gq = p->data + (size_t)g * p->group_bytes;
+        for (t.b = 0; t.b < p->nb; t.b++) {
+            t.blk = gs + (size_t)t.b * bb;
             if (g + 1 < g1)
-                prefetch_share(gs + R * rb, R * rb, b, p->nb);
-            for (int c = 0; c < 16; c++)
-                _mm512_storeu_si512(o + c * 64, gather16(rows, blk->qs + 4 * c));
-            store_halves(o + 1280, o + 1312, gather16(rows, (const uint8_t *)&blk->d)); /* d, dmin: the last 4 bytes */
-            for (int j = 0; j < R; j++) {
-                const uint8_t *sc = ((const xllm_block_q2_k *)((const uint8_t *)blk + (size_t)j * rb))->scales;
-                for (int s = 0; s < 16; s++)
-                    o[1024 + s * R + j] = sc[s];
-            }
+                prefetch_share(gs + R * t.rb, R * t.rb, t.b, p->nb);
+            fn(p, &t);
         }
     }
 }
@@ -249,12 +225,14 @@ void xllm_pack_fill_avx512(xllm_packed *p, const void *src, int64_t g0, int64_t 
     case XLLM_PACK_IQ4_NLX16:
     case XLLM_PACK_Q4_1X16:
     case XLLM_PACK_Q5_0X16:
-    case XLLM_PACK_Q5_1X16: fill_q32(p, src, g0, g1); break;
-    case XLLM_PACK_Q4_KX16:
-    case XLLM_PACK_Q5_KX16: fill_q4k(p, src, g0, g1); break;
-    case XLLM_PACK_Q6_KX16: fill_q6k(p, src, g0, g1); break;
-    case XLLM_PACK_Q3_KX16: fill_q3k(p, src, g0, g1); break;
-    case XLLM_PACK_Q2_KX16: fill_q2k(p, src, g0, g1); break;
+    case XLLM_PACK_Q5_1X16:
+        fill_blocks(p, src, g0, g1, xllm_q32_kind_of((xllm_pack_format)p->format).block_bytes, block_q32);
+        break;
+    case XLLM_PACK_Q4_KX16: fill_blocks(p, src, g0, g1, sizeof(xllm_block_q4_k), block_q4k); break;
+    case XLLM_PACK_Q5_KX16: fill_blocks(p, src, g0, g1, sizeof(xllm_block_q5_k), block_q4k); break;
+    case XLLM_PACK_Q6_KX16: fill_blocks(p, src, g0, g1, sizeof(xllm_block_q6_k), block_q6k); break;
+    case XLLM_PACK_Q3_KX16: fill_blocks(p, src, g0, g1, sizeof(xllm_block_q3_k), block_q3k); break;
+    case XLLM_PACK_Q2_KX16: fill_blocks(p, src, g0, g1, sizeof(xllm_block_q2_k), block_q2k); break;
     case XLLM_PACK_F16X16: fill_f16(p, src, g0, g1); break;
     default: xllm_pack_fill_ref(p, src, g0, g1); break;
     }
