@@ -147,6 +147,14 @@ void xllm_quantize_row_q8_k_avx512(const float *src, void *dst, int64_t n);
  * K-quant layouts take Q8_K (its bsums take back offsets and mins). */
 #define XLLM_PACK_ROWS 16
 
+/* Bytes of one packed super-block of 16 rows (the tables above); Q6_K and
+ * Q3_K keep their d plane after all super-blocks. */
+#define XLLM_Q4K_SB 2368
+#define XLLM_Q5K_SB 2880
+#define XLLM_Q6K_SB 3328
+#define XLLM_Q3K_SB 1792
+#define XLLM_Q2K_SB 1344
+
 typedef enum xllm_pack_format {
     XLLM_PACK_NONE = 0,
     XLLM_PACK_Q4_0X16 = 1,

@@ -196,11 +196,6 @@ ALWAYS void group_pair_n1(const int kind, const uint8_t *gq0, const uint8_t *gq1
 /* ---- K-quants x Q8_K ---- */
 
 #define Q8K_BYTES 292 /* f32 d, qs[256] at 4, int16 bsums[16] at 260 */
-#define Q4K_SB 2368
-#define Q5K_SB 2880 /* the Q4_Kx16 super-block, then qh (kernels_impl.h) */
-#define Q6K_SB 3328
-#define Q3K_SB 1792 /* without d (kernels_impl.h) */
-#define Q2K_SB 1344
 
 ALWAYS __m512i scales16(const uint8_t *p, int sign) /* 16 bytes -> 16 int32 lanes */
 {
@@ -229,7 +224,7 @@ ALWAYS void q4k_tile(const int Q5, const uint8_t *gq, int64_t nb, const uint8_t 
                      size_t ys)
 {
     const __m512i m4 = _mm512_set1_epi8(15);
-    const int sbb = Q5 ? Q5K_SB : Q4K_SB;
+    const int sbb = Q5 ? XLLM_Q5K_SB : XLLM_Q4K_SB;
     __m512 acc[PNC];
     UNROLL
     for (int c = 0; c < NC; c++)
@@ -252,7 +247,7 @@ ALWAYS void q4k_tile(const int Q5, const uint8_t *gq, int64_t nb, const uint8_t 
             for (int k = 0; k < 8; k++) {
                 __m512i raw = _mm512_loadu_si512((const void *)(o + (8 * p + k) * 64)), wl, wh;
                 if (Q5) {
-                    __m512i qh = _mm512_loadu_si512((const void *)(o + Q4K_SB + k * 64));
+                    __m512i qh = _mm512_loadu_si512((const void *)(o + XLLM_Q4K_SB + k * 64));
                     wl = _mm512_or_si512(_mm512_and_si512(raw, m4), q5_bit(qh, 2 * p));
                     wh = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(raw, 4), m4), q5_bit(qh, 2 * p + 1));
                 } else {
@@ -352,7 +347,7 @@ ALWAYS __m512i s16_levels(const int F, const uint8_t *o, const int sb, const int
 ALWAYS void s16_tile(const int F, const uint8_t *gq, const uint8_t *gd, int64_t nb, const uint8_t *a, size_t as,
                      const int NC, float *y, size_t ys)
 {
-    const int sbb = F == S16_Q6 ? Q6K_SB : F == S16_Q3 ? Q3K_SB : Q2K_SB;
+    const int sbb = F == S16_Q6 ? XLLM_Q6K_SB : F == S16_Q3 ? XLLM_Q3K_SB : XLLM_Q2K_SB;
     const int off = F == S16_Q6 ? 32 : F == S16_Q3 ? 4 : 0, sco = F == S16_Q6 ? 3072 : F == S16_Q3 ? 1536 : 1024;
     const __m512i m15 = _mm512_set1_epi32(15);
     __m512 acc[PNC];
@@ -441,9 +436,9 @@ ALWAYS void tile_nc(const int f, const xllm_packed *p, const uint8_t *gq, const 
     else if (f == F_Q2_K)
         s16_tile(S16_Q2, gq, NULL, p->nb, a, as, NC, y, ys);
     else if (f == F_Q3_K)
-        s16_tile(S16_Q3, gq, gq + (size_t)p->nb * Q3K_SB, p->nb, a, as, NC, y, ys);
+        s16_tile(S16_Q3, gq, gq + (size_t)p->nb * XLLM_Q3K_SB, p->nb, a, as, NC, y, ys);
     else
-        s16_tile(S16_Q6, gq, gq + (size_t)p->nb * Q6K_SB, p->nb, a, as, NC, y, ys);
+        s16_tile(S16_Q6, gq, gq + (size_t)p->nb * XLLM_Q6K_SB, p->nb, a, as, NC, y, ys);
 }
 
 ALWAYS void packed_driver(const int f, const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t as,

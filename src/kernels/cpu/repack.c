@@ -9,11 +9,6 @@
 #include "kernels/cpu/kernels_impl.h"
 
 #define R XLLM_PACK_ROWS
-#define Q4K_SB 2368 /* bytes of one Q4_Kx16 super-block */
-#define Q5K_SB 2880 /* bytes of one Q5_Kx16 super-block: Q4_Kx16's, then qh */
-#define Q6K_SB 3328 /* bytes of one Q6_Kx16 super-block, without d */
-#define Q3K_SB 1792 /* bytes of one Q3_Kx16 super-block, without d */
-#define Q2K_SB 1344 /* bytes of one Q2_Kx16 super-block */
 
 xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xllm_isa isa)
 {
@@ -56,11 +51,11 @@ size_t xllm_pack_group_bytes(xllm_pack_format f, int64_t cols)
     case XLLM_PACK_Q5_0X16: b = (size_t)(cols / XLLM_QK32) * (256 + 32 + 64); break;
     case XLLM_PACK_Q5_1X16: b = (size_t)(cols / XLLM_QK32) * (256 + 64 + 64); break;
     case XLLM_PACK_Q8_0X16: b = (size_t)(cols / XLLM_QK32) * (512 + 32); break;
-    case XLLM_PACK_Q4_KX16: b = (size_t)(cols / XLLM_QK_K) * Q4K_SB; break;
-    case XLLM_PACK_Q5_KX16: b = (size_t)(cols / XLLM_QK_K) * Q5K_SB; break;
-    case XLLM_PACK_Q6_KX16: b = (size_t)(cols / XLLM_QK_K) * (Q6K_SB + 32); break;
-    case XLLM_PACK_Q3_KX16: b = (size_t)(cols / XLLM_QK_K) * (Q3K_SB + 32); break;
-    case XLLM_PACK_Q2_KX16: b = (size_t)(cols / XLLM_QK_K) * Q2K_SB; break;
+    case XLLM_PACK_Q4_KX16: b = (size_t)(cols / XLLM_QK_K) * XLLM_Q4K_SB; break;
+    case XLLM_PACK_Q5_KX16: b = (size_t)(cols / XLLM_QK_K) * XLLM_Q5K_SB; break;
+    case XLLM_PACK_Q6_KX16: b = (size_t)(cols / XLLM_QK_K) * (XLLM_Q6K_SB + 32); break;
+    case XLLM_PACK_Q3_KX16: b = (size_t)(cols / XLLM_QK_K) * (XLLM_Q3K_SB + 32); break;
+    case XLLM_PACK_Q2_KX16: b = (size_t)(cols / XLLM_QK_K) * XLLM_Q2K_SB; break;
     case XLLM_PACK_F16X16: b = (size_t)cols * 2 * R; break;
     default: return 0;
     }
@@ -111,7 +106,7 @@ static void fill_q32(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 static void fill_q4k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
     const int q5 = p->format == XLLM_PACK_Q5_KX16;
-    const size_t bb = q5 ? sizeof(xllm_block_q5_k) : sizeof(xllm_block_q4_k), sbb = q5 ? Q5K_SB : Q4K_SB;
+    const size_t bb = q5 ? sizeof(xllm_block_q5_k) : sizeof(xllm_block_q4_k), sbb = q5 ? XLLM_Q5K_SB : XLLM_Q4K_SB;
     const size_t qs = q5 ? offsetof(xllm_block_q5_k, qs) : offsetof(xllm_block_q4_k, qs);
     for (int64_t g = g0; g < g1; g++)
         for (int j = 0; j < R; j++) {
@@ -129,7 +124,7 @@ static void fill_q4k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
                 memcpy(o + 2304 + 2 * j, blk, 2);
                 memcpy(o + 2336 + 2 * j, blk + 2, 2);
                 for (int c = 0; q5 && c < 8; c++)
-                    memcpy(o + Q4K_SB + (size_t)c * 64 + (size_t)j * 4, blk + offsetof(xllm_block_q5_k, qh) + 4 * c, 4);
+                    memcpy(o + XLLM_Q4K_SB + (size_t)c * 64 + (size_t)j * 4, blk + offsetof(xllm_block_q5_k, qh) + 4 * c, 4);
             }
         }
 }
@@ -147,11 +142,11 @@ static void q6k_levels(const xllm_block_q6_k *b, uint8_t *q)
 static void fill_q6k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
     for (int64_t g = g0; g < g1; g++) {
-        uint8_t *gd = p->data + (size_t)g * p->group_bytes + (size_t)p->nb * Q6K_SB;
+        uint8_t *gd = p->data + (size_t)g * p->group_bytes + (size_t)p->nb * XLLM_Q6K_SB;
         for (int j = 0; j < R; j++) {
             const xllm_block_q6_k *row = (const xllm_block_q6_k *)src + (size_t)(g * R + j) * (size_t)p->nb;
             for (int64_t b = 0; b < p->nb; b++) {
-                uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q6K_SB, q[XLLM_QK_K];
+                uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * XLLM_Q6K_SB, q[XLLM_QK_K];
                 q6k_levels(&row[b], q);
                 for (int v = 0; v < 32; v++)
                     for (int t = 0; t < 4; t++)
@@ -174,11 +169,11 @@ static void fill_q6k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 static void fill_q3k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
 {
     for (int64_t g = g0; g < g1; g++) {
-        uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gq + (size_t)p->nb * Q3K_SB;
+        uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gq + (size_t)p->nb * XLLM_Q3K_SB;
         for (int j = 0; j < R; j++) {
             const xllm_block_q3_k *row = (const xllm_block_q3_k *)src + (size_t)(g * R + j) * (size_t)p->nb;
             for (int64_t b = 0; b < p->nb; b++) {
-                uint8_t *o = gq + (size_t)b * Q3K_SB;
+                uint8_t *o = gq + (size_t)b * XLLM_Q3K_SB;
                 for (int c = 0; c < 16; c++)
                     memcpy(o + c * 64 + j * 4, row[b].qs + 4 * c, 4);
                 for (int c = 0; c < 8; c++)
@@ -198,7 +193,7 @@ static void fill_q2k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
         for (int j = 0; j < R; j++) {
             const xllm_block_q2_k *row = (const xllm_block_q2_k *)src + (size_t)(g * R + j) * (size_t)p->nb;
             for (int64_t b = 0; b < p->nb; b++) {
-                uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * Q2K_SB;
+                uint8_t *o = p->data + (size_t)g * p->group_bytes + (size_t)b * XLLM_Q2K_SB;
                 for (int c = 0; c < 16; c++)
                     memcpy(o + c * 64 + j * 4, row[b].qs + 4 * c, 4);
                 for (int s = 0; s < 16; s++)
@@ -311,36 +306,36 @@ static double packed_weight(const xllm_packed *p, const uint8_t *gq, int j, int6
     int e = (int)(k % XLLM_QK_K);
     if (p->format == XLLM_PACK_Q4_KX16 || p->format == XLLM_PACK_Q5_KX16) {
         const int q5 = p->format == XLLM_PACK_Q5_KX16;
-        const uint8_t *o = gq + (size_t)b * (q5 ? Q5K_SB : Q4K_SB);
+        const uint8_t *o = gq + (size_t)b * (q5 ? XLLM_Q5K_SB : XLLM_Q4K_SB);
         int pp = e / 64, hi = (e % 64) >= 32, l = e % 32, s = 2 * pp + hi;
         uint8_t byte = o[(size_t)(8 * pp + l / 4) * 64 + (size_t)j * 4 + (size_t)(l % 4)];
         int q = hi ? byte >> 4 : byte & 15;
         if (q5)
-            q |= ((o[Q4K_SB + (size_t)(l / 4) * 64 + (size_t)j * 4 + (size_t)(l % 4)] >> s) & 1) << 4;
+            q |= ((o[XLLM_Q4K_SB + (size_t)(l / 4) * 64 + (size_t)j * 4 + (size_t)(l % 4)] >> s) & 1) << 4;
         return (double)f16_at(o + 2304 + 2 * j) * o[2048 + s * R + j] * q -
                (double)f16_at(o + 2336 + 2 * j) * o[2176 + s * R + j];
     }
     if (p->format == XLLM_PACK_Q2_KX16) {
-        const uint8_t *o = gq + (size_t)b * Q2K_SB;
+        const uint8_t *o = gq + (size_t)b * XLLM_Q2K_SB;
         int t = e % 4, m = (e % 32) / 4;
         int q = (o[(8 * (e / 128) + m) * 64 + j * 4 + t] >> (2 * ((e % 128) / 32))) & 3;
         uint8_t sc = o[1024 + (e / 16) * R + j];
         return (double)f16_at(o + 1280 + 2 * j) * (sc & 15) * q - (double)f16_at(o + 1312 + 2 * j) * (sc >> 4);
     }
     if (p->format == XLLM_PACK_Q3_KX16) {
-        const uint8_t *o = gq + (size_t)b * Q3K_SB;
+        const uint8_t *o = gq + (size_t)b * XLLM_Q3K_SB;
         int t = e % 4, m = (e % 32) / 4;
         int lo = (o[(8 * (e / 128) + m) * 64 + j * 4 + t] >> (2 * ((e % 128) / 32))) & 3;
         int hb = (o[1024 + m * 64 + j * 4 + t] >> (e / 32)) & 1;
-        double d = f16_at(gq + (size_t)p->nb * Q3K_SB + ((size_t)b * R + (size_t)j) * 2);
+        double d = f16_at(gq + (size_t)p->nb * XLLM_Q3K_SB + ((size_t)b * R + (size_t)j) * 2);
         return d * (int8_t)o[1536 + (e / 16) * R + j] * ((lo | hb << 2) - 4);
     }
-    const uint8_t *o = gq + (size_t)b * Q6K_SB;
+    const uint8_t *o = gq + (size_t)b * XLLM_Q6K_SB;
     int v = e % 128 / 4, t = e % 4, u = e % 64 / 4, quarter = e / 64;
     uint8_t lo = o[v * 64 + j * 4 + t], hb = o[2048 + u * 64 + j * 4 + t];
     static const int hshift[4] = {4, 6, 0, 2};
     int q = (e < 128 ? lo & 15 : lo >> 4) | ((hb >> hshift[quarter]) & 3) << 4;
-    double d = f16_at(gq + (size_t)p->nb * Q6K_SB + ((size_t)b * R + (size_t)j) * 2);
+    double d = f16_at(gq + (size_t)p->nb * XLLM_Q6K_SB + ((size_t)b * R + (size_t)j) * 2);
     return d * (int8_t)o[3072 + (e / 16) * R + j] * (q - 32);
 }
 

@@ -10,11 +10,6 @@
 #include "kernels/cpu/kernels_impl.h"
 
 #define R XLLM_PACK_ROWS
-#define Q4K_SB 2368 /* bytes of one Q4_Kx16 super-block (repack.c) */
-#define Q5K_SB 2880 /* bytes of one Q5_Kx16 super-block (repack.c) */
-#define Q6K_SB 3328 /* bytes of one Q6_Kx16 super-block, without d */
-#define Q3K_SB 1792 /* bytes of one Q3_Kx16 super-block, without d */
-#define Q2K_SB 1344 /* bytes of one Q2_Kx16 super-block */
 
 /* Byte offsets of the 16 rows of a group, stride bytes apart. */
 static __m512i row_offsets(size_t stride)
@@ -95,11 +90,11 @@ static void block_q4k(const xllm_packed *p, const block_at *t)
 {
     const int q5 = p->format == XLLM_PACK_Q5_KX16;
     const size_t qs = q5 ? offsetof(xllm_block_q5_k, qs) : offsetof(xllm_block_q4_k, qs);
-    uint8_t *o = t->gq + (size_t)t->b * (q5 ? Q5K_SB : Q4K_SB);
+    uint8_t *o = t->gq + (size_t)t->b * (q5 ? XLLM_Q5K_SB : XLLM_Q4K_SB);
     for (int pc = 0; pc < 32; pc++)
         _mm512_storeu_si512(o + (size_t)pc * 64, gather16(t->rows, t->blk + qs + 4 * pc));
     for (int c = 0; q5 && c < 8; c++)
-        _mm512_storeu_si512(o + Q4K_SB + (size_t)c * 64,
+        _mm512_storeu_si512(o + XLLM_Q4K_SB + (size_t)c * 64,
                             gather16(t->rows, t->blk + offsetof(xllm_block_q5_k, qh) + 4 * c));
     store_halves(o + 2304, o + 2336, gather16(t->rows, t->blk)); /* d, dmin at 0, 2 in both */
     for (int j = 0; j < R; j++) {
@@ -119,7 +114,7 @@ static void block_q6k(const xllm_packed *p, const block_at *t)
     const __m512i m0 = _mm512_set1_epi32(0x0F0F0F0F), m1 = _mm512_set1_epi32(0x03030303),
                   m2 = _mm512_set1_epi32(0x30303030);
     const xllm_block_q6_k *blk = (const xllm_block_q6_k *)t->blk;
-    uint8_t *o = t->gq + (size_t)t->b * Q6K_SB, *gd = t->gq + (size_t)p->nb * Q6K_SB;
+    uint8_t *o = t->gq + (size_t)t->b * XLLM_Q6K_SB, *gd = t->gq + (size_t)p->nb * XLLM_Q6K_SB;
     for (int v = 0; v < 16; v++) {
         const uint8_t *ql = blk->ql + 4 * (v % 8) + 32 * (v / 8);
         __m512i a = gather16(t->rows, ql), c = gather16(t->rows, ql + 64);
@@ -149,7 +144,7 @@ static void block_q6k(const xllm_packed *p, const block_at *t)
 static void block_q3k(const xllm_packed *p, const block_at *t)
 {
     const xllm_block_q3_k *blk = (const xllm_block_q3_k *)t->blk;
-    uint8_t *o = t->gq + (size_t)t->b * Q3K_SB, *gd = t->gq + (size_t)p->nb * Q3K_SB;
+    uint8_t *o = t->gq + (size_t)t->b * XLLM_Q3K_SB, *gd = t->gq + (size_t)p->nb * XLLM_Q3K_SB;
     for (int c = 0; c < 16; c++)
         _mm512_storeu_si512(o + c * 64, gather16(t->rows, blk->qs + 4 * c));
     for (int c = 0; c < 8; c++)
@@ -165,7 +160,7 @@ static void block_q3k(const xllm_packed *p, const block_at *t)
 static void block_q2k(const xllm_packed *p, const block_at *t)
 {
     const xllm_block_q2_k *blk = (const xllm_block_q2_k *)t->blk;
-    uint8_t *o = t->gq + (size_t)t->b * Q2K_SB;
+    uint8_t *o = t->gq + (size_t)t->b * XLLM_Q2K_SB;
     (void)p;
     for (int c = 0; c < 16; c++)
         _mm512_storeu_si512(o + c * 64, gather16(t->rows, blk->qs + 4 * c));
