@@ -5,7 +5,6 @@
 
 #include "kernels/cpu/kernels_impl.h"
 
-#define ATTN_MAX_CHUNK 64 /* keys per call the variants accept */
 
 static float dot_ref(const float *a, const float *b, int n)
 {
@@ -22,9 +21,9 @@ static float dot_ref(const float *a, const float *b, int n)
 void xllm_attn_fold_ref(const float *q, const float *const *kr, const float *const *vr, int n, int dk, int dv,
                         float scale, float cap, float *m, float *l, float *acc)
 {
-    for (int j0 = 0; j0 < n; j0 += ATTN_MAX_CHUNK) {
-        int nn = n - j0 < ATTN_MAX_CHUNK ? n - j0 : ATTN_MAX_CHUNK;
-        float sc[ATTN_MAX_CHUNK], mb = -INFINITY;
+    for (int j0 = 0; j0 < n; j0 += XLLM_ATTN_MAX_CHUNK) {
+        int nn = n - j0 < XLLM_ATTN_MAX_CHUNK ? n - j0 : XLLM_ATTN_MAX_CHUNK;
+        float sc[XLLM_ATTN_MAX_CHUNK], mb = -INFINITY;
         for (int j = 0; j < nn; j++) {
             float s = dot_ref(q, kr[j0 + j], dk) * scale;
             if (cap > 0.0f)
@@ -53,8 +52,8 @@ void xllm_attn_fold(const float *q, const float *const *kr, const float *const *
                     float scale, float cap, float *m, float *l, float *acc)
 {
     if (xllm_kernels_isa() == XLLM_ISA_AVX512) {
-        for (int j0 = 0; j0 < n; j0 += ATTN_MAX_CHUNK)
-            xllm_attn_fold_avx512(q, kr + j0, vr + j0, n - j0 < ATTN_MAX_CHUNK ? n - j0 : ATTN_MAX_CHUNK, dk, dv,
+        for (int j0 = 0; j0 < n; j0 += XLLM_ATTN_MAX_CHUNK)
+            xllm_attn_fold_avx512(q, kr + j0, vr + j0, n - j0 < XLLM_ATTN_MAX_CHUNK ? n - j0 : XLLM_ATTN_MAX_CHUNK, dk, dv,
                                   scale, cap, m, l, acc);
         return;
     }

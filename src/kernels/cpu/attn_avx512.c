@@ -1,5 +1,6 @@
 /* attn_avx512.c - AVX-512 online-softmax attention step: dot products with
- * 16-wide FMAs, a vector exp (Cephes-style polynomial, ~1 ulp) over the
+ * 16-wide FMAs, a vector exp (Cephes-style polynomial; test_attn.c holds it to
+ * the scalar reference within ATTN_REL_TOL) over the
  * chunk's scores, and the V update with broadcast weights; and the SiLU
  * gate with the same exp. Compiled with
  * AVX-512 flags; called only after the CPU check. */
@@ -45,7 +46,7 @@ ALWAYS float dot16(const float *a, const float *b, int n)
 void xllm_attn_fold_avx512(const float *q, const float *const *kr, const float *const *vr, int n, int dk, int dv,
                            float scale, float cap, float *m, float *l, float *acc)
 {
-    float sc[64] __attribute__((aligned(64)));
+    float sc[XLLM_ATTN_MAX_CHUNK] __attribute__((aligned(64)));
     float mb = -INFINITY;
     for (int j = 0; j < n; j++) {
         float s = dot16(q, kr[j], dk) * scale;

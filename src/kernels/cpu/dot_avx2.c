@@ -356,7 +356,6 @@ ALWAYS void decode_q6_k(const uint8_t *b, kdec *kd)
     kd->dcorr = -32.0f * kd->d;
 }
 
-#define Q8_K_BYTES 292
 #define KNR 1
 
 ALWAYS int k_bytes(const int k) { return k == K_Q2 ? 84 : k == K_Q3 ? 110 : k == K_Q4 ? 144 : k == K_Q5 ? 176 : 210; }
@@ -390,7 +389,7 @@ ALWAYS void k_micro(const int k, int64_t n, const uint8_t *const *wr, int rn, co
         k_decode(k, wr[0] + (size_t)ib * (size_t)bb, &kd);
         UNROLL
         for (int c = 0; c < NC; c++) {
-            const uint8_t *ab = a + (size_t)c * as + (size_t)ib * Q8_K_BYTES;
+            const uint8_t *ab = a + (size_t)c * as + (size_t)ib * sizeof(xllm_block_q8_k);
             float da;
             memcpy(&da, ab, 4);
             __m256i isum = _mm256_setzero_si256();
@@ -473,7 +472,7 @@ void xllm_quantize_row_q8_0_avx2(const float *src, void *dst, int64_t n)
 void xllm_quantize_row_q8_k_avx2(const float *src, void *dst, int64_t n)
 {
     uint8_t *out = dst;
-    for (int64_t i = 0; i < n / XLLM_QK_K; i++, src += XLLM_QK_K, out += Q8_K_BYTES) {
+    for (int64_t i = 0; i < n / XLLM_QK_K; i++, src += XLLM_QK_K, out += sizeof(xllm_block_q8_k)) {
         __m256 m = _mm256_setzero_ps();
         for (int k = 0; k < 32; k++)
             m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(src + 8 * k)));

@@ -375,7 +375,6 @@ ALWAYS void decode_q6_k(const uint8_t *b, kdec *kd)
     kd->dcorr = -32.0f * kd->d;
 }
 
-#define Q8_K_BYTES 292
 
 ALWAYS int k_bytes(const int k) { return k == K_Q2 ? 84 : k == K_Q3 ? 110 : k == K_Q4 ? 144 : k == K_Q5 ? 176 : 210; }
 
@@ -413,7 +412,7 @@ ALWAYS void k_micro(const int k, int64_t n, const uint8_t *const *wr, int rn, co
         k_decode(k, wr[0] + (size_t)ib * (size_t)bb, &kd);
         UNROLL
         for (int c = 0; c < NC; c++) {
-            const uint8_t *ab = a + (size_t)c * as + (size_t)ib * Q8_K_BYTES;
+            const uint8_t *ab = a + (size_t)c * as + (size_t)ib * sizeof(xllm_block_q8_k);
             float da;
             memcpy(&da, ab, 4);
             __m512i isum = _mm512_setzero_si512();
@@ -467,7 +466,7 @@ void xllm_quantize_row_q8_0_avx512(const float *src, void *dst, int64_t n)
 void xllm_quantize_row_q8_k_avx512(const float *src, void *dst, int64_t n)
 {
     uint8_t *out = dst;
-    for (int64_t i = 0; i < n / XLLM_QK_K; i++, src += XLLM_QK_K, out += Q8_K_BYTES) {
+    for (int64_t i = 0; i < n / XLLM_QK_K; i++, src += XLLM_QK_K, out += sizeof(xllm_block_q8_k)) {
         __m512 m = _mm512_setzero_ps();
         for (int k = 0; k < 16; k++)
             m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(src + 16 * k)));

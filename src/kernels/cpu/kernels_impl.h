@@ -284,7 +284,8 @@ int xllm_q3k_scale(const uint8_t *s, int j);
  * (quant_blocks.h), shared by the reference kernels and the repacker. */
 void xllm_q4k_unpack_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn);
 void xllm_silu_mul_avx512(const float *g, const float *u, float *out, int64_t n);
-/* AVX-512 attention step (attn_avx512.c); n <= 64. */
+#define XLLM_ATTN_MAX_CHUNK 64 /* keys per call of the SIMD attention step */
+/* AVX-512 attention step (attn_avx512.c); n <= XLLM_ATTN_MAX_CHUNK. */
 void xllm_attn_fold_avx512(const float *q, const float *const *kr, const float *const *vr, int n, int dk, int dv,
                            float scale, float cap, float *m, float *l, float *acc);
 

@@ -17,6 +17,7 @@
 #include "base/dtype.h"
 #include "base/fs.h"
 #include "base/status.h"
+#include "base/sysinfo.h"
 #include "kernels/cpu/kernels_impl.h"
 
 #define ROW_UNIT 4          /* rows per task granule (the widest register tile) */
@@ -28,8 +29,9 @@
 #define QUANT_MIN_ROWS 4    /* quantize activations on the pool from this many rows */
 /* F16 weights (f32 activations): twice the rows per block while the f32
  * panel still fits L2, so each weight group is streamed from memory half as
- * often (measured +2-4 % on the 2048-column TinyLlama projections; the
- * 5632-column ffn_down, 2.9 MB at 128 rows, lost ~2 % and keeps 64). */
+ * often (measured +1.7 to +2.4 % on the 2048-column TinyLlama projections;
+ * the 5632-column ffn_down, 2.9 MB at 128 rows, lost 2-4 % and keeps 64;
+ * bench/RESULTS.md). */
 #define F16_ACT_BLOCK 128
 #define F16_PANEL_BYTES ((size_t)1 << 20)
 
@@ -162,6 +164,7 @@ typedef struct fill_half {
     const void *src;
     size_t src_stride; /* bytes of one standard row group */
     int64_t g0, g1;
+    int from_file; /* set by fill_thread: the rows were read with pread */
 } fill_half;
 
 #define FILL_CHUNK_BYTES ((size_t)256 << 10) /* standard rows read per pread */
@@ -169,16 +172,14 @@ typedef struct fill_half {
 /* Repack groups [g0, g1) from the file with pread, a chunk of groups at a
  * time, when the rows lie in a file mapping: touching the mapping costs a
  * page-table entry per 4 KiB page (measured 3x slower than pread here). 0
- * when the rows are not in a mapping or a read failed. */
+ * when the rows are not in a mapping (the first read says so) or a read
+ * failed. */
 static int fill_from_file(const fill_half *h)
 {
     size_t per = FILL_CHUNK_BYTES / h->src_stride;
     int64_t step = per > 0 ? (int64_t)per : 1;
-    uint8_t *buf = NULL;
-    int ok = xllm_mmap_contains((const uint8_t *)h->src + (size_t)h->g0 * h->src_stride,
-                                (size_t)(h->g1 - h->g0) * h->src_stride);
-    if (ok && !(buf = xllm_malloc((size_t)step * h->src_stride)))
-        ok = 0;
+    uint8_t *buf = xllm_malloc((size_t)step * h->src_stride);
+    int ok = buf != NULL;
     for (int64_t g = h->g0; ok && g < h->g1; g += step) {
         int64_t n = h->g1 - g < step ? h->g1 - g : step;
         xllm_packed view = *h->p;
@@ -209,24 +210,27 @@ static void *fill_thread(void *arg)
             madvise((void *)d0, d1 - d0, MADV_POPULATE_WRITE); /* advisory */
     }
 #endif
-    if (!fill_from_file(h))
+    h->from_file = fill_from_file(h);
+    if (!h->from_file)
         xllm_pack_fill(h->p, h->src, h->g0, h->g1);
     return NULL;
 }
 
-static void fill_parallel(xllm_packed *p, const void *src, size_t src_stride, size_t bytes)
+/* 1 when every row was read with pread (the mapped pages were never touched). */
+static int fill_parallel(xllm_packed *p, const void *src, size_t src_stride, size_t bytes)
 {
     int64_t groups = p->rows / XLLM_PACK_ROWS;
-    fill_half lo = {p, src, src_stride, 0, groups / 2}, hi = {p, src, src_stride, groups / 2, groups};
+    fill_half lo = {p, src, src_stride, 0, groups / 2, 0}, hi = {p, src, src_stride, groups / 2, groups, 0};
     pthread_t t;
-    if (bytes < FILL_SPLIT_BYTES || groups < 2 || sysconf(_SC_NPROCESSORS_ONLN) < 2 ||
+    if (bytes < FILL_SPLIT_BYTES || groups < 2 || xllm_online_cpus() < 2 ||
         pthread_create(&t, NULL, fill_thread, &hi) != 0) {
         lo.g1 = groups;
         fill_thread(&lo);
-        return;
+        return lo.from_file;
     }
     fill_thread(&lo);
     pthread_join(t, NULL);
+    return lo.from_file && hi.from_file;
 }
 
 /* Bytes of the allocation behind a packed weight. */
@@ -259,8 +263,8 @@ xllm_status xllm_weight_prepare(xllm_weight *w)
                          (long long)w->rows, (long long)w->cols);
     xllm_packed *p = (xllm_packed *)mem;
     *p = (xllm_packed){(uint32_t)fmt, w->rows, w->cols, nb, gb, mem + PACK_HDR};
-    fill_parallel(p, w->data, w_stride * XLLM_PACK_ROWS, bytes);
-    drop_source(w->data, (size_t)w->rows * w_stride);
+    if (!fill_parallel(p, w->data, w_stride * XLLM_PACK_ROWS, bytes))
+        drop_source(w->data, (size_t)w->rows * w_stride); /* pages the fill touched */
     w->packed = p;
     return XLLM_OK;
 }
@@ -295,7 +299,7 @@ static xllm_packed_fn packed_tile(const xllm_packed *p, xllm_isa isa)
     return isa == XLLM_ISA_AVX512 && p->format < XLLM_PACK_COUNT ? avx512[p->format] : NULL;
 }
 
-#define PK_MAX_W 4 /* weights of one fused packed run (q, k, v) */
+#define PK_MAX_W 4 /* weights of one fused packed run (q, k, v: 3 used) */
 
 /* Packed weights sharing the input, split over the pool as one list of
  * row groups (fused projections: one activation quantization, one run). */

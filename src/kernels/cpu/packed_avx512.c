@@ -195,7 +195,6 @@ ALWAYS void group_pair_n1(const int kind, const uint8_t *gq0, const uint8_t *gq1
 
 /* ---- K-quants x Q8_K ---- */
 
-#define Q8K_BYTES 292 /* f32 d, qs[256] at 4, int16 bsums[16] at 260 */
 
 ALWAYS __m512i scales16(const uint8_t *p, int sign) /* 16 bytes -> 16 int32 lanes */
 {
@@ -256,7 +255,7 @@ ALWAYS void q4k_tile(const int Q5, const uint8_t *gq, int64_t nb, const uint8_t 
                 }
                 UNROLL
                 for (int c = 0; c < NC; c++) {
-                    const uint8_t *aq = a + (size_t)c * as + (size_t)b * Q8K_BYTES + 4 + 64 * p + 4 * k;
+                    const uint8_t *aq = a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k) + 4 + 64 * p + 4 * k;
                     lo[c] = _mm512_dpbusd_epi32(lo[c], wl, bcast32(aq));
                     hi[c] = _mm512_dpbusd_epi32(hi[c], wh, bcast32(aq + 32));
                 }
@@ -284,14 +283,14 @@ ALWAYS void q4k_tile(const int Q5, const uint8_t *gq, int64_t nb, const uint8_t 
             UNROLL
             for (int s = 0; s < 8; s++)
                 msum[c] = _mm512_dpwssd_epi32(msum[c], mdup[s],
-                                              bcast32(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 4 * s));
+                                              bcast32(a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k) + 260 + 4 * s));
         }
         __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 2304)));
         __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 2336)));
         UNROLL
         for (int c = 0; c < NC; c++) {
             float da;
-            memcpy(&da, a + (size_t)c * as + (size_t)b * Q8K_BYTES, 4);
+            memcpy(&da, a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k), 4);
             __m512 dav = _mm512_set1_ps(da);
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dv, dav), acc[c]);
             acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[c]), _mm512_mul_ps(mv, dav), acc[c]);
@@ -367,14 +366,14 @@ ALWAYS void s16_tile(const int F, const uint8_t *gq, const uint8_t *gd, int64_t 
             __m512i is[PNC];
             UNROLL
             for (int c = 0; c < NC; c++)
-                is[c] = _mm512_set1_epi32(-off * ld16s(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 2 * sb));
+                is[c] = _mm512_set1_epi32(-off * ld16s(a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k) + 260 + 2 * sb));
             UNROLL
             for (int i = 0; i < 4; i++) {
                 __m512i q = s16_levels(F, o, sb, i);
                 UNROLL
                 for (int c = 0; c < NC; c++)
                     is[c] = _mm512_dpbusd_epi32(
-                        is[c], q, bcast32(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 4 + 16 * sb + 4 * i));
+                        is[c], q, bcast32(a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k) + 4 + 16 * sb + 4 * i));
             }
             __m512i sc = scales16(o + sco + 16 * sb, F != S16_Q2), mn = _mm512_srli_epi32(sc, 4);
             if (F == S16_Q2)
@@ -383,7 +382,7 @@ ALWAYS void s16_tile(const int F, const uint8_t *gq, const uint8_t *gd, int64_t 
             for (int c = 0; c < NC; c++) {
                 isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(is[c], sc));
                 if (F == S16_Q2) {
-                    __m512i bs = _mm512_set1_epi32(ld16s(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 2 * sb));
+                    __m512i bs = _mm512_set1_epi32(ld16s(a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k) + 260 + 2 * sb));
                     msum[c] = _mm512_add_epi32(msum[c], _mm512_mullo_epi32(mn, bs));
                 }
             }
@@ -393,7 +392,7 @@ ALWAYS void s16_tile(const int F, const uint8_t *gq, const uint8_t *gd, int64_t 
         UNROLL
         for (int c = 0; c < NC; c++) {
             float da;
-            memcpy(&da, a + (size_t)c * as + (size_t)b * Q8K_BYTES, 4);
+            memcpy(&da, a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k), 4);
             __m512 dav = _mm512_set1_ps(da);
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dv, dav), acc[c]);
             if (F == S16_Q2) {
