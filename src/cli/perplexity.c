@@ -6,34 +6,29 @@
 
 #include "base/alloc.h"
 #include "base/sysinfo.h"
+#include "runtime/sampler.h"
 
 int32_t xllm_ppl_scored_per_window(const xllm_ppl_params *p)
 {
     return p->stride > 0 ? p->stride : p->n_ctx - 1 - p->n_ctx / 2;
 }
 
+/* A window and stride that score at least one token. */
+static int params_ok(const xllm_ppl_params *p)
+{
+    return p->n_ctx >= 2 && p->stride >= 0 && p->stride < p->n_ctx && xllm_ppl_scored_per_window(p) >= 1;
+}
+
 int32_t xllm_ppl_windows(const xllm_ppl_params *p, int64_t n)
 {
     int64_t w;
-    if (p->n_ctx < 2 || p->stride < 0 || p->stride >= p->n_ctx || xllm_ppl_scored_per_window(p) < 1)
+    if (!params_ok(p))
         return 0;
     if (p->stride > 0)
         w = n > p->n_ctx ? (n - p->n_ctx + p->stride - 1) / p->stride : 0;
     else
         w = n / p->n_ctx;
     return w > INT32_MAX ? INT32_MAX : (int32_t)w;
-}
-
-/* -ln softmax(row)[target], in double. */
-static double token_nll(const float *row, int32_t n_vocab, int32_t target)
-{
-    double max = row[0], sum = 0;
-    for (int32_t i = 1; i < n_vocab; i++)
-        if (row[i] > max)
-            max = row[i];
-    for (int32_t i = 0; i < n_vocab; i++)
-        sum += exp((double)row[i] - max);
-    return log(sum) + max - (double)row[target];
 }
 
 static int64_t token_bytes(const xllm_tokenizer *tok, int32_t id)
@@ -59,7 +54,7 @@ static xllm_status score_window(xllm_session *s, const int32_t *win, int32_t n_c
             return st;
         for (int32_t j = 0; j < k; j++) {
             int32_t target = win[q + j + 1];
-            r->nll += token_nll(logits + (size_t)j * (size_t)V, V, target);
+            r->nll += -xllm_logprob_d(logits + (size_t)j * (size_t)V, V, target);
             r->n_bytes += token_bytes(p->tok, target);
         }
         r->n_scored += k;
@@ -81,7 +76,7 @@ xllm_status xllm_perplexity(xllm_session *s, const int32_t *tokens, int64_t n, c
     float *logits = NULL;
     double t0 = xllm_now();
     memset(out, 0, sizeof *out);
-    if (p->n_ctx < 2 || p->stride < 0 || p->stride >= p->n_ctx || xllm_ppl_scored_per_window(p) < 1)
+    if (!params_ok(p))
         return xllm_fail(XLLM_ERR_INVALID_ARGUMENT,
                          "perplexity: window %d with stride %d scores nothing (stride 1 .. window - 1, or 0 with "
                          "a window of at least 3)",

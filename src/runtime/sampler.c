@@ -309,11 +309,15 @@ int32_t xllm_sampler_sample(xllm_sampler *s, const float *logits)
     return s->idx[cut - 1];
 }
 
+double xllm_logprob_d(const float *logits, int32_t n_vocab, int32_t token)
+{
+    double mx = logits[xllm_argmax(logits, n_vocab)], sum = 0;
+    for (int32_t i = 0; i < n_vocab; i++)
+        sum += exp((double)logits[i] - mx);
+    return (double)logits[token] - mx - log(sum);
+}
+
 float xllm_logprob(const float *logits, int32_t n_vocab, int32_t token)
 {
-    float mx = logits[xllm_argmax(logits, n_vocab)];
-    double sum = 0;
-    for (int32_t i = 0; i < n_vocab; i++)
-        sum += exp((double)(logits[i] - mx));
-    return (float)((double)(logits[token] - mx) - log(sum));
+    return (float)xllm_logprob_d(logits, n_vocab, token);
 }

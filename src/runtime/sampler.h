@@ -41,6 +41,8 @@ void xllm_sampler_accept(xllm_sampler *s, int32_t token);
 /* Log-probability of each candidate under the final distribution is not kept;
  * this gives log-softmax of the raw logits for `token` (for logprobs). */
 float xllm_logprob(const float *logits, int32_t n_vocab, int32_t token);
+/* The same in double (perplexity sums many of them). */
+double xllm_logprob_d(const float *logits, int32_t n_vocab, int32_t token);
 /* Index of the largest of v[n] (the first one on ties): plain greedy decoding. */
 int32_t xllm_argmax(const float *v, int32_t n);
 
