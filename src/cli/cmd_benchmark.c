@@ -307,13 +307,11 @@ static void print_report(const bench_opts *o, const xllm_bench_report *r)
 static void describe(const char *path, const bench_opts *o, const cli_model *m, char *prompt_src, size_t cap,
                      xllm_bench_report *r)
 {
-    cli_tensor_stats ts;
-    cli_tensor_stats_get(xllm_session_gguf(m->session), &ts);
     snprintf(prompt_src, cap, "random token ids (seed %d%s)", o->seed,
              m->tok ? ", BOS first when the vocabulary adds one, no control tokens" : "");
     r->model = path;
-    r->arch = xllm_session_model(m->session)->hp.arch->name;
-    r->quant = cli_dominant_dtype(&ts);
+    r->arch = m->arch;
+    r->quant = m->quant;
     r->kernels = xllm_kernels_variant();
     r->cpu = xllm_cpu_name();
     r->prompt_source = prompt_src;
@@ -324,7 +322,7 @@ static void describe(const char *path, const bench_opts *o, const cli_model *m, 
     r->gen_tokens = o->gen_tokens;
     r->repeats = o->repeats;
     r->load_seconds = m->load_seconds;
-    r->model_bytes = ts.n_bytes;
+    r->model_bytes = m->model_bytes;
     r->decode_bytes_per_token = cli_decode_bytes_per_token(xllm_session_model(m->session));
 }
 

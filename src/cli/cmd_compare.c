@@ -193,7 +193,6 @@ static xllm_status run_model(const char *path, const char *label, const compare_
                              model_result *r)
 {
     cli_model m = {0};
-    cli_tensor_stats ts;
     xllm_status st;
     r->path = path;
     xllm_reset_peak_rss();
@@ -202,10 +201,9 @@ static xllm_status run_model(const char *path, const char *label, const compare_
         return st;
     r->load_s = m.load_seconds;
     r->rss_loaded = xllm_rss_bytes();
-    cli_tensor_stats_get(xllm_session_gguf(m.session), &ts);
-    r->model_bytes = ts.n_bytes;
-    r->quant = cli_dominant_dtype(&ts);
-    r->arch = xllm_session_model(m.session)->hp.arch->name;
+    r->model_bytes = m.model_bytes;
+    r->quant = m.quant;
+    r->arch = m.arch;
     r->n_vocab = xllm_tokenizer_n_vocab(m.tok);
     r->vocab_hash = vocab_hash(m.tok);
     st = run_perplexity(o, &m, w, label, r);
@@ -240,6 +238,12 @@ static void print_row(int w, const char *name, const char *a, const char *b)
     printf("%-24s %-*s %s\n", name, w, a, b);
 }
 
+/* Prefill speed: the perplexity windows are the prefill work. */
+static double prefill_tps(const model_result *r)
+{
+    return r->ppl.seconds > 0 ? r->ppl.n_evaluated / r->ppl.seconds : 0;
+}
+
 static void print_models(const model_result *r)
 {
     char a[2][96];
@@ -253,7 +257,7 @@ static void print_models(const model_result *r)
         snprintf(a[k], sizeof a[k], "%.3f s", r[k].load_s);
     print_row(w, "load", a[0], a[1]);
     for (int k = 0; k < 2; k++)
-        snprintf(a[k], sizeof a[k], "%.2f", r[k].ppl.n_evaluated / (r[k].ppl.seconds > 0 ? r[k].ppl.seconds : 1));
+        snprintf(a[k], sizeof a[k], "%.2f", prefill_tps(&r[k]));
     print_row(w, "prefill tokens/s", a[0], a[1]);
     for (int k = 0; k < 2; k++)
         snprintf(a[k], sizeof a[k], "%.2f", cli_decode_tps(&r[k].gen));
@@ -316,8 +320,7 @@ static json_t *model_json(const model_result *r, int n_prompts)
     json_object_set_new(o, "rss_after_load_bytes", json_integer((json_int_t)r->rss_loaded));
     json_object_set_new(o, "rss_bytes", json_integer((json_int_t)r->rss_end));
     json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)r->peak_rss));
-    json_object_set_new(o, "prefill_tokens_per_s",
-                        json_real(r->ppl.seconds > 0 ? r->ppl.n_evaluated / r->ppl.seconds : 0));
+    json_object_set_new(o, "prefill_tokens_per_s", json_real(prefill_tps(r)));
     json_object_set_new(o, "decode_tokens_per_s", json_real(cli_decode_tps(&r->gen)));
     json_object_set_new(o, "vocab_size", json_integer(r->n_vocab));
     json_object_set_new(p, "value", json_real(r->ppl.ppl));

@@ -82,7 +82,6 @@ static void print_json(const profile_result *p)
 /* Load, then the same greedy request twice (cold, warm). */
 static xllm_status profile(const char *path, const profile_opts *o, cli_model *m, profile_result *p)
 {
-    cli_tensor_stats ts;
     int32_t *ids = NULL;
     size_t n = 0;
     xllm_status st;
@@ -92,10 +91,9 @@ static xllm_status profile(const char *path, const profile_opts *o, cli_model *m
         return st;
     p->load_s = m->load_seconds;
     p->rss_loaded = xllm_rss_bytes();
-    cli_tensor_stats_get(xllm_session_gguf(m->session), &ts);
-    p->model_bytes = ts.n_bytes;
-    p->quant = cli_dominant_dtype(&ts);
-    p->arch = xllm_session_model(m->session)->hp.arch->name;
+    p->model_bytes = m->model_bytes;
+    p->quant = m->quant;
+    p->arch = m->arch;
     if ((st = xllm_tokenize(m->tok, o->prompt, strlen(o->prompt), 1, 1, &ids, &n)) != XLLM_OK)
         return st;
     if (n == 0 || (int64_t)n >= xllm_session_n_ctx(m->session))

@@ -25,6 +25,13 @@ xllm_status cli_model_open(const char *path, int n_threads, int n_ctx, int need_
     if (st != XLLM_OK)
         return st;
     m->load_seconds = xllm_now() - t0;
+    {
+        cli_tensor_stats ts;
+        cli_tensor_stats_get(xllm_session_gguf(m->session), &ts);
+        m->model_bytes = ts.n_bytes;
+        m->quant = cli_dominant_dtype(&ts);
+        m->arch = xllm_session_model(m->session)->hp.arch->name;
+    }
     st = xllm_tokenizer_load(xllm_session_gguf(m->session), &m->tok);
     if (st != XLLM_OK && need_tokenizer) {
         xllm_fail_wrap(st, "%s: the model has no usable tokenizer", path);

@@ -17,11 +17,14 @@
 /* path is a directory -> Hugging Face view; else a GGUF file. */
 xllm_status cli_open_container(const char *path, xllm_gguf **out);
 
-/* A loaded model with its tokenizer (tok is NULL when the model has none). */
+/* A loaded model with its tokenizer (tok is NULL when the model has none),
+ * and what the reports say about it. */
 typedef struct cli_model {
     xllm_session *session;
     xllm_tokenizer *tok;
     double load_seconds;
+    const char *arch, *quant; /* architecture name, cli_dominant_dtype */
+    uint64_t model_bytes;     /* tensor data bytes */
 } cli_model;
 
 xllm_status cli_model_open(const char *path, int n_threads, int n_ctx, int need_tokenizer, cli_model *m);
