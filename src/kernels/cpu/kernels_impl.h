@@ -154,6 +154,18 @@ void xllm_quantize_row_q8_k_avx512(const float *src, void *dst, int64_t n);
 #define XLLM_Q6K_SB 3328
 #define XLLM_Q3K_SB 1792
 #define XLLM_Q2K_SB 1344
+/* Field offsets inside those super-blocks (the tables above). */
+#define XLLM_Q4K_SC 2048   /* sc[8][16] */
+#define XLLM_Q4K_MN 2176   /* mn[8][16] */
+#define XLLM_Q4K_D 2304    /* d[16] f16 */
+#define XLLM_Q4K_DMIN 2336 /* dmin[16] f16 */
+#define XLLM_Q6K_QH 2048   /* qh[16][16][4] */
+#define XLLM_Q6K_SC 3072   /* sc[16][16] int8 */
+#define XLLM_Q3K_HM 1024   /* hi (hmask) plane */
+#define XLLM_Q3K_SC 1536   /* sc[16][16] int8 */
+#define XLLM_Q2K_SC 1024   /* scale bytes [16][16] */
+#define XLLM_Q2K_D 1280    /* d[16] f16 */
+#define XLLM_Q2K_DMIN 1312 /* dmin[16] f16 */
 
 typedef enum xllm_pack_format {
     XLLM_PACK_NONE = 0,

@@ -261,7 +261,7 @@ ALWAYS void q4k_tile(const int Q5, const uint8_t *gq, int64_t nb, const uint8_t 
                 }
             }
             /* sub-blocks 2p (low nibbles) and 2p + 1 (high) */
-            __m512i sl = scales16(o + 2048 + 32 * p, 0), sh = scales16(o + 2048 + 32 * p + 16, 0);
+            __m512i sl = scales16(o + XLLM_Q4K_SC + 32 * p, 0), sh = scales16(o + XLLM_Q4K_SC + 32 * p + 16, 0);
             UNROLL
             for (int c = 0; c < NC; c++) {
                 __m512i h = Q5 ? hi[c] : _mm512_srai_epi32(hi[c], 4); /* Q4_K: exact, 16 x nibble */
@@ -274,7 +274,7 @@ ALWAYS void q4k_tile(const int Q5, const uint8_t *gq, int64_t nb, const uint8_t 
         __m512i mdup[8], msum[PNC];
         UNROLL
         for (int s = 0; s < 8; s++) {
-            __m512i m = scales16(o + 2176 + 16 * s, 0);
+            __m512i m = scales16(o + XLLM_Q4K_MN + 16 * s, 0);
             mdup[s] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
         }
         UNROLL
@@ -285,8 +285,8 @@ ALWAYS void q4k_tile(const int Q5, const uint8_t *gq, int64_t nb, const uint8_t 
                 msum[c] = _mm512_dpwssd_epi32(msum[c], mdup[s],
                                               bcast32(a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k) + 260 + 4 * s));
         }
-        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 2304)));
-        __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 2336)));
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + XLLM_Q4K_D)));
+        __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + XLLM_Q4K_DMIN)));
         UNROLL
         for (int c = 0; c < NC; c++) {
             float da;
@@ -327,13 +327,13 @@ ALWAYS __m512i s16_levels(const int F, const uint8_t *o, const int sb, const int
         const int k = sb / 4, u = 4 * (sb % 4) + i;
         __m512i l = _mm512_loadu_si512((const void *)(o + (u + 16 * (k & 1)) * 64));
         __m512i lq = k < 2 ? _mm512_and_si512(l, m15) : _mm512_and_si512(_mm512_srli_epi16(l, 4), m15);
-        return _mm512_or_si512(lq, q6_high(_mm512_loadu_si512((const void *)(o + 2048 + u * 64)), k));
+        return _mm512_or_si512(lq, q6_high(_mm512_loadu_si512((const void *)(o + XLLM_Q6K_QH + u * 64)), k));
     }
     const int m = 4 * (sb % 2) + i, k = (sb % 8) / 2, sh = sb / 2;
     __m512i l = _mm512_loadu_si512((const void *)(o + (8 * (sb / 8) + m) * 64));
     __m512i q = _mm512_and_si512(_mm512_srli_epi16(l, 2 * k), m3);
     if (F == S16_Q3) {
-        __m512i h = _mm512_loadu_si512((const void *)(o + 1024 + m * 64));
+        __m512i h = _mm512_loadu_si512((const void *)(o + XLLM_Q3K_HM + m * 64));
         h = sh <= 2 ? _mm512_slli_epi16(h, 2 - sh) : _mm512_srli_epi16(h, sh - 2);
         q = _mm512_or_si512(q, _mm512_and_si512(h, m4));
     }
@@ -347,7 +347,7 @@ ALWAYS void s16_tile(const int F, const uint8_t *gq, const uint8_t *gd, int64_t 
                      const int NC, float *y, size_t ys)
 {
     const int sbb = F == S16_Q6 ? XLLM_Q6K_SB : F == S16_Q3 ? XLLM_Q3K_SB : XLLM_Q2K_SB;
-    const int off = F == S16_Q6 ? 32 : F == S16_Q3 ? 4 : 0, sco = F == S16_Q6 ? 3072 : F == S16_Q3 ? 1536 : 1024;
+    const int off = F == S16_Q6 ? 32 : F == S16_Q3 ? 4 : 0, sco = F == S16_Q6 ? XLLM_Q6K_SC : F == S16_Q3 ? XLLM_Q3K_SC : XLLM_Q2K_SC;
     const __m512i m15 = _mm512_set1_epi32(15);
     __m512 acc[PNC];
     UNROLL
@@ -387,7 +387,7 @@ ALWAYS void s16_tile(const int F, const uint8_t *gq, const uint8_t *gd, int64_t 
                 }
             }
         }
-        const uint8_t *dp = F == S16_Q2 ? o + 1280 : gd + (size_t)b * 32;
+        const uint8_t *dp = F == S16_Q2 ? o + XLLM_Q2K_D : gd + (size_t)b * 32;
         __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dp));
         UNROLL
         for (int c = 0; c < NC; c++) {
@@ -396,7 +396,7 @@ ALWAYS void s16_tile(const int F, const uint8_t *gq, const uint8_t *gd, int64_t 
             __m512 dav = _mm512_set1_ps(da);
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dv, dav), acc[c]);
             if (F == S16_Q2) {
-                __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 1312)));
+                __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + XLLM_Q2K_DMIN)));
                 acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[c]), _mm512_mul_ps(mv, dav), acc[c]);
             }
         }

@@ -118,11 +118,11 @@ static void fill_q4k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
                     memcpy(o + (size_t)pc * 64 + (size_t)j * 4, blk + qs + 4 * pc, 4);
                 xllm_q4k_unpack_scales(blk + offsetof(xllm_block_q4_k, scales), sc, mn);
                 for (int s = 0; s < 8; s++) {
-                    o[2048 + s * R + j] = sc[s];
-                    o[2176 + s * R + j] = mn[s];
+                    o[XLLM_Q4K_SC + s * R + j] = sc[s];
+                    o[XLLM_Q4K_MN + s * R + j] = mn[s];
                 }
-                memcpy(o + 2304 + 2 * j, blk, 2);
-                memcpy(o + 2336 + 2 * j, blk + 2, 2);
+                memcpy(o + XLLM_Q4K_D + 2 * j, blk, 2);
+                memcpy(o + XLLM_Q4K_DMIN + 2 * j, blk + 2, 2);
                 for (int c = 0; q5 && c < 8; c++)
                     memcpy(o + XLLM_Q4K_SB + (size_t)c * 64 + (size_t)j * 4, blk + offsetof(xllm_block_q5_k, qh) + 4 * c, 4);
             }
@@ -154,11 +154,11 @@ static void fill_q6k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
                 for (int u = 0; u < 16; u++)
                     for (int t = 0; t < 4; t++) {
                         int e = 4 * u + t;
-                        o[2048 + u * 64 + j * 4 + t] = (uint8_t)((q[e] >> 4) << 4 | (q[e + 64] >> 4) << 6 |
+                        o[XLLM_Q6K_QH + u * 64 + j * 4 + t] = (uint8_t)((q[e] >> 4) << 4 | (q[e + 64] >> 4) << 6 |
                                                                  (q[e + 128] >> 4) | (q[e + 192] >> 4) << 2);
                     }
                 for (int s = 0; s < 16; s++)
-                    o[3072 + s * R + j] = (uint8_t)row[b].scales[s];
+                    o[XLLM_Q6K_SC + s * R + j] = (uint8_t)row[b].scales[s];
                 memcpy(gd + ((size_t)b * R + (size_t)j) * 2, &row[b].d, 2);
             }
         }
@@ -177,9 +177,9 @@ static void fill_q3k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
                 for (int c = 0; c < 16; c++)
                     memcpy(o + c * 64 + j * 4, row[b].qs + 4 * c, 4);
                 for (int c = 0; c < 8; c++)
-                    memcpy(o + 1024 + c * 64 + j * 4, row[b].hmask + 4 * c, 4);
+                    memcpy(o + XLLM_Q3K_HM + c * 64 + j * 4, row[b].hmask + 4 * c, 4);
                 for (int s = 0; s < 16; s++)
-                    o[1536 + s * R + j] = (uint8_t)(int8_t)xllm_q3k_scale(row[b].scales, s);
+                    o[XLLM_Q3K_SC + s * R + j] = (uint8_t)(int8_t)xllm_q3k_scale(row[b].scales, s);
                 memcpy(gd + ((size_t)b * R + (size_t)j) * 2, &row[b].d, 2);
             }
         }
@@ -197,9 +197,9 @@ static void fill_q2k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
                 for (int c = 0; c < 16; c++)
                     memcpy(o + c * 64 + j * 4, row[b].qs + 4 * c, 4);
                 for (int s = 0; s < 16; s++)
-                    o[1024 + s * R + j] = row[b].scales[s];
-                memcpy(o + 1280 + 2 * j, &row[b].d, 2);
-                memcpy(o + 1312 + 2 * j, &row[b].dmin, 2);
+                    o[XLLM_Q2K_SC + s * R + j] = row[b].scales[s];
+                memcpy(o + XLLM_Q2K_D + 2 * j, &row[b].d, 2);
+                memcpy(o + XLLM_Q2K_DMIN + 2 * j, &row[b].dmin, 2);
             }
         }
 }
@@ -312,31 +312,31 @@ static double packed_weight(const xllm_packed *p, const uint8_t *gq, int j, int6
         int q = hi ? byte >> 4 : byte & 15;
         if (q5)
             q |= ((o[XLLM_Q4K_SB + (size_t)(l / 4) * 64 + (size_t)j * 4 + (size_t)(l % 4)] >> s) & 1) << 4;
-        return (double)f16_at(o + 2304 + 2 * j) * o[2048 + s * R + j] * q -
-               (double)f16_at(o + 2336 + 2 * j) * o[2176 + s * R + j];
+        return (double)f16_at(o + XLLM_Q4K_D + 2 * j) * o[XLLM_Q4K_SC + s * R + j] * q -
+               (double)f16_at(o + XLLM_Q4K_DMIN + 2 * j) * o[XLLM_Q4K_MN + s * R + j];
     }
     if (p->format == XLLM_PACK_Q2_KX16) {
         const uint8_t *o = gq + (size_t)b * XLLM_Q2K_SB;
         int t = e % 4, m = (e % 32) / 4;
         int q = (o[(8 * (e / 128) + m) * 64 + j * 4 + t] >> (2 * ((e % 128) / 32))) & 3;
-        uint8_t sc = o[1024 + (e / 16) * R + j];
-        return (double)f16_at(o + 1280 + 2 * j) * (sc & 15) * q - (double)f16_at(o + 1312 + 2 * j) * (sc >> 4);
+        uint8_t sc = o[XLLM_Q2K_SC + (e / 16) * R + j];
+        return (double)f16_at(o + XLLM_Q2K_D + 2 * j) * (sc & 15) * q - (double)f16_at(o + XLLM_Q2K_DMIN + 2 * j) * (sc >> 4);
     }
     if (p->format == XLLM_PACK_Q3_KX16) {
         const uint8_t *o = gq + (size_t)b * XLLM_Q3K_SB;
         int t = e % 4, m = (e % 32) / 4;
         int lo = (o[(8 * (e / 128) + m) * 64 + j * 4 + t] >> (2 * ((e % 128) / 32))) & 3;
-        int hb = (o[1024 + m * 64 + j * 4 + t] >> (e / 32)) & 1;
+        int hb = (o[XLLM_Q3K_HM + m * 64 + j * 4 + t] >> (e / 32)) & 1;
         double d = f16_at(gq + (size_t)p->nb * XLLM_Q3K_SB + ((size_t)b * R + (size_t)j) * 2);
-        return d * (int8_t)o[1536 + (e / 16) * R + j] * ((lo | hb << 2) - 4);
+        return d * (int8_t)o[XLLM_Q3K_SC + (e / 16) * R + j] * ((lo | hb << 2) - 4);
     }
     const uint8_t *o = gq + (size_t)b * XLLM_Q6K_SB;
     int v = e % 128 / 4, t = e % 4, u = e % 64 / 4, quarter = e / 64;
-    uint8_t lo = o[v * 64 + j * 4 + t], hb = o[2048 + u * 64 + j * 4 + t];
+    uint8_t lo = o[v * 64 + j * 4 + t], hb = o[XLLM_Q6K_QH + u * 64 + j * 4 + t];
     static const int hshift[4] = {4, 6, 0, 2};
     int q = (e < 128 ? lo & 15 : lo >> 4) | ((hb >> hshift[quarter]) & 3) << 4;
     double d = f16_at(gq + (size_t)p->nb * XLLM_Q6K_SB + ((size_t)b * R + (size_t)j) * 2);
-    return d * (int8_t)o[3072 + (e / 16) * R + j] * (q - 32);
+    return d * (int8_t)o[XLLM_Q6K_SC + (e / 16) * R + j] * (q - 32);
 }
 
 void xllm_packed_tile_ref(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride, int nc,

@@ -96,13 +96,13 @@ static void block_q4k(const xllm_packed *p, const block_at *t)
     for (int c = 0; q5 && c < 8; c++)
         _mm512_storeu_si512(o + XLLM_Q4K_SB + (size_t)c * 64,
                             gather16(t->rows, t->blk + offsetof(xllm_block_q5_k, qh) + 4 * c));
-    store_halves(o + 2304, o + 2336, gather16(t->rows, t->blk)); /* d, dmin at 0, 2 in both */
+    store_halves(o + XLLM_Q4K_D, o + XLLM_Q4K_DMIN, gather16(t->rows, t->blk)); /* d, dmin at 0, 2 in both */
     for (int j = 0; j < R; j++) {
         uint8_t sc[8], mn[8];
         xllm_q4k_unpack_scales(t->blk + (size_t)j * t->rb + offsetof(xllm_block_q4_k, scales), sc, mn);
         for (int s = 0; s < 8; s++) {
-            o[2048 + s * R + j] = sc[s];
-            o[2176 + s * R + j] = mn[s];
+            o[XLLM_Q4K_SC + s * R + j] = sc[s];
+            o[XLLM_Q4K_MN + s * R + j] = mn[s];
         }
     }
 }
@@ -131,13 +131,13 @@ static void block_q6k(const xllm_packed *p, const block_at *t)
         __m512i hi = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(a, m1), 4),
                                      _mm512_slli_epi32(_mm512_and_si512(a, m2), 2));
         __m512i lo = _mm512_or_si512(_mm512_and_si512(c, m1), _mm512_srli_epi32(_mm512_and_si512(c, m2), 2));
-        _mm512_storeu_si512(o + 2048 + u * 64, _mm512_or_si512(hi, lo));
+        _mm512_storeu_si512(o + XLLM_Q6K_QH + u * 64, _mm512_or_si512(hi, lo));
     }
     /* d is the last field: read it with the two scale bytes before it */
     store_halves(gd + (size_t)t->b * R * 2, NULL, _mm512_srli_epi32(gather16(t->rows, (const uint8_t *)&blk->d - 2), 16));
     for (int j = 0; j < R; j++)
         for (int s = 0; s < 16; s++)
-            o[3072 + s * R + j] = (uint8_t)((const xllm_block_q6_k *)(t->blk + (size_t)j * t->rb))->scales[s];
+            o[XLLM_Q6K_SC + s * R + j] = (uint8_t)((const xllm_block_q6_k *)(t->blk + (size_t)j * t->rb))->scales[s];
 }
 
 /* Q3_K: qs and hmask dwords as they are; the scales one row at a time. */
@@ -148,11 +148,11 @@ static void block_q3k(const xllm_packed *p, const block_at *t)
     for (int c = 0; c < 16; c++)
         _mm512_storeu_si512(o + c * 64, gather16(t->rows, blk->qs + 4 * c));
     for (int c = 0; c < 8; c++)
-        _mm512_storeu_si512(o + 1024 + c * 64, gather16(t->rows, blk->hmask + 4 * c));
+        _mm512_storeu_si512(o + XLLM_Q3K_HM + c * 64, gather16(t->rows, blk->hmask + 4 * c));
     store_halves(gd + (size_t)t->b * R * 2, NULL, _mm512_srli_epi32(gather16(t->rows, (const uint8_t *)&blk->d - 2), 16));
     for (int j = 0; j < R; j++)
         for (int s = 0; s < 16; s++)
-            o[1536 + s * R + j] =
+            o[XLLM_Q3K_SC + s * R + j] =
                 (uint8_t)(int8_t)xllm_q3k_scale(((const xllm_block_q3_k *)(t->blk + (size_t)j * t->rb))->scales, s);
 }
 
@@ -164,10 +164,10 @@ static void block_q2k(const xllm_packed *p, const block_at *t)
     (void)p;
     for (int c = 0; c < 16; c++)
         _mm512_storeu_si512(o + c * 64, gather16(t->rows, blk->qs + 4 * c));
-    store_halves(o + 1280, o + 1312, gather16(t->rows, (const uint8_t *)&blk->d)); /* d, dmin: the last 4 bytes */
+    store_halves(o + XLLM_Q2K_D, o + XLLM_Q2K_DMIN, gather16(t->rows, (const uint8_t *)&blk->d)); /* d, dmin: the last 4 bytes */
     for (int j = 0; j < R; j++)
         for (int s = 0; s < 16; s++)
-            o[1024 + s * R + j] = ((const xllm_block_q2_k *)(t->blk + (size_t)j * t->rb))->scales[s];
+            o[XLLM_Q2K_SC + s * R + j] = ((const xllm_block_q2_k *)(t->blk + (size_t)j * t->rb))->scales[s];
 }
 
 /* Groups [g0, g1) block by block (bb standard bytes per block), the next
