@@ -53,8 +53,8 @@ void xllm_attn_fold(const float *q, const float *const *kr, const float *const *
 {
     if (xllm_kernels_isa() == XLLM_ISA_AVX512) {
         for (int j0 = 0; j0 < n; j0 += XLLM_ATTN_MAX_CHUNK)
-            xllm_attn_fold_avx512(q, kr + j0, vr + j0, n - j0 < XLLM_ATTN_MAX_CHUNK ? n - j0 : XLLM_ATTN_MAX_CHUNK, dk, dv,
-                                  scale, cap, m, l, acc);
+            xllm_attn_fold_avx512(q, kr + j0, vr + j0, n - j0 < XLLM_ATTN_MAX_CHUNK ? n - j0 : XLLM_ATTN_MAX_CHUNK,
+                                  dk, dv, scale, cap, m, l, acc);
         return;
     }
     xllm_attn_fold_ref(q, kr, vr, n, dk, dv, scale, cap, m, l, acc);

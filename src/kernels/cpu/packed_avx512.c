@@ -22,6 +22,7 @@
 #define PF_SB 2
 #define PF_BYTES 4096 /* 32-element block streams (F16 needs none: 3 instructions per 32 bytes) */
 #define UNROLL _Pragma("GCC unroll 8")
+#define Q8K_BYTES sizeof(xllm_block_q8_k) /* f32 d, qs[256] at 4, int16 bsums[16] at 260 */
 
 ALWAYS int32_t ld32(const uint8_t *p)
 {
@@ -255,7 +256,7 @@ ALWAYS void q4k_tile(const int Q5, const uint8_t *gq, int64_t nb, const uint8_t 
                 }
                 UNROLL
                 for (int c = 0; c < NC; c++) {
-                    const uint8_t *aq = a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k) + 4 + 64 * p + 4 * k;
+                    const uint8_t *aq = a + (size_t)c * as + (size_t)b * Q8K_BYTES + 4 + 64 * p + 4 * k;
                     lo[c] = _mm512_dpbusd_epi32(lo[c], wl, bcast32(aq));
                     hi[c] = _mm512_dpbusd_epi32(hi[c], wh, bcast32(aq + 32));
                 }
@@ -283,14 +284,14 @@ ALWAYS void q4k_tile(const int Q5, const uint8_t *gq, int64_t nb, const uint8_t 
             UNROLL
             for (int s = 0; s < 8; s++)
                 msum[c] = _mm512_dpwssd_epi32(msum[c], mdup[s],
-                                              bcast32(a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k) + 260 + 4 * s));
+                                              bcast32(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 4 * s));
         }
         __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + XLLM_Q4K_D)));
         __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + XLLM_Q4K_DMIN)));
         UNROLL
         for (int c = 0; c < NC; c++) {
             float da;
-            memcpy(&da, a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k), 4);
+            memcpy(&da, a + (size_t)c * as + (size_t)b * Q8K_BYTES, 4);
             __m512 dav = _mm512_set1_ps(da);
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dv, dav), acc[c]);
             acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[c]), _mm512_mul_ps(mv, dav), acc[c]);
@@ -347,7 +348,8 @@ ALWAYS void s16_tile(const int F, const uint8_t *gq, const uint8_t *gd, int64_t 
                      const int NC, float *y, size_t ys)
 {
     const int sbb = F == S16_Q6 ? XLLM_Q6K_SB : F == S16_Q3 ? XLLM_Q3K_SB : XLLM_Q2K_SB;
-    const int off = F == S16_Q6 ? 32 : F == S16_Q3 ? 4 : 0, sco = F == S16_Q6 ? XLLM_Q6K_SC : F == S16_Q3 ? XLLM_Q3K_SC : XLLM_Q2K_SC;
+    const int off = F == S16_Q6 ? 32 : F == S16_Q3 ? 4 : 0;
+    const int sco = F == S16_Q6 ? XLLM_Q6K_SC : F == S16_Q3 ? XLLM_Q3K_SC : XLLM_Q2K_SC;
     const __m512i m15 = _mm512_set1_epi32(15);
     __m512 acc[PNC];
     UNROLL
@@ -366,14 +368,14 @@ ALWAYS void s16_tile(const int F, const uint8_t *gq, const uint8_t *gd, int64_t 
             __m512i is[PNC];
             UNROLL
             for (int c = 0; c < NC; c++)
-                is[c] = _mm512_set1_epi32(-off * ld16s(a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k) + 260 + 2 * sb));
+                is[c] = _mm512_set1_epi32(-off * ld16s(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 2 * sb));
             UNROLL
             for (int i = 0; i < 4; i++) {
                 __m512i q = s16_levels(F, o, sb, i);
                 UNROLL
                 for (int c = 0; c < NC; c++)
                     is[c] = _mm512_dpbusd_epi32(
-                        is[c], q, bcast32(a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k) + 4 + 16 * sb + 4 * i));
+                        is[c], q, bcast32(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 4 + 16 * sb + 4 * i));
             }
             __m512i sc = scales16(o + sco + 16 * sb, F != S16_Q2), mn = _mm512_srli_epi32(sc, 4);
             if (F == S16_Q2)
@@ -382,7 +384,7 @@ ALWAYS void s16_tile(const int F, const uint8_t *gq, const uint8_t *gd, int64_t 
             for (int c = 0; c < NC; c++) {
                 isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(is[c], sc));
                 if (F == S16_Q2) {
-                    __m512i bs = _mm512_set1_epi32(ld16s(a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k) + 260 + 2 * sb));
+                    __m512i bs = _mm512_set1_epi32(ld16s(a + (size_t)c * as + (size_t)b * Q8K_BYTES + 260 + 2 * sb));
                     msum[c] = _mm512_add_epi32(msum[c], _mm512_mullo_epi32(mn, bs));
                 }
             }
@@ -392,7 +394,7 @@ ALWAYS void s16_tile(const int F, const uint8_t *gq, const uint8_t *gd, int64_t 
         UNROLL
         for (int c = 0; c < NC; c++) {
             float da;
-            memcpy(&da, a + (size_t)c * as + (size_t)b * sizeof(xllm_block_q8_k), 4);
+            memcpy(&da, a + (size_t)c * as + (size_t)b * Q8K_BYTES, 4);
             __m512 dav = _mm512_set1_ps(da);
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dv, dav), acc[c]);
             if (F == S16_Q2) {

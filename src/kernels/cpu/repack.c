@@ -124,7 +124,8 @@ static void fill_q4k(xllm_packed *p, const uint8_t *src, int64_t g0, int64_t g1)
                 memcpy(o + XLLM_Q4K_D + 2 * j, blk, 2);
                 memcpy(o + XLLM_Q4K_DMIN + 2 * j, blk + 2, 2);
                 for (int c = 0; q5 && c < 8; c++)
-                    memcpy(o + XLLM_Q4K_SB + (size_t)c * 64 + (size_t)j * 4, blk + offsetof(xllm_block_q5_k, qh) + 4 * c, 4);
+                    memcpy(o + XLLM_Q4K_SB + (size_t)c * 64 + (size_t)j * 4,
+                           blk + offsetof(xllm_block_q5_k, qh) + 4 * c, 4);
             }
         }
 }
@@ -320,7 +321,8 @@ static double packed_weight(const xllm_packed *p, const uint8_t *gq, int j, int6
         int t = e % 4, m = (e % 32) / 4;
         int q = (o[(8 * (e / 128) + m) * 64 + j * 4 + t] >> (2 * ((e % 128) / 32))) & 3;
         uint8_t sc = o[XLLM_Q2K_SC + (e / 16) * R + j];
-        return (double)f16_at(o + XLLM_Q2K_D + 2 * j) * (sc & 15) * q - (double)f16_at(o + XLLM_Q2K_DMIN + 2 * j) * (sc >> 4);
+        return (double)f16_at(o + XLLM_Q2K_D + 2 * j) * (sc & 15) * q -
+               (double)f16_at(o + XLLM_Q2K_DMIN + 2 * j) * (sc >> 4);
     }
     if (p->format == XLLM_PACK_Q3_KX16) {
         const uint8_t *o = gq + (size_t)b * XLLM_Q3K_SB;

@@ -69,6 +69,13 @@ typedef struct block_at {
     int64_t b;
 } block_at;
 
+/* The 16 rows' f16 d when it is the block's last field (Q6_K, Q3_K): read
+ * with the two bytes before it, so no gather passes the block's end. */
+static void store_last_d(uint8_t *out, __m512i rows, const uint16_t *d)
+{
+    store_halves(out, NULL, _mm512_srli_epi32(gather16(rows, (const uint8_t *)d - 2), 16));
+}
+
 /* 32-element layouts: d (and m) planes, qh plane (Q5), qs chunks. */
 static void block_q32(const xllm_packed *p, const block_at *t)
 {
@@ -133,8 +140,7 @@ static void block_q6k(const xllm_packed *p, const block_at *t)
         __m512i lo = _mm512_or_si512(_mm512_and_si512(c, m1), _mm512_srli_epi32(_mm512_and_si512(c, m2), 2));
         _mm512_storeu_si512(o + XLLM_Q6K_QH + u * 64, _mm512_or_si512(hi, lo));
     }
-    /* d is the last field: read it with the two scale bytes before it */
-    store_halves(gd + (size_t)t->b * R * 2, NULL, _mm512_srli_epi32(gather16(t->rows, (const uint8_t *)&blk->d - 2), 16));
+    store_last_d(gd + (size_t)t->b * R * 2, t->rows, &blk->d);
     for (int j = 0; j < R; j++)
         for (int s = 0; s < 16; s++)
             o[XLLM_Q6K_SC + s * R + j] = (uint8_t)((const xllm_block_q6_k *)(t->blk + (size_t)j * t->rb))->scales[s];
@@ -149,7 +155,7 @@ static void block_q3k(const xllm_packed *p, const block_at *t)
         _mm512_storeu_si512(o + c * 64, gather16(t->rows, blk->qs + 4 * c));
     for (int c = 0; c < 8; c++)
         _mm512_storeu_si512(o + XLLM_Q3K_HM + c * 64, gather16(t->rows, blk->hmask + 4 * c));
-    store_halves(gd + (size_t)t->b * R * 2, NULL, _mm512_srli_epi32(gather16(t->rows, (const uint8_t *)&blk->d - 2), 16));
+    store_last_d(gd + (size_t)t->b * R * 2, t->rows, &blk->d);
     for (int j = 0; j < R; j++)
         for (int s = 0; s < 16; s++)
             o[XLLM_Q3K_SC + s * R + j] =
@@ -164,7 +170,8 @@ static void block_q2k(const xllm_packed *p, const block_at *t)
     (void)p;
     for (int c = 0; c < 16; c++)
         _mm512_storeu_si512(o + c * 64, gather16(t->rows, blk->qs + 4 * c));
-    store_halves(o + XLLM_Q2K_D, o + XLLM_Q2K_DMIN, gather16(t->rows, (const uint8_t *)&blk->d)); /* d, dmin: the last 4 bytes */
+    /* d, dmin: the last 4 bytes */
+    store_halves(o + XLLM_Q2K_D, o + XLLM_Q2K_DMIN, gather16(t->rows, (const uint8_t *)&blk->d));
     for (int j = 0; j < R; j++)
         for (int s = 0; s < 16; s++)
             o[XLLM_Q2K_SC + s * R + j] = ((const xllm_block_q2_k *)(t->blk + (size_t)j * t->rb))->scales[s];
