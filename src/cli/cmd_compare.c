@@ -455,7 +455,7 @@ int cmd_compare(int argc, char **argv)
         {"ppl-stride", XLLM_OPT_INT, &o.stride, "window stride (default: window/2; 0 = llama-perplexity's "
                                                 "non-overlapping chunks)"},
         {"num-predict", XLLM_OPT_INT, &o.num_predict, "tokens generated per prompt (default 32)"},
-        {"threads", XLLM_OPT_INT, &o.threads, "compute threads (default: one per CPU)"},
+        CLI_OPT_THREADS(o.threads),
         {"json", XLLM_OPT_FLAG, &o.json, "print one JSON object"},
         {"quiet", XLLM_OPT_FLAG, &o.quiet, "no progress on stderr"},
     };

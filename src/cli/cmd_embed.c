@@ -22,7 +22,7 @@ int cmd_embed(int argc, char **argv)
         {"text", XLLM_OPT_STR, &text, "text to embed (tokenized with the model's tokenizer)"},
         {"tokens", XLLM_OPT_STR, &tokens_arg, "comma-separated token ids instead of text"},
         {"json", XLLM_OPT_FLAG, &json, "print {\"embedding\": [...], \"dim\": D, \"tokens\": N}"},
-        {"threads", XLLM_OPT_INT, &threads, "compute threads (default: one per CPU)"},
+        CLI_OPT_THREADS(threads),
     };
     rc = xllm_args_parse(argc, argv, opts, 4, pos, 1, &n_pos, "MODEL (--text T | --tokens ID,...) [--json]");
     if (rc)

@@ -20,7 +20,7 @@ int cmd_logits(int argc, char **argv)
     const xllm_opt opts[] = {
         {"tokens", XLLM_OPT_STR, &tokens_arg, "comma-separated token ids (required)"},
         {"all", XLLM_OPT_FLAG, &all, "print the logits of every position, not only the last"},
-        {"threads", XLLM_OPT_INT, &threads, "compute threads (default: one per CPU)"},
+        CLI_OPT_THREADS(threads),
     };
     rc = xllm_args_parse(argc, argv, opts, 3, pos, 1, &n_pos, "MODEL --tokens ID,ID,... [--all]");
     if (rc)

@@ -121,8 +121,8 @@ int cmd_profile(int argc, char **argv)
         {"prompt", XLLM_OPT_STR, &o.prompt, "prompt text (default: \"" PROFILE_DEFAULT_PROMPT "\")"},
         {"num-predict", XLLM_OPT_INT, &o.num_predict, "tokens to generate, greedy, not stopped at end of text "
                                                       "(default 32)"},
-        {"threads", XLLM_OPT_INT, &o.threads, "compute threads (default: one per CPU)"},
-        {"ctx", XLLM_OPT_INT, &o.ctx, "context length (default: the model's, at most 4096)"},
+        CLI_OPT_THREADS(o.threads),
+        CLI_OPT_CTX(o.ctx),
         {"json", XLLM_OPT_FLAG, &o.json, "print one JSON object"},
     };
     rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &n_pos,
@@ -139,8 +139,8 @@ int cmd_profile(int argc, char **argv)
     memset(&p, 0, sizeof p);
     p.model = pos[0];
     p.prompt = o.prompt;
-    p.threads = o.threads > 0 ? o.threads : xllm_online_cpus();
-    o.threads = p.threads;
+    o.threads = o.threads > 0 ? o.threads : xllm_online_cpus();
+    p.threads = o.threads;
     st = profile(pos[0], &o, &m, &p);
     if (st == XLLM_OK && o.json)
         print_json(&p);

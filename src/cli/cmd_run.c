@@ -130,8 +130,8 @@ int cmd_run(int argc, char **argv)
         {"repeat-penalty", XLLM_OPT_FLOAT, &o.repeat_penalty, "penalty for recent tokens (default 1.1)"},
         {"seed", XLLM_OPT_INT, &o.seed, "random seed (default: from the clock)"},
         {"num-predict", XLLM_OPT_INT, &o.num_predict, "tokens to generate, -1 = until the end (default -1)"},
-        {"threads", XLLM_OPT_INT, &o.threads, "compute threads (default: one per CPU)"},
-        {"ctx", XLLM_OPT_INT, &o.ctx, "context length (default: the model's, at most 4096)"},
+        CLI_OPT_THREADS(o.threads),
+        CLI_OPT_CTX(o.ctx),
     };
     rc = xllm_args_parse(argc, argv, opts, 9, pos, 2, &n_pos, "MODEL [PROMPT] [options]");
     if (rc)

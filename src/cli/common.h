@@ -39,6 +39,10 @@ void cli_tensor_stats_get(const xllm_gguf *g, cli_tensor_stats *ts);
 /* The most common tensor type other than F32 ("Q4_0"), else "F32" or "none". */
 const char *cli_dominant_dtype(const cli_tensor_stats *ts);
 
+/* The option-table rows the model commands share (args.h's xllm_opt). */
+#define CLI_OPT_THREADS(var) {"threads", XLLM_OPT_INT, &(var), "compute threads (default: one per CPU)"}
+#define CLI_OPT_CTX(var) {"ctx", XLLM_OPT_INT, &(var), "context length (default: the model's, at most 4096)"}
+
 /* Print "xllm CMD: <last error>" to stderr and return 1. */
 int cli_error(const char *cmd, xllm_status st);
 
