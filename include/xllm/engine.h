@@ -54,6 +54,14 @@ typedef enum xllm_engine_status {
  * batch must have been written by earlier calls into the same blocks.
  * Encoders: each sequence is whole in the batch and attends bidirectionally;
  * block tables are not used (may be NULL). */
+/* Element type of the KV cache (xllm_engine_load_params.kv_type). */
+typedef enum xllm_kv_type {
+    XLLM_KV_F16 = 0,  /* default: half the memory and attention bandwidth of f32 */
+    XLLM_KV_Q8_0 = 1, /* GGUF Q8_0 blocks (32 elements: f16 scale + 32 int8) along head_dim */
+    XLLM_KV_F32 = 2,  /* exactness tests */
+    XLLM_KV_TYPE_COUNT
+} xllm_kv_type;
+
 typedef struct xllm_batch {
     uint32_t struct_size;              /* sizeof(xllm_batch) of the caller */
     int32_t n_tokens;
@@ -78,6 +86,8 @@ typedef struct xllm_engine_load_params {
     int32_t device;           /* device index for GPU engines (CPU: ignored) */
     int32_t pooling;          /* encoders: -1 = the model's pooling_type, else 0 none/1 mean/2 cls/3 last */
     int32_t normalize;        /* encoders: 1 = L2-normalize pooled embeddings */
+    int32_t kv_type;          /* xllm_kv_type; absent (older caller): XLLM_KV_F16. An engine
+                                 that lacks the type fails load with UNSUPPORTED */
 } xllm_engine_load_params;
 
 typedef struct xllm_engine_memory {
@@ -98,6 +108,8 @@ typedef struct xllm_engine_model_info {
     int32_t is_encoder;       /* 1: forward writes embeddings, not logits */
     int32_t pooling;          /* encoders: pooling in effect */
     char arch[32];            /* general.architecture */
+    uint32_t kv_types;        /* bit (1u << t) set for every xllm_kv_type t the engine supports */
+    int32_t kv_type;          /* the KV type of this context */
 } xllm_engine_model_info;
 
 typedef struct xllm_engine_ctx xllm_engine_ctx;

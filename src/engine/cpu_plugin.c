@@ -137,6 +137,8 @@ static int cpu_model_info(xllm_engine_ctx *e, xllm_engine_model_info *out)
     out->is_encoder = xllm_model_is_encoder(e->m);
     out->pooling = (int32_t)xllm_cpu_ctx_pooling(e->c);
     snprintf(out->arch, sizeof out->arch, "%s", hp->arch->name);
+    out->kv_types = 1u << XLLM_KV_F32;
+    out->kv_type = XLLM_KV_F32;
     return XLLM_ENGINE_OK;
 }
 
