@@ -22,6 +22,8 @@ typedef struct bench_opts {
     int prompt_tokens, gen_tokens, repeats, threads, seed, bandwidth_mib;
     int json, report, prometheus, quiet;
     const char *concurrency;
+    const char *kv_type_name; /* --kv-type */
+    int32_t kv_type;
     int *levels; /* parsed --concurrency */
     int n_levels, max_level;
 } bench_opts;
@@ -342,7 +344,8 @@ static int benchmark(const char *path, bench_opts *o)
     r.bandwidth = xllm_measure_read_bandwidth(o->threads, (uint64_t)o->bandwidth_mib << 20);
     xllm_reset_peak_rss();
     /* the session's KV pool holds bps blocks for each of max_level sequences */
-    if ((st = cli_model_open(path, o->threads, o->max_level * bps * XLLM_KV_BLOCK_SIZE, 0, &m)) != XLLM_OK)
+    if ((st = cli_model_open_kv(path, o->threads, o->max_level * bps * XLLM_KV_BLOCK_SIZE, o->kv_type, 0, &m)) !=
+        XLLM_OK)
         return cli_error("benchmark", st);
     describe(path, o, &m, prompt_src, sizeof prompt_src, &r);
     if ((st = measure(&m, o, &r)) == XLLM_OK) {
@@ -359,7 +362,7 @@ static int benchmark(const char *path, bench_opts *o)
 
 int cmd_benchmark(int argc, char **argv)
 {
-    bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, 0, 0};
+    bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, XLLM_KV_F16, NULL, 0, 0};
     const char *pos[1];
     int n_pos = 0, rc;
     const xllm_opt opts[] = {
@@ -371,6 +374,7 @@ int cmd_benchmark(int argc, char **argv)
         {"concurrency", XLLM_OPT_STR, &o.concurrency,
          "sequences decoded together, one run per level; \"\" skips (default 1,4,16)"},
         {"seed", XLLM_OPT_INT, &o.seed, "seed of the random prompt ids (default 1)"},
+        CLI_OPT_KV_TYPE(o.kv_type_name),
         {"bandwidth-mib", XLLM_OPT_INT, &o.bandwidth_mib, "buffer of the read-bandwidth probe in MiB (default 256)"},
         {"json", XLLM_OPT_FLAG, &o.json, "print one JSON object"},
         {"report", XLLM_OPT_FLAG, &o.report, "print a Markdown report"},
@@ -392,6 +396,8 @@ int cmd_benchmark(int argc, char **argv)
         return 2;
     }
     rc = check_opts(&o);
+    if (!rc && (o.kv_type = cli_kv_type("benchmark", o.kv_type_name)) < 0)
+        rc = 2;
     if (!rc)
         rc = benchmark(pos[0], &o);
     xllm_free(o.levels);
