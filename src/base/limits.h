@@ -35,6 +35,9 @@
 #define XLLM_MAX_LAYERS 512
 /* Threads in the CPU compute pool. */
 #define XLLM_MAX_THREADS 256
+/* Attention head size (key or value): the largest real one is 256 (Gemma);
+ * the CPU attention keeps one head row on the stack. */
+#define XLLM_MAX_HEAD_DIM 1024
 
 /* Sampler: largest penalty window ("all" means this many recent tokens). */
 #define XLLM_SAMPLER_MAX_WINDOW 65536

@@ -295,7 +295,6 @@ static void print_report(const bench_opts *o, const xllm_bench_report *r)
 static void describe(const char *path, const bench_opts *o, const cli_model_facts *mf, const xllm_instance *in,
                      char *prompt_src, size_t cap, xllm_bench_report *r)
 {
-    static const char *const kv_names[XLLM_KV_TYPE_COUNT] = {"f16", "q8_0", "f32"};
     snprintf(prompt_src, cap, "random token ids (seed %d, BOS first when the vocabulary adds one, no control tokens)",
              o->seed);
     r->model = path;
@@ -314,7 +313,7 @@ static void describe(const char *path, const bench_opts *o, const cli_model_fact
     r->model_bytes = mf->model_bytes;
     r->decode_bytes_per_token = mf->decode_bytes;
     r->kv_blocks_total = in->n_blocks;
-    r->kv_type = in->info.kv_type >= 0 && in->info.kv_type < XLLM_KV_TYPE_COUNT ? kv_names[in->info.kv_type] : "?";
+    r->kv_type = xllm_kv_type_name(in->info.kv_type);
 }
 
 static int benchmark(const char *path, bench_opts *o)
