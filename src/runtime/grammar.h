@@ -88,6 +88,15 @@ int xllm_grammar_can_end(const xllm_grammar_state *s);
  * end-of-generation token was accepted). */
 int xllm_grammar_done(const xllm_grammar_state *s);
 
+/* Finishing under a token budget (max_tokens close, a small context): the
+ * fewest bytes that complete the grammar from here (0 = can end), and the
+ * same after a candidate token without taking it (XLLM_ERR_INVALID_ARGUMENT
+ * when the token is not allowed; no message is set, so it is cheap to call for
+ * every allowed token). Choosing, among allowed tokens, one that lowers the
+ * remaining length ends the output in at most that many tokens. */
+size_t xllm_grammar_min_remaining(const xllm_grammar_state *s);
+xllm_status xllm_grammar_peek(xllm_grammar_state *s, const xllm_grammar_vocab *v, int32_t token, size_t *remaining);
+
 /* Cache counters of a state (benchmarks): masks computed by a trie walk vs
  * served from the cache, distinct grammar states (stack sets) interned. */
 typedef struct xllm_grammar_stats {

@@ -379,6 +379,42 @@ static xllm_status reach(const gb_builder *b, uint32_t root, uint8_t *reached)
     return XLLM_OK;
 }
 
+static uint32_t sat_add(uint32_t a, uint32_t b)
+{
+    return a > UINT32_MAX - b ? UINT32_MAX : a + b;
+}
+
+/* Fewest bytes each rule can match (fixpoint from "infinite"), then the
+ * suffix sums per element: what finishing a stack costs at least. */
+static xllm_status min_lengths(xllm_grammar *g)
+{
+    uint32_t *rmin = xllm_malloc(((size_t)g->n_rules + 1) * sizeof *rmin);
+    g->suffix_min = xllm_malloc(((size_t)g->n_elems + 1) * sizeof *g->suffix_min);
+    if (!rmin || !g->suffix_min) {
+        xllm_free(rmin);
+        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "grammar: out of memory");
+    }
+    for (uint32_t r = 0; r < g->n_rules; r++)
+        rmin[r] = UINT32_MAX;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (uint32_t r = 0; r < g->n_rules; r++)
+            for (uint32_t a = g->rule_alt[r]; a < g->rule_alt[r + 1]; a++) {
+                uint32_t sum = 0;
+                for (uint32_t i = g->alt_start[a]; g->elems[i].type != GE_END; i++)
+                    sum = sat_add(sum, g->elems[i].type == GE_BYTES ? 1 : rmin[g->elems[i].arg]);
+                if (sum < rmin[r])
+                    rmin[r] = sum, changed = 1;
+            }
+    }
+    for (uint32_t i = g->n_elems; i-- > 0;) {
+        xllm_gelem e = g->elems[i];
+        g->suffix_min[i] = e.type == GE_END ? 0 : sat_add(e.type == GE_BYTES ? 1 : rmin[e.arg], g->suffix_min[i + 1]);
+    }
+    xllm_free(rmin);
+    return XLLM_OK;
+}
+
 xllm_status gb_finish(gb_builder *b, uint32_t root, xllm_grammar *g)
 {
     xllm_status st = XLLM_OK;
@@ -423,6 +459,8 @@ xllm_status gb_finish(gb_builder *b, uint32_t root, xllm_grammar *g)
     g->rule_alt[b->n_rules] = na;
     g->n_elems = ne;
     g->n_rules = b->n_rules;
+    if ((st = min_lengths(g)))
+        goto out;
     g->root = root;
     g->sets = b->sets;
     g->n_sets = b->n_sets;

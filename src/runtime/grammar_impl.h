@@ -39,6 +39,7 @@ struct xllm_grammar {
     xllm_byteset *sets;   /* [n_sets] */
     uint32_t n_sets;
     uint32_t root;
+    uint32_t *suffix_min; /* [n_elems] fewest bytes from element i to its alternative's end */
 };
 
 /* ---- builder (parse -> check) ---- */
@@ -113,5 +114,7 @@ xllm_status xllm_gstate_accept_token(xllm_grammar_state *s, int32_t token, int k
 int xllm_gstate_ended(const xllm_grammar_state *s);
 int xllm_gstate_lazy_open(const xllm_grammar_state *s); /* lazy and not triggered yet */
 xllm_status xllm_gstate_prepare(xllm_grammar_state *s); /* flush oversized tables */
+/* Fewest bytes to completion after a token (state unchanged); no message set. */
+xllm_status xllm_gstate_peek(xllm_grammar_state *s, int kind, const char *text, size_t len, size_t *remaining);
 
 #endif

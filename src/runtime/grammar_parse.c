@@ -563,6 +563,7 @@ void xllm_grammar_free(xllm_grammar *g)
     xllm_free(g->alt_start);
     xllm_free(g->rule_alt);
     xllm_free(g->sets);
+    xllm_free(g->suffix_min);
     xllm_free(g);
 }
 

@@ -611,3 +611,43 @@ xllm_status xllm_gstate_prepare(xllm_grammar_state *s)
 {
     return maybe_flush(s);
 }
+
+/* ---- finishing under a budget ---- */
+
+static size_t set_min(const xllm_grammar_state *s, int32_t set)
+{
+    size_t best = SIZE_MAX;
+    const gset *S = &s->sets[set];
+    for (uint32_t i = 0; i < S->n && best; i++) {
+        size_t sum = 0;
+        for (uint32_t k = s->items[S->off + i]; k && sum < best; k = s->nodes[k].parent)
+            sum += s->g->suffix_min[s->nodes[k].pos];
+        if (sum < best)
+            best = sum;
+    }
+    return best;
+}
+
+size_t xllm_grammar_min_remaining(const xllm_grammar_state *s)
+{
+    if (s->ended || (s->lazy && !s->triggered))
+        return 0;
+    return set_min(s, s->cur);
+}
+
+xllm_status xllm_gstate_peek(xllm_grammar_state *s, int kind, const char *text, size_t len, size_t *remaining)
+{
+    if (s->ended || kind == 0 || (kind == 2 && !xllm_gstate_set_accepting(s, s->cur)))
+        return XLLM_ERR_INVALID_ARGUMENT;
+    if (kind == 2 || (s->lazy && !s->triggered)) {
+        *remaining = 0;
+        return XLLM_OK;
+    }
+    int32_t c = s->cur;
+    for (size_t i = 0; i < len && c >= 0; i++)
+        c = xllm_gstate_step(s, c, (uint8_t)text[i]);
+    if (c < 0)
+        return c == -2 ? XLLM_ERR_OUT_OF_MEMORY : XLLM_ERR_INVALID_ARGUMENT;
+    *remaining = set_min(s, c);
+    return XLLM_OK;
+}

@@ -289,3 +289,11 @@ xllm_status xllm_grammar_accept(xllm_grammar_state *s, const xllm_grammar_vocab 
     return xllm_gstate_accept_token(s, token, v->kind[token], v->bytes + v->off[token],
                                     v->off[token + 1] - v->off[token]);
 }
+
+xllm_status xllm_grammar_peek(xllm_grammar_state *s, const xllm_grammar_vocab *v, int32_t token, size_t *remaining)
+{
+    if (token < 0 || token >= v->n_vocab)
+        return XLLM_ERR_INVALID_ARGUMENT;
+    return xllm_gstate_peek(s, v->kind[token], v->bytes + v->off[token], v->off[token + 1] - v->off[token],
+                            remaining);
+}

@@ -571,14 +571,20 @@ static xllm_status all_of(jconv *c, const json_t *s, xllm_buf *b)
                 if (!json_is_string(v) || strcmp(json_string_value(v), "object"))
                     st = jc_fail(c, XLLM_ERR_UNSUPPORTED, "allOf of non-object schemas");
             } else if (!strcmp(key, "additionalProperties") && json_is_false(v)) {
-                const char *pk;
-                json_t *pv, *own = json_object_get(p, "properties");
-                json_object_foreach(props, pk, pv) if (!own || !json_object_get(own, pk)) st = jc_fail(
-                    c, XLLM_ERR_UNSUPPORTED, "allOf: a branch with additionalProperties false lacks '%s'", pk);
+                /* checked below, once every branch's properties are in */
             } else if (!is_note(key) && strcmp(key, "additionalProperties") && strcmp(key, "properties") &&
                        strcmp(key, "required") && (i < n || strcmp(key, "$ref")))
                 st = jc_fail(c, XLLM_ERR_UNSUPPORTED, "allOf with '%s' (only object branches merge)", key);
         }
+    }
+    /* a branch that forbids other properties must declare all merged ones */
+    for (size_t i = 0; i <= n && !st; i++) {
+        if (!json_is_false(json_object_get(parts[i], "additionalProperties")))
+            continue;
+        const char *pk;
+        json_t *pv, *own = json_object_get(parts[i], "properties");
+        json_object_foreach(props, pk, pv) if (!st && (!own || !json_object_get(own, pk))) st = jc_fail(
+            c, XLLM_ERR_UNSUPPORTED, "allOf: branch %zu has additionalProperties false but lacks '%s'", i, pk);
     }
     if (!st) {
         json_object_set_new(merged, "type", json_string("object"));

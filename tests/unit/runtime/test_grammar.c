@@ -215,3 +215,25 @@ TEST(grammar_deep_recursion)
     xllm_grammar_state_free(s);
     xllm_grammar_free(g);
 }
+
+/* Fewest bytes to completion: the finishing aid for a small context. */
+TEST(grammar_min_remaining)
+{
+    const char *src = "root ::= \"{\" (\"\\\"k\\\":\" [0-9]+)? \"}\" | \"[\" [a-z]{3,5} \"]\"";
+    xllm_grammar *g = NULL;
+    CHECK_OK(xllm_grammar_compile(src, strlen(src), NULL, &g));
+    xllm_grammar_state *s = NULL;
+    CHECK_OK(xllm_grammar_state_new(g, &s));
+    CHECK_EQ_INT(xllm_grammar_min_remaining(s), 2);  /* "{}" */
+    CHECK_OK(xllm_grammar_accept_bytes(s, "[", 1));
+    CHECK_EQ_INT(xllm_grammar_min_remaining(s), 4);  /* "abc]" */
+    CHECK_OK(xllm_grammar_accept_bytes(s, "abcd", 4));
+    CHECK_EQ_INT(xllm_grammar_min_remaining(s), 1);
+    xllm_grammar_state_reset(s);
+    CHECK_OK(xllm_grammar_accept_bytes(s, "{\"k", 3));
+    CHECK_EQ_INT(xllm_grammar_min_remaining(s), 4);  /* "\":1}" */
+    CHECK_OK(xllm_grammar_accept_bytes(s, "\":12}", 5));
+    CHECK_EQ_INT(xllm_grammar_min_remaining(s), 0);
+    xllm_grammar_state_free(s);
+    xllm_grammar_free(g);
+}
