@@ -65,4 +65,29 @@
 /* compare / perplexity: largest text file scored (~16M tokens of English). */
 #define XLLM_PPL_MAX_TEXT_BYTES (64u << 20)
 
+/* Grammar: largest GBNF text accepted (generated schema grammars are < 100 KB). */
+#define XLLM_GRAMMAR_MAX_TEXT (4u << 20)
+/* Grammar: rules after desugaring (groups and repetitions add rules). */
+#define XLLM_GRAMMAR_MAX_RULES (1u << 18)
+/* Grammar: elements in all alternatives (bounds memory of a hostile {m,n}). */
+#define XLLM_GRAMMAR_MAX_ELEMS (1u << 22)
+/* Grammar: largest m or n in x{m,n} (maxLength of real schemas < 10k). */
+#define XLLM_GRAMMAR_MAX_REPEAT 10000
+/* Grammar: parenthesis nesting depth (the parser recurses). */
+#define XLLM_GRAMMAR_MAX_NESTING 128
+/* Grammar: stacks in one state of the automaton (ambiguous grammars fan out). */
+#define XLLM_GRAMMAR_MAX_STACKS 65536
+/* Grammar state: interned stack sets / nodes before the caches are flushed
+ * (a set costs ~1 KiB of transitions). */
+#define XLLM_GRAMMAR_FLUSH_SETS 16384
+#define XLLM_GRAMMAR_FLUSH_NODES (1u << 20)
+/* Grammar state: bytes of cached token masks per sequence (128k vocab: 16 KiB each). */
+#define XLLM_GRAMMAR_MASK_CACHE (8u << 20)
+/* Lazy grammar: trigger words and their length. */
+#define XLLM_GRAMMAR_MAX_TRIGGERS 64
+#define XLLM_GRAMMAR_MAX_TRIGGER_LEN 256
+/* JSON schema -> GBNF: nesting depth of the schema walk and size of the text. */
+#define XLLM_JSON_SCHEMA_MAX_DEPTH 64
+#define XLLM_JSON_SCHEMA_MAX_GBNF (4u << 20)
+
 #endif
