@@ -25,8 +25,10 @@ int xllm_pool_size(const xllm_pool *p);
 void xllm_pool_run(xllm_pool *p, void (*fn)(void *ctx, int task, int n_tasks), void *ctx, int n_tasks);
 
 /* ---- start-up ---- */
-/* Detect CPU features and pick kernel variants. Returns XLLM_ERR_UNSUPPORTED
- * with a message naming the missing feature if the build needs one the CPU lacks. */
+/* Detect CPU features and pick kernel variants (the best the CPU has, or the
+ * family XLLM_CPU_ISA=scalar|avx2|avx512 names). Returns XLLM_ERR_UNSUPPORTED
+ * with a message naming the missing feature if the build or XLLM_CPU_ISA needs
+ * one the CPU lacks, XLLM_ERR_INVALID_ARGUMENT for an unknown XLLM_CPU_ISA. */
 xllm_status xllm_kernels_init(void);
 const char *xllm_kernels_variant(void); /* "avx512", "avx2" or "scalar" */
 void xllm_kernels_force_scalar(int on);  /* tests: compare variants */
