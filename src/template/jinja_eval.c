@@ -94,6 +94,12 @@ static xllm_status scope_set(jctx *c, jscope *s, const char *name, size_t n, jv 
     return XLLM_OK;
 }
 
+static void scope_capture(jscope *s)
+{
+    for (; s && !s->captured; s = s->parent)
+        s->captured = 1;
+}
+
 /* ---- output ---- */
 static xllm_status out_append(jctx *c, const char *p, size_t n)
 {
@@ -157,9 +163,21 @@ static const char *hint_name(jctx *c, const char *name, size_t n)
     return h;
 }
 
-static xllm_status eval_args(jctx *c, const jnode *n, jscope *sc, jv **pos, jv **kw)
+/* Evaluate a call's arguments into stack[0..JARGS_STACK) when they fit (callees copy
+ * what they keep), else into the arena. */
+#define JARGS_STACK 8
+static xllm_status eval_args(jctx *c, const jnode *n, jscope *sc, jv *stack, jv **pos, jv **kw)
 {
     *pos = *kw = NULL;
+    if (n->nargs + n->nkw <= JARGS_STACK) {
+        *pos = stack;
+        *kw = stack + n->nargs;
+        for (size_t i = 0; i < n->nargs; i++)
+            TRY(jinja_eval(c, n->args[i], sc, &stack[i]));
+        for (size_t i = 0; i < n->nkw; i++)
+            TRY(jinja_eval(c, n->kwargs[i], sc, &stack[n->nargs + i]));
+        return XLLM_OK;
+    }
     if (n->nargs) {
         *pos = jarena_alloc(&c->arena, n->nargs * sizeof(jv));
         if (!*pos)
@@ -452,8 +470,8 @@ static xllm_status eval_slice(jctx *c, jv obj, jv *parts, jv *out)
 static xllm_status eval_filter(jctx *c, const jnode *n, jscope *sc, jv in, jv *out)
 {
     jargs a = {0};
-    jv *pos, *kw;
-    TRY(eval_args(c, n, sc, &pos, &kw));
+    jv *pos, *kw, stack[JARGS_STACK];
+    TRY(eval_args(c, n, sc, stack, &pos, &kw));
     a.pos = pos;
     a.npos = n->nargs;
     a.kwn = n->kwnames;
@@ -510,9 +528,9 @@ xllm_status jinja_eval(jctx *c, const jnode *n, jscope *sc, jv *out)
         return eval_slice(c, a, parts, out);
     }
     case JN_CALL: {
-        jv *pos, *kw;
+        jv *pos, *kw, stack[JARGS_STACK];
         TRY(jinja_eval(c, n->a, sc, &a));
-        TRY(eval_args(c, n, sc, &pos, &kw));
+        TRY(eval_args(c, n, sc, stack, &pos, &kw));
         c->where = n;
         return jinja_call(c, a, pos, n->nargs, n->kwnames, n->kwlens, kw, n->nkw, out);
     }
@@ -521,9 +539,9 @@ xllm_status jinja_eval(jctx *c, const jnode *n, jscope *sc, jv *out)
         return eval_filter(c, n, sc, a, out);
     case JN_TEST: {
         jargs ar = {0};
-        jv *pos, *kw;
+        jv *pos, *kw, stack[JARGS_STACK];
         TRY(jinja_eval(c, n->a, sc, &a));
-        TRY(eval_args(c, n, sc, &pos, &kw));
+        TRY(eval_args(c, n, sc, stack, &pos, &kw));
         ar.pos = pos;
         ar.npos = n->nargs;
         ar.kwn = n->kwnames;
@@ -782,12 +800,18 @@ static xllm_status exec_for(jctx *c, const jnode *n, jscope *sc)
         return XLLM_ERR_LIMIT;
     memset(lp, 0, sizeof *lp);
     lp->items = items;
-    jv *outer = scope_find(sc, "loop", 4);
-    lp->depth = outer && outer->type == JV_LOOP ? ((jloop *)outer->u.ptr)->depth + 1 : 1;
+    lp->depth = 1; /* only recursive loops (not supported) go deeper */
+    jscope *is = NULL;
     for (size_t i = 0; i < items->n; i++) {
-        jscope *is = scope_new(c, sc);
-        if (!is)
-            return XLLM_ERR_LIMIT;
+        /* a fresh scope per iteration, as Jinja2 has; the last one is reused unless a
+         * macro or caller defined in it holds on to it */
+        if (!is || is->captured) {
+            if (!(is = scope_new(c, sc)))
+                return XLLM_ERR_LIMIT;
+        } else {
+            is->n = 0;
+        }
+        TRY(jinja_check_step(c));
         lp->index = i;
         TRY(assign_names(c, is, n->names, n->name_lens, n->nnames, items->v[i]));
         TRY(scope_set(c, is, "loop", 4, (jv){.type = JV_LOOP, .u.ptr = lp}));
@@ -857,19 +881,21 @@ static xllm_status exec_stmt(jctx *c, const jnode *n, jscope *sc)
         m->def = n;
         m->closure = sc;
         m->caller_body = NULL;
+        scope_capture(sc);
         return scope_set(c, sc, n->name, n->name_len, (jv){.type = JV_MACRO, .u.ptr = m});
     }
     case JN_CALLBLOCK: {
         const jnode *call = n->a;
         jmacro *m = jarena_alloc(&c->arena, sizeof *m);
-        jv fn, *pos, *kw;
-        if (!m)
+        jv fn, *pos, *kw, *stack = jarena_alloc(&c->arena, JARGS_STACK * sizeof(jv));
+        if (!m || !stack)
             return XLLM_ERR_LIMIT;
         m->def = n;
         m->closure = sc;
         m->caller_body = n->body;
+        scope_capture(sc);
         TRY(jinja_eval(c, call->a, sc, &fn));
-        TRY(eval_args(c, call, sc, &pos, &kw));
+        TRY(eval_args(c, call, sc, stack, &pos, &kw));
         const char **kwn = jarena_alloc(&c->arena, (call->nkw + 1) * sizeof *kwn);
         size_t *kwl = jarena_alloc(&c->arena, (call->nkw + 1) * sizeof *kwl);
         jv *kwv = jarena_alloc(&c->arena, (call->nkw + 1) * sizeof *kwv);

@@ -49,7 +49,7 @@ static xllm_status attr_path(jctx *c, jv v, jv attr, jv *out)
         if (digits)
             key = jv_int(strtoll(p, NULL, 10));
         if (v.type == JV_UNDEF)
-            return XLLM_OK;
+            return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "%.*s", (int)v.u.s.n, v.u.s.p ? v.u.s.p : "");
         TRY(jinja_getitem(c, v, key, &v));
         if (!dot)
             break;
@@ -904,7 +904,8 @@ xllm_status jinja_test_apply(jctx *c, int id, jv v, const jargs *a, int *out)
     switch (id) {
     case T_BOOLEAN: *out = v.type == JV_BOOL; return XLLM_OK;
     case T_CALLABLE:
-        *out = v.type == JV_MACRO || v.type == JV_FUNC || v.type == JV_METHOD || v.type == JV_JOINER;
+        *out = v.type == JV_MACRO || v.type == JV_FUNC || v.type == JV_METHOD || v.type == JV_JOINER ||
+               v.type == JV_UNDEF || v.type == JV_LOOP; /* Undefined and LoopContext have __call__ */
         return XLLM_OK;
     case T_DEFINED: *out = v.type != JV_UNDEF; return XLLM_OK;
     case T_UNDEFINED: *out = v.type == JV_UNDEF; return XLLM_OK;

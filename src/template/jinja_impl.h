@@ -232,6 +232,7 @@ struct jscope {
     size_t *lens;
     jv *vals;
     size_t n, cap;
+    int captured; /* a macro closure refers to this scope: never reuse it */
 };
 
 typedef struct jmacro {

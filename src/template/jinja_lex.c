@@ -22,11 +22,14 @@ static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 static int is_name0(char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_'; }
 static int is_name(char ch) { return is_name0(ch) || is_digit(ch); }
 
-static xllm_status lex_fail(lexer *L, const char *msg)
+static xllm_status lex_fail_st(lexer *L, xllm_status st, const char *msg)
 {
-    return xllm_fail(XLLM_ERR_FORMAT, "template syntax error at line %d, column %d: %s", L->line,
+    return xllm_fail(st, "template %s at line %d, column %d: %s",
+                     st == XLLM_ERR_UNSUPPORTED ? "construct not supported" : "syntax error", L->line,
                      (int)(L->pos - L->line_start) + 1, msg);
 }
+
+static xllm_status lex_fail(lexer *L, const char *msg) { return lex_fail_st(L, XLLM_ERR_FORMAT, msg); }
 
 /* Advance to p, counting lines. */
 static void lex_move(lexer *L, size_t p)
@@ -124,7 +127,7 @@ static xllm_status lex_unescape(lexer *L, const char *p, size_t n, char **out, s
         case 'x': digits = 2; break;
         case 'u': digits = 4; break;
         case 'U': digits = 8; break;
-        case 'N': return lex_fail(L, "\\N{...} escapes in string literals are not supported");
+        case 'N': return lex_fail_st(L, XLLM_ERR_UNSUPPORTED, "\\N{...} escapes in string literals");
         default:
             if (e >= '0' && e <= '7') {
                 uint32_t v = 0;
@@ -240,9 +243,11 @@ static xllm_status lex_tag_body(lexer *L, char endc, int *trim_after)
             } else {
                 unsigned long long v = 0;
                 for (size_t d = 0; d < nn; d++) {
-                    if (v > (unsigned long long)(INT64_MAX - 9) / 10)
-                        return lex_fail(L, "integer literal larger than 64 bits (not supported)");
-                    v = v * 10 + (unsigned)(num[d] - '0');
+                    unsigned dig = (unsigned)(num[d] - '0');
+                    if (v > ((unsigned long long)INT64_MAX - dig) / 10)
+                        return lex_fail_st(L, XLLM_ERR_UNSUPPORTED,
+                                           "integer literal larger than 64 bits (Python's big integers)");
+                    v = v * 10 + dig;
                 }
                 t->i = (int64_t)v;
             }
@@ -305,7 +310,7 @@ static int lex_is_tag_word(const lexer *L, size_t p, const char *word, size_t *e
     p += wl;
     while (p < n && is_space(s[p]))
         p++;
-    *strip_after = 1;
+    *strip_after = 1; /* (the caller decides whether trim_blocks applies) */
     if (p < n && (s[p] == '-' || s[p] == '+')) {
         *strip_after = s[p] == '-' ? 2 : 0;
         p++;
@@ -341,9 +346,11 @@ static xllm_status lex_text(lexer *L, size_t tagpos, char kind, char mod)
     return st;
 }
 
-static xllm_status lex_raw(lexer *L, size_t after)
+/* {% raw %}: Jinja2 applies "-" after the opening tag but not trim_blocks. */
+static xllm_status lex_raw(lexer *L, size_t after, int strip_open)
 {
     lex_move(L, after);
+    lex_trim_after(L, strip_open == 2 ? 2 : 0);
     for (size_t p = L->pos; p + 1 < L->len; p++) {
         size_t end;
         int strip;
@@ -387,7 +394,7 @@ xllm_status jinja_lex(jarena *a, const char *src, size_t len, jtoks *toks)
         if ((st = lex_text(&L, tp, kind, mod)))
             return st;
         if (raw) {
-            if ((st = lex_raw(&L, raw_end)))
+            if ((st = lex_raw(&L, raw_end, raw_strip)))
                 return st;
             continue;
         }
