@@ -276,21 +276,22 @@ static xllm_status place_file(xllm_store *s, const char *partial, const hf_file 
     return st;
 }
 
+/* Download file i into its partial file (*partial, heap), or note that its
+ * blob is there already (*partial NULL). */
 static xllm_status fetch_file(xllm_store *s, const xllm_model_name *n, const hf_plan *p, size_t i,
-                              const xllm_pull_opts *o, xllm_manifest *m, store_added *added)
+                              const xllm_pull_opts *o, char **partial)
 {
     const hf_file *f = &p->files[i];
     char ep[1024], url[4096], status[300], digest[XLLM_DIGEST_STR_LEN], pname[96];
-    char *esc, *partial;
-    uint64_t size = 0;
+    char *esc;
     store_dl d;
-    xllm_status st;
+    *partial = NULL;
     if (f->sha[0]) {
         snprintf(digest, sizeof digest, "sha256:%s", f->sha);
         snprintf(status, sizeof status, "pulling %.12s", f->sha);
         if (f->size != UINT64_MAX && xllm_store_has_blob(s, digest, f->size)) {
             store_emit(o, status, digest, f->size, f->size);
-            return xllm_manifest_add(m, f->media, digest, f->size, !strcmp(f->media, XLLM_MT_HF_FILE) ? f->name : NULL);
+            return XLLM_OK;
         }
     } else {
         snprintf(status, sizeof status, "pulling %.200s", f->name);
@@ -302,27 +303,48 @@ static xllm_status fetch_file(xllm_store *s, const xllm_model_name *n, const hf_
     snprintf(url, sizeof url, "%s/%s/%s/resolve/%s/%s", ep, n->ns, n->model, p->revision, esc);
     curl_free(esc);
     snprintf(pname, sizeof pname, "hf-%d-%zu.partial", (int)getpid(), i);
-    partial = xllm_path_join(s->blobs, pname);
-    if (!partial)
+    *partial = xllm_path_join(s->blobs, pname);
+    if (!*partial)
         return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "no memory");
     memset(&d, 0, sizeof d);
     d.url = url;
     d.bearer = hf_token();
-    d.path = partial;
+    d.path = *partial;
     d.size = f->size;
     d.status = status;
     d.digest = f->sha[0] ? digest : NULL;
     d.opts = o;
     store_emit(o, status, d.digest, f->size == UINT64_MAX ? 0 : f->size, 0);
-    st = store_download(&d);
-    if (st == XLLM_OK) {
-        store_emit(o, "verifying sha256 digest", NULL, 0, 0);
-        st = place_file(s, partial, f, digest, &size, added);
+    return store_download(&d);
+}
+
+static xllm_status fetch_all(xllm_store *s, const xllm_model_name *n, const hf_plan *p, const xllm_pull_opts *o,
+                             xllm_manifest *m, store_added *added)
+{
+    char *partials[sizeof p->files / sizeof p->files[0]] = {0};
+    xllm_status st = XLLM_OK;
+    int any = 0;
+    for (size_t i = 0; st == XLLM_OK && i < p->n; i++) {
+        st = fetch_file(s, n, p, i, o, &partials[i]);
+        any |= partials[i] != NULL;
     }
-    unlink(partial);
-    xllm_free(partial);
-    if (st == XLLM_OK)
-        st = xllm_manifest_add(m, f->media, digest, size, !strcmp(f->media, XLLM_MT_HF_FILE) ? f->name : NULL);
+    if (st == XLLM_OK && any)
+        store_emit(o, "verifying sha256 digest", NULL, 0, 0);
+    for (size_t i = 0; st == XLLM_OK && i < p->n; i++) {
+        const hf_file *f = &p->files[i];
+        char digest[XLLM_DIGEST_STR_LEN];
+        uint64_t size = f->size;
+        snprintf(digest, sizeof digest, "sha256:%s", f->sha);
+        if (partials[i])
+            st = place_file(s, partials[i], f, digest, &size, added);
+        if (st == XLLM_OK)
+            st = xllm_manifest_add(m, f->media, digest, size, !strcmp(f->media, XLLM_MT_HF_FILE) ? f->name : NULL);
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        if (partials[i])
+            unlink(partials[i]);
+        xllm_free(partials[i]);
+    }
     return st;
 }
 
@@ -372,8 +394,8 @@ xllm_status store_pull_hf(xllm_store *s, const xllm_model_name *n, const xllm_pu
     memset(&m, 0, sizeof m);
     store_emit(o, "pulling manifest", NULL, 0, 0);
     st = fetch_listing(n, 0, &p);
-    for (size_t i = 0; st == XLLM_OK && i < p.n; i++)
-        st = fetch_file(s, n, &p, i, o, &m, &added);
+    if (st == XLLM_OK)
+        st = fetch_all(s, n, &p, o, &m, &added);
     if (st == XLLM_OK)
         st = add_config(s, n, &p, &m, &added);
     if (st == XLLM_OK)

@@ -556,8 +556,12 @@ xllm_status store_added_push(store_added *a, const char *digest)
 
 void store_added_rollback(xllm_store *s, store_added *a)
 {
+    char saved[XLLM_MAX_ERROR_MESSAGE];
+    snprintf(saved, sizeof saved, "%s", xllm_last_error()); /* pruning clears it */
     store_prune_blobs(s, (const char (*)[XLLM_DIGEST_STR_LEN])a->digests, a->n);
     store_added_free(a);
+    if (saved[0])
+        xllm_fail(XLLM_ERR_INTERNAL, "%s", saved);
 }
 
 void store_added_free(store_added *a)

@@ -1,0 +1,38 @@
+/* store_cli.c - store opening and the pull path shared by the CLI commands. */
+#include "cli/store_cli.h"
+
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cli/common.h"
+#include "cli/pull_progress.h"
+
+xllm_store *cli_store_open(const char *cmd)
+{
+    xllm_store *s = NULL;
+    xllm_status st = xllm_store_open(NULL, &s);
+    if (st != XLLM_OK) {
+        cli_error(cmd, st);
+        return NULL;
+    }
+    return s;
+}
+
+static int term_width(void)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
+}
+
+xllm_status cli_pull(xllm_store *s, const char *name)
+{
+    int tty = isatty(STDOUT_FILENO);
+    cli_pull_progress *p = cli_pull_progress_new(stdout, tty, tty ? term_width() : 80);
+    xllm_pull_opts o = {cli_pull_progress_event, p, NULL};
+    xllm_status st = xllm_store_pull(s, name, &o);
+    cli_pull_progress_free(p);
+    return st;
+}
