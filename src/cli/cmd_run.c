@@ -12,6 +12,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/store_cli.h"
 #include "runtime/sampler.h"
 
 typedef struct run_opts {
@@ -137,7 +138,7 @@ int cmd_run(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
     if (n_pos < 1) {
-        fprintf(stderr, "xllm run: need MODEL (a .gguf file or a Hugging Face directory)\n");
+        fprintf(stderr, "xllm run: need MODEL (a store name, a .gguf file or a Hugging Face directory)\n");
         return 2;
     }
     if (o.temperature < 0 || o.temperature > 2 || o.top_p <= 0 || o.top_p > 1 || o.min_p < 0 || o.min_p > 1 ||
@@ -145,7 +146,13 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "xllm run: temperature must be 0..2, top-p in (0,1], min-p in [0,1], top-k >= 0\n");
         return 2;
     }
-    st = cli_model_open(pos[0], o.threads, o.ctx, 1, &m);
+    {
+        char *path = NULL;
+        st = cli_model_path(pos[0], &path);
+        if (st == XLLM_OK)
+            st = cli_model_open(path, o.threads, o.ctx, 1, &m);
+        xllm_free(path);
+    }
     if (st != XLLM_OK)
         return cli_error("run", st);
     rc = 0;

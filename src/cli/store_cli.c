@@ -2,9 +2,12 @@
 #include "cli/store_cli.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
+#include "base/fs.h"
 #include "cli/common.h"
 #include "cli/pull_progress.h"
 
@@ -35,4 +38,27 @@ xllm_status cli_pull(xllm_store *s, const char *name)
     xllm_status st = xllm_store_pull(s, name, &o);
     cli_pull_progress_free(p);
     return st;
+}
+
+xllm_status cli_model_path(const char *arg, char **out)
+{
+    xllm_store *s = NULL;
+    xllm_model_ref r;
+    xllm_status st;
+    *out = NULL;
+    if (xllm_path_exists(arg) || strchr(arg, '/') == arg || !strncmp(arg, "./", 2) || strstr(arg, ".gguf")) {
+        *out = xllm_strdup(arg);
+        return *out ? XLLM_OK : xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "no memory");
+    }
+    st = xllm_store_open(NULL, &s);
+    if (st != XLLM_OK)
+        return st;
+    st = xllm_store_resolve(s, arg, &r);
+    xllm_store_close(s);
+    if (st != XLLM_OK)
+        return st;
+    *out = r.model_path;
+    r.model_path = NULL;
+    xllm_model_ref_free(&r);
+    return XLLM_OK;
 }

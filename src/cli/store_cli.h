@@ -16,4 +16,9 @@ xllm_store *cli_store_open(const char *cmd);
  * message is left in xllm_last_error for the caller to print). */
 xllm_status cli_pull(xllm_store *s, const char *name);
 
+/* The file or directory to load for a MODEL argument: the path itself when
+ * it exists, else the store name's model blob (or safetensors directory).
+ * Heap string (xllm_free). */
+xllm_status cli_model_path(const char *arg, char **out);
+
 #endif
