@@ -103,7 +103,7 @@ static inline int su_file_contains(const char *path, const char *text)
 {
     char *data = NULL;
     size_t len = 0;
-    int found = xllm_read_file(path, 1 << 24, &data, &len) == XLLM_OK && strstr(data, text) != NULL;
+    int found = xllm_read_file(path, 1 << 24, &data, &len) == XLLM_OK && memmem(data, len, text, strlen(text)) != NULL;
     xllm_free(data);
     return found;
 }
