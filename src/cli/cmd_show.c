@@ -89,7 +89,7 @@ static void print_text(const char *path, const show_info *in)
     printf("    %-24s %s\n", "chat template", in->has_template ? "yes" : "no");
 }
 
-static void print_json(const char *path, const show_info *in)
+static json_t *info_json(const char *path, const show_info *in)
 {
     json_t *o = json_object(), *types = json_object();
     const xllm_hparams *hp = &in->hp;
@@ -119,6 +119,35 @@ static void print_json(const char *path, const show_info *in)
     json_object_set_new(o, "tokenizer_pre", json_string(in->tok_pre));
     json_object_set_new(o, "vocab_size", json_integer((json_int_t)in->n_tokens));
     json_object_set_new(o, "chat_template", json_boolean(in->has_template));
+    return o;
+}
+
+static void print_json(const char *path, const show_info *in)
+{
+    json_t *o = info_json(path, in);
+    json_dumpf(o, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(o);
+}
+
+/* A store model: the file's facts plus what `ollama show` returns for it. */
+static void print_json_stored(const xllm_model_ref *r, const show_info *in)
+{
+    json_t *o = info_json(r->model_path, in), *lic = json_array();
+    char *mf = NULL;
+    json_object_set_new(o, "model", json_string(r->entry.display));
+    json_object_set_new(o, "digest", json_string(r->entry.digest));
+    json_object_set_new(o, "size", json_integer((json_int_t)r->entry.size));
+    if (xllm_store_modelfile_text(r, &mf) == XLLM_OK)
+        json_object_set_new(o, "modelfile", json_string(mf));
+    xllm_free(mf);
+    json_object_set_new(o, "template", r->template_text ? json_string(r->template_text) : json_null());
+    json_object_set_new(o, "system", r->system ? json_string(r->system) : json_null());
+    json_object_set_new(o, "parameters", r->params_json ? json_loads(r->params_json, 0, NULL) : json_null());
+    json_object_set_new(o, "messages", r->messages_json ? json_loads(r->messages_json, 0, NULL) : json_null());
+    for (size_t i = 0; i < r->n_licenses; i++)
+        json_array_append_new(lic, json_string(r->licenses[i]));
+    json_object_set_new(o, "license", lic);
     json_dumpf(o, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(o);
@@ -243,7 +272,7 @@ static int show_stored(const char *name, const show_flags *f)
         } else if ((in = xllm_calloc(1, sizeof *in))) {
             gather(g, in);
             if (f->json) {
-                print_json(r.model_path, in);
+                print_json_stored(&r, in);
             } else {
                 print_text(r.model_path, in);
                 if (r.params_json) {

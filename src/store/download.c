@@ -88,33 +88,48 @@ static xllm_status write_error(const store_dl *d, int err)
     return xllm_fail(XLLM_ERR_IO, "cannot write %s: %s; nothing was kept", d->path, strerror(err));
 }
 
-/* Judge the finished parts: first failure wins. */
+static xllm_status part_result(const store_dl *d, part *q);
+
+/* Judge the parts: a finished part's failure first (the cause), then the
+ * parts it stopped. */
 static xllm_status parts_result(const store_dl *d, part *pt, int k)
 {
-    for (int i = 0; i < k; i++) {
-        part *q = &pt[i];
-        long code = 0;
-        curl_easy_getinfo(q->c, CURLINFO_RESPONSE_CODE, &code);
-        if (q->werr)
-            return write_error(d, q->werr);
-        if (q->overflow)
-            return xllm_fail(XLLM_ERR_FORMAT, "%s: the server sent more than the %llu bytes expected", d->url,
-                             (unsigned long long)q->len);
-        if (q->rc == CURLE_HTTP_RETURNED_ERROR || code >= 400) {
-            if (code == 404)
-                return xllm_fail(XLLM_ERR_NOT_FOUND, "%s: not found (HTTP 404)", d->url);
-            if (code == 401 || code == 403)
-                return xllm_fail(XLLM_ERR_IO, "%s: access denied (HTTP %ld); a gated or private model needs a token",
-                                 d->url, code);
-            return xllm_fail(XLLM_ERR_IO, "%s: HTTP %ld", d->url, code);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < k; i++) {
+            part *q = &pt[i];
+            xllm_status st;
+            if (pass == 0 && !(q->done && (q->rc != CURLE_OK || q->werr || q->overflow)))
+                continue;
+            st = part_result(d, q);
+            if (st != XLLM_OK)
+                return st;
         }
-        if (q->rc != CURLE_OK && !q->no_range)
-            return xllm_http_fail(q->rc, d->url, q->errbuf);
-        if (!q->no_range && q->len != UINT64_MAX && q->got != q->len)
-            return xllm_fail(XLLM_ERR_IO,
-                             "%s: the connection was dropped after %llu of %llu bytes; nothing was kept", d->url,
-                             (unsigned long long)(q->off + q->got), (unsigned long long)d->size);
+    return XLLM_OK;
+}
+
+static xllm_status part_result(const store_dl *d, part *q)
+{
+    long code = 0;
+    curl_easy_getinfo(q->c, CURLINFO_RESPONSE_CODE, &code);
+    if (q->werr)
+        return write_error(d, q->werr);
+    if (q->overflow)
+        return xllm_fail(XLLM_ERR_FORMAT, "%s: the server sent more than the %llu bytes expected", d->url,
+                         (unsigned long long)q->len);
+    if (q->rc == CURLE_HTTP_RETURNED_ERROR || code >= 400) {
+        if (code == 404)
+            return xllm_fail(XLLM_ERR_NOT_FOUND, "%s: not found (HTTP 404)", d->url);
+        if (code == 401 || code == 403)
+            return xllm_fail(XLLM_ERR_IO, "%s: access denied (HTTP %ld); a gated or private model needs a token",
+                             d->url, code);
+        return xllm_fail(XLLM_ERR_IO, "%s: HTTP %ld", d->url, code);
     }
+    if (q->rc != CURLE_OK && !q->no_range)
+        return xllm_http_fail(q->rc, d->url, q->errbuf);
+    if (!q->no_range && q->len != UINT64_MAX && q->got != q->len)
+        return xllm_fail(XLLM_ERR_IO,
+                         "%s: the connection was dropped after %llu of %llu bytes; nothing was kept", d->url,
+                         (unsigned long long)(q->off + q->got), (unsigned long long)d->size);
     return XLLM_OK;
 }
 

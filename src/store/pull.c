@@ -95,8 +95,11 @@ static xllm_status pull_layers(xllm_store *s, const xllm_model_name *n, const xl
     for (size_t i = 0; i < total && st == XLLM_OK; i++) {
         const xllm_layer *l = i < m->n_layers ? &m->layers[i] : &m->config;
         store_dl d;
+        int dup = 0;
         snprintf(status, sizeof status, "pulling %.12s", l->digest + 7);
-        if (xllm_store_has_blob(s, l->digest, l->size)) {
+        for (size_t j = 0; j < np; j++)
+            dup |= !strcmp(pend[j].l->digest, l->digest);
+        if (dup || xllm_store_has_blob(s, l->digest, l->size)) {
             store_emit(o, status, l->digest, l->size, l->size);
             continue;
         }

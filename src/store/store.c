@@ -693,7 +693,8 @@ struct xllm_blob_writer {
 
 xllm_status xllm_blob_writer_open(xllm_store *s, const char *expected, xllm_blob_writer **out)
 {
-    static unsigned counter;
+    static unsigned counter; /* unique partial names; atomic: writers may run on several threads */
+    unsigned id = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
     xllm_blob_writer *w;
     char name[128];
     xllm_status st;
@@ -707,9 +708,9 @@ xllm_status xllm_blob_writer_open(xllm_store *s, const char *expected, xllm_blob
     w->s = s;
     if (expected) {
         snprintf(w->expected, sizeof w->expected, "%s", expected);
-        snprintf(name, sizeof name, "sha256-%s-%d-%u.partial", expected + 7, (int)getpid(), counter++);
+        snprintf(name, sizeof name, "sha256-%s-%d-%u.partial", expected + 7, (int)getpid(), id);
     } else {
-        snprintf(name, sizeof name, "upload-%d-%u.partial", (int)getpid(), counter++);
+        snprintf(name, sizeof name, "upload-%d-%u.partial", (int)getpid(), id);
     }
     w->tmp_path = xllm_path_join(s->blobs, name);
     if (!w->tmp_path) {

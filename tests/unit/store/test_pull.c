@@ -86,6 +86,10 @@ TEST(pull_ollama_registry_and_failures)
 
     expect_failure(s, root, "corrupt", XLLM_ERR_FORMAT, "digest mismatch");
     expect_failure(s, root, "truncated", XLLM_ERR_IO, "dropped");
+    setenv("XLLM_PULL_PART_SIZE", "100000", 1); /* the same in 4 parallel parts */
+    expect_failure(s, root, "truncated", XLLM_ERR_IO, "dropped");
+    expect_failure(s, root, "corrupt", XLLM_ERR_FORMAT, "digest mismatch");
+    unsetenv("XLLM_PULL_PART_SIZE");
     expect_failure(s, root, "no-such-model", XLLM_ERR_NOT_FOUND, "HTTP 404");
     expect_failure(s, root, "missingblob", XLLM_ERR_NOT_FOUND, "HTTP 404");
     setenv("XLLM_PULL_STALL_TIMEOUT", "1", 1);
