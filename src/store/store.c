@@ -631,8 +631,35 @@ xllm_status xllm_store_delete(xllm_store *s, const char *name)
     return st;
 }
 
+/* The digests of the manifest at path (heap array), NULL when none/unreadable. */
+static char (*old_digests(const char *path, size_t *n))[XLLM_DIGEST_STR_LEN]
+{
+    char *data = NULL;
+    size_t len = 0;
+    xllm_manifest m;
+    char (*v)[XLLM_DIGEST_STR_LEN] = NULL;
+    *n = 0;
+    if (!xllm_path_exists(path) || xllm_read_file(path, XLLM_STORE_MAX_MANIFEST, &data, &len) != XLLM_OK) {
+        xllm_clear_error();
+        return NULL;
+    }
+    if (xllm_manifest_parse(data, len, &m) == XLLM_OK) {
+        v = xllm_calloc(m.n_layers + 1, sizeof *v);
+        for (size_t i = 0; v && i < m.n_layers; i++)
+            strcpy(v[(*n)++], m.layers[i].digest);
+        if (v && m.has_config)
+            strcpy(v[(*n)++], m.config.digest);
+        xllm_manifest_free(&m);
+    }
+    xllm_clear_error();
+    xllm_free(data);
+    return v;
+}
+
 xllm_status xllm_store_write_manifest(xllm_store *s, const xllm_model_name *name, const char *bytes, size_t len)
 {
+    char (*old)[XLLM_DIGEST_STR_LEN] = NULL;
+    size_t n_old = 0;
     char rel[XLLM_NAME_STR_MAX + 8];
     char *path, *dir, *slash;
     xllm_atomic_file af;
@@ -650,8 +677,10 @@ xllm_status xllm_store_write_manifest(xllm_store *s, const xllm_model_name *name
     *slash = 0;
     st = store_mkdirs(dir);
     xllm_free(dir);
-    if (st == XLLM_OK)
+    if (st == XLLM_OK) {
+        old = old_digests(path, &n_old);
         st = xllm_atomic_open(&af, path);
+    }
     if (st == XLLM_OK) {
         if (fwrite(bytes, 1, len, af.f) != len) {
             st = xllm_fail(XLLM_ERR_IO, "%s: write failed: %s", path, strerror(errno));
@@ -660,6 +689,9 @@ xllm_status xllm_store_write_manifest(xllm_store *s, const xllm_model_name *name
             st = xllm_atomic_commit(&af);
         }
     }
+    if (st == XLLM_OK && old)
+        store_prune_blobs(s, (const char (*)[XLLM_DIGEST_STR_LEN])old, n_old);
+    xllm_free(old);
     xllm_free(path);
     return st;
 }

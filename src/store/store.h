@@ -86,10 +86,13 @@ void xllm_model_ref_free(xllm_model_ref *r);
 
 /* Remove NAME's manifest, then every blob of it no other manifest uses. */
 xllm_status xllm_store_delete(xllm_store *s, const char *name);
-/* A new name for the same manifest (blobs shared). DST is replaced if it exists. */
+/* A new name for the same manifest (blobs shared). DST is replaced if it
+ * exists (its blobs pruned as for xllm_store_write_manifest). */
 xllm_status xllm_store_copy(xllm_store *s, const char *src, const char *dst);
 
-/* Write manifest bytes under a name (atomic). */
+/* Write manifest bytes under a name (atomic). When it replaces a manifest,
+ * the blobs only the old one used are removed (Ollama prunes so after a
+ * pull that brings a new version). */
 xllm_status xllm_store_write_manifest(xllm_store *s, const xllm_model_name *name, const char *bytes, size_t len);
 
 /* "<dir>/blobs/sha256-<hex>" for a "sha256:<hex>" digest (heap, xllm_free);

@@ -224,6 +224,19 @@ TEST(pull_check_updates_and_cache)
     CHECK_OK(xllm_store_check_update(s, "tiny", &newer));
     unsetenv("XLLM_REGISTRY_CACHE_TTL");
     CHECK_EQ_INT(newer, 1);
+    {
+        /* pulling the new version drops the blobs only the old one had */
+        xllm_manifest old;
+        CHECK_OK(xllm_store_read_manifest(s, "tiny", NULL, &old, NULL, NULL));
+        CHECK_OK(pull(s, "tiny", NULL));
+        CHECK_OK(xllm_store_check_update(s, "tiny", &newer));
+        CHECK_EQ_INT(newer, 0);
+        if (old.n_layers > 3) {
+            CHECK(xllm_store_has_blob(s, old.layers[0].digest, UINT64_MAX)); /* model: the same in both */
+            CHECK(!xllm_store_has_blob(s, old.layers[3].digest, UINT64_MAX)); /* old params */
+        }
+        xllm_manifest_free(&old);
+    }
     xllm_store_close(s);
     su_rm_tree(root);
     su_fixture_stop(&fx);
