@@ -3,6 +3,7 @@
 #include "store/create.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,7 +308,57 @@ static xllm_status add_config(build *b)
     return st;
 }
 
+/* files: {"file name": "sha256:<hex>"} of blobs already in the store (the
+ * /api/create "files" field): one GGUF becomes the model layer, otherwise
+ * each file a Hugging Face file layer. */
+static xllm_status from_files(build *b, json_t *files)
+{
+    const char *fname;
+    json_t *v;
+    size_t n_gguf = 0;
+    json_object_foreach(files, fname, v)
+    {
+        size_t n = strlen(fname);
+        n_gguf += n > 5 && !strcmp(fname + n - 5, ".gguf");
+    }
+    json_object_foreach(files, fname, v)
+    {
+        const char *d = json_string_value(v);
+        char *p;
+        uint64_t size;
+        struct stat sb;
+        int gguf = n_gguf == 1 && strlen(fname) > 5 && !strcmp(fname + strlen(fname) - 5, ".gguf");
+        xllm_status st;
+        if (!store_title_ok(fname))
+            return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "files: bad file name '%.80s'", fname);
+        if (!d || !xllm_digest_valid(d, 0))
+            return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "files: %s: want a \"sha256:<hex>\" digest", fname);
+        p = xllm_store_blob_path(b->s, d);
+        if (!p)
+            return XLLM_ERR_OUT_OF_MEMORY;
+        if (stat(p, &sb) != 0) {
+            xllm_free(p);
+            return xllm_fail(XLLM_ERR_NOT_FOUND, "files: %s: blob %s is not in the store (upload it first)", fname, d);
+        }
+        size = (uint64_t)sb.st_size;
+        if (gguf)
+            read_family(b, p);
+        xllm_free(p);
+        emit_layer(b, "using existing layer", d);
+        st = xllm_manifest_add(&b->m, gguf ? XLLM_MT_MODEL : XLLM_MT_HF_FILE, d, size, gguf ? NULL : fname);
+        if (st != XLLM_OK)
+            return st;
+    }
+    return XLLM_OK;
+}
+
 xllm_status xllm_store_create(xllm_store *s, const char *name, const xllm_modelfile *mf, const xllm_create_opts *o)
+{
+    return store_create_run(s, name, mf, NULL, o);
+}
+
+xllm_status store_create_run(xllm_store *s, const char *name, const xllm_modelfile *mf, void *files,
+                             const xllm_create_opts *o)
 {
     build b;
     xllm_model_name n;
@@ -338,6 +389,8 @@ xllm_status xllm_store_create(xllm_store *s, const char *name, const xllm_modelf
         if (st != XLLM_OK)
             st = xllm_fail_wrap(st, "%s:%d", mf->label, mf->cmds[i].line);
     }
+    if (st == XLLM_OK && files)
+        st = from_files(&b, files);
     if (st == XLLM_OK && !xllm_manifest_find(&b.m, XLLM_MT_MODEL) && !xllm_manifest_find(&b.m, XLLM_MT_HF_FILE))
         st = xllm_fail(XLLM_ERR_FORMAT, "%s: FROM gave no model weights", mf->label);
     if (st == XLLM_OK) {

@@ -23,6 +23,16 @@ typedef struct xllm_create_opts {
 
 xllm_status xllm_store_create(xllm_store *s, const char *name, const xllm_modelfile *mf, const xllm_create_opts *o);
 
+/* The body of Ollama's POST /api/create as current clients send it:
+ *   {"model": NAME, "from": NAME|PATH, "files": {"f.gguf": "sha256:..."},
+ *    "adapters": {"a.gguf": "sha256:..."}, "template": T, "system": S,
+ *    "license": L | [L...], "parameters": {...}, "messages": [{role, content}],
+ *    "quantize": Q}
+ * or as older ones do ({"name"|"model": NAME, "modelfile": TEXT}). Blobs named
+ * in files/adapters must be in the store already (POST /api/blobs). Errors
+ * name the field. "quantize" is refused (not supported yet). */
+xllm_status xllm_store_create_request(xllm_store *s, const char *json, size_t len, const xllm_create_opts *o);
+
 /* A Modelfile that rebuilds a resolved model (`show --modelfile`), heap text. */
 xllm_status xllm_store_modelfile_text(const xllm_model_ref *r, char **out);
 

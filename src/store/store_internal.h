@@ -40,4 +40,11 @@ void store_hf_dir_remove(xllm_store *s, const char *manifest_digest);
 /* 1 if a layer title is a plain file name (no '/', not "." or ".."-led). */
 int store_title_ok(const char *t);
 
+/* create with, besides the Modelfile commands, a /api/create "files" object
+ * (json_t *, may be NULL). */
+struct xllm_modelfile;
+struct xllm_create_opts;
+xllm_status store_create_run(xllm_store *s, const char *name, const struct xllm_modelfile *mf, void *files,
+                             const struct xllm_create_opts *o);
+
 #endif

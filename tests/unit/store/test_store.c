@@ -317,3 +317,62 @@ TEST(store_create_and_archive_round_trip)
     su_rm_tree(root);
     su_rm_tree(root2);
 }
+
+TEST(store_create_from_api_request)
+{
+    char root[64], d[XLLM_DIGEST_STR_LEN], cfg[XLLM_DIGEST_STR_LEN], req[2048], before[65], after[65], path[512];
+    xllm_store *s = NULL;
+    xllm_model_ref r;
+    CHECK(su_mkdtemp(root, sizeof root));
+    CHECK_OK(xllm_store_open(root, &s));
+    if (!s)
+        return;
+    CHECK_OK(xllm_store_add_bytes(s, gguf_data, sizeof gguf_data, d, NULL)); /* as POST /api/blobs would */
+    snprintf(req, sizeof req,
+             "{\"model\":\"api-made\",\"files\":{\"m.gguf\":\"%s\"},\"template\":\"{{ .Prompt }}\","
+             "\"system\":\"S\",\"license\":[\"L1\",\"L2\"],\"parameters\":{\"temperature\":0.3,\"num_ctx\":2048.0,"
+             "\"stop\":[\"a\",\"b\"]},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+             d);
+    CHECK_OK(xllm_store_create_request(s, req, strlen(req), NULL));
+    CHECK_OK(xllm_store_resolve(s, "api-made", &r));
+    CHECK(r.model_path && strstr(r.model_path, d + 7));
+    CHECK_EQ_STR(r.template_text, "{{ .Prompt }}");
+    CHECK_EQ_STR(r.params_json, "{\"num_ctx\":2048,\"stop\":[\"a\",\"b\"],\"temperature\":0.3}");
+    CHECK_EQ_INT(r.n_licenses, 2);
+    xllm_model_ref_free(&r);
+    /* the older clients' form: a Modelfile text */
+    snprintf(req, sizeof req, "{\"name\":\"old-style\",\"modelfile\":\"FROM api-made\\nSYSTEM other\"}");
+    CHECK_OK(xllm_store_create_request(s, req, strlen(req), NULL));
+    CHECK_OK(xllm_store_resolve(s, "old-style", &r));
+    CHECK_EQ_STR(r.system, "other");
+    CHECK_EQ_STR(r.template_text, "{{ .Prompt }}");
+    xllm_model_ref_free(&r);
+    /* a safetensors model from uploaded files */
+    CHECK_OK(xllm_store_add_bytes(s, "{\"model_type\":\"llama\"}", 22, cfg, NULL));
+    snprintf(req, sizeof req, "{\"model\":\"st\",\"files\":{\"config.json\":\"%s\",\"model.safetensors\":\"%s\"}}", cfg,
+             d);
+    CHECK_OK(xllm_store_create_request(s, req, strlen(req), NULL));
+    CHECK_OK(xllm_store_resolve(s, "st", &r));
+    CHECK_EQ_INT(r.model_is_dir, 1);
+    snprintf(path, sizeof path, "%s/config.json", r.model_path ? r.model_path : "");
+    CHECK(su_file_contains(path, "llama"));
+    xllm_model_ref_free(&r);
+    /* errors name the field and change nothing */
+    su_tree_hash(root, before);
+    snprintf(req, sizeof req, "{\"model\":\"q\",\"from\":\"api-made\",\"quantize\":\"q4_K_M\"}");
+    CHECK(xllm_store_create_request(s, req, strlen(req), NULL) == XLLM_ERR_UNSUPPORTED);
+    snprintf(req, sizeof req,
+             "{\"model\":\"q\",\"files\":{\"m.gguf\":\"sha256:%064d\"}}", 0);
+    CHECK(xllm_store_create_request(s, req, strlen(req), NULL) == XLLM_ERR_NOT_FOUND);
+    CHECK(strstr(xllm_last_error(), "not in the store") != NULL);
+    snprintf(req, sizeof req, "{\"model\":\"q\",\"from\":\"api-made\",\"parameters\":{\"top_k\":0.5}}");
+    CHECK(xllm_store_create_request(s, req, strlen(req), NULL) == XLLM_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(xllm_last_error(), "top_k") != NULL);
+    snprintf(req, sizeof req, "{\"model\":\"q\"}");
+    CHECK(xllm_store_create_request(s, req, strlen(req), NULL) == XLLM_ERR_INVALID_ARGUMENT);
+    CHECK(xllm_store_create_request(s, "{", 1, NULL) == XLLM_ERR_INVALID_ARGUMENT);
+    su_tree_hash(root, after);
+    CHECK_EQ_STR(after, before);
+    xllm_store_close(s);
+    su_rm_tree(root);
+}
