@@ -16,6 +16,7 @@
 #include "model/arch.h"
 #include "cli/store_cli.h"
 #include "store/create.h"
+#include "store/details.h"
 #include "base/fs.h"
 
 typedef struct show_info {
@@ -148,6 +149,20 @@ static void print_json_stored(const xllm_model_ref *r, const show_info *in)
     for (size_t i = 0; i < r->n_licenses; i++)
         json_array_append_new(lic, json_string(r->licenses[i]));
     json_object_set_new(o, "license", lic);
+    {
+        xllm_model_details d;
+        json_t *det = json_object(), *fams = json_array();
+        xllm_model_ref_details(r, &d);
+        if (d.family[0])
+            json_array_append_new(fams, json_string(d.family));
+        json_object_set_new(det, "parent_model", json_string(""));
+        json_object_set_new(det, "format", json_string(d.format));
+        json_object_set_new(det, "family", json_string(d.family));
+        json_object_set_new(det, "families", fams);
+        json_object_set_new(det, "parameter_size", json_string(d.parameter_size));
+        json_object_set_new(det, "quantization_level", json_string(d.quantization_level));
+        json_object_set_new(o, "details", det);
+    }
     json_dumpf(o, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(o);

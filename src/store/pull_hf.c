@@ -360,7 +360,7 @@ static xllm_status add_config(xllm_store *s, const xllm_model_name *n, const hf_
     json_object_set_new(c, "model_format", json_string(p->kind));
     json_object_set_new(c, "model_family", json_string(""));
     json_object_set_new(c, "model_type", json_string(""));
-    json_object_set_new(c, "file_type", json_string(!strcmp(p->kind, "gguf") ? n->tag : ""));
+    json_object_set_new(c, "file_type", json_string("")); /* details come from the GGUF itself */
     json_object_set_new(c, "architecture", json_string("amd64"));
     json_object_set_new(c, "os", json_string("linux"));
     json_object_set_new(rootfs, "type", json_string("layers"));

@@ -2,6 +2,7 @@
  * (cases from Ollama's documented name forms). */
 #include "../test.h"
 #include "base/alloc.h"
+#include "store/details.h"
 #include "store/manifest.h"
 #include "store/name.h"
 
@@ -109,4 +110,22 @@ TEST(manifest_rejects_bad_digests)
     CHECK(xllm_digest_valid("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0));
     CHECK(!xllm_digest_valid("sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0));
     CHECK(xllm_digest_valid("sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 1));
+}
+
+TEST(details_numbers_like_ollama)
+{
+    char b[32];
+    static const struct {
+        uint64_t n;
+        const char *want;
+    } cases[] = {{8030261248ull, "8.0B"}, {8000000000ull, "8B"}, {1235814400ull, "1.2B"}, {494032768, "494.03M"},
+                 {7000000, "7M"},          {12345, "12K"},        {999, "999"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        xllm_human_number(cases[i].n, b, sizeof b);
+        CHECK_EQ_STR(b, cases[i].want);
+    }
+    CHECK_EQ_STR(xllm_file_type_name(15), "Q4_K_M");
+    CHECK_EQ_STR(xllm_file_type_name(7), "Q8_0");
+    CHECK(xllm_file_type_name(4) == NULL);
+    CHECK(xllm_file_type_name(1000) == NULL);
 }
