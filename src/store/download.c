@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,9 +235,18 @@ xllm_status store_download(const store_dl *d)
         if (k < 1)
             k = 1;
     }
-    fd = open(d->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = open(d->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return xllm_fail(XLLM_ERR_IO, "cannot create %s: %s", d->path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) { /* the lock tells store_open the file is live */
+        close(fd);
+        return xllm_fail(XLLM_ERR_IO, "%s is being written by another pull of the same blob; try again when it "
+                         "has finished", d->path);
+    }
+    if (ftruncate(fd, 0) != 0) {
+        st = write_error(d, errno);
+        goto out;
+    }
     if (d->size != UINT64_MAX && d->size > 0) {
         int e = posix_fallocate(fd, 0, (off_t)d->size);
         if (e == ENOSPC || e == EFBIG || e == EDQUOT) {
@@ -255,9 +265,13 @@ xllm_status store_download(const store_dl *d)
     if (st == XLLM_OK && fsync(fd) != 0)
         st = write_error(d, errno);
 out:
+    if (st == XLLM_OK && d->keep_fd) {
+        *d->keep_fd = fd;
+        return XLLM_OK;
+    }
+    if (st != XLLM_OK)
+        unlink(d->path); /* before close: the lock still guards the name */
     if (close(fd) != 0 && st == XLLM_OK)
         st = write_error(d, errno);
-    if (st != XLLM_OK)
-        unlink(d->path);
     return st;
 }

@@ -17,6 +17,8 @@ typedef struct store_dl {
     const char *status;   /* progress status text ("pulling 0123456789ab") */
     const char *digest;   /* progress digest, or NULL */
     const xllm_pull_opts *opts;
+    int *keep_fd;         /* non-NULL: on success the file stays open (and
+                           * locked against store_open's cleanup) in *keep_fd */
 } store_dl;
 
 xllm_status store_download(const store_dl *d);

@@ -52,6 +52,7 @@ static xllm_status fetch_manifest(const xllm_model_name *n, char *url, size_t ur
 typedef struct pending {
     const xllm_layer *l;
     char *partial;
+    int fd; /* open and locked until the blob is placed or dropped; -1: none */
 } pending;
 
 static xllm_status verify_and_place(xllm_store *s, pending *p, store_added *added)
@@ -74,10 +75,13 @@ static xllm_status verify_and_place(xllm_store *s, pending *p, store_added *adde
     final = xllm_store_blob_path(s, p->l->digest);
     if (!final)
         return XLLM_ERR_OUT_OF_MEMORY;
-    if (rename(p->partial, final) != 0)
+    if (rename(p->partial, final) != 0) {
         st = xllm_fail(XLLM_ERR_IO, "cannot move %s into place", p->partial);
-    else
+    } else {
         st = store_added_push(added, p->l->digest);
+        xllm_free(p->partial); /* placed: nothing to remove */
+        p->partial = NULL;
+    }
     xllm_free(final);
     return st;
 }
@@ -104,6 +108,7 @@ static xllm_status pull_layers(xllm_store *s, const xllm_model_name *n, const xl
             continue;
         }
         pend[np].l = l;
+        pend[np].fd = -1;
         pend[np].partial = store_partial_path(s, l->digest);
         if (!pend[np].partial) {
             st = XLLM_ERR_OUT_OF_MEMORY;
@@ -117,6 +122,7 @@ static xllm_status pull_layers(xllm_store *s, const xllm_model_name *n, const xl
         d.status = status;
         d.digest = l->digest;
         d.opts = o;
+        d.keep_fd = &pend[np].fd;
         np++;
         store_emit(o, status, l->digest, l->size, 0);
         st = store_download(&d);
@@ -124,10 +130,13 @@ static xllm_status pull_layers(xllm_store *s, const xllm_model_name *n, const xl
     if (st == XLLM_OK)
         store_emit(o, "verifying sha256 digest", NULL, 0, 0);
     for (size_t i = 0; i < np && st == XLLM_OK; i++)
-        st = verify_and_place(s, &pend[i], added);
-    for (size_t i = 0; i < np; i++) {
         if (pend[i].partial)
-            unlink(pend[i].partial);
+            st = verify_and_place(s, &pend[i], added);
+    for (size_t i = 0; i < np; i++) {
+        if (pend[i].partial && pend[i].fd >= 0)
+            unlink(pend[i].partial); /* still ours (locked): not placed */
+        if (pend[i].fd >= 0)
+            close(pend[i].fd);
         xllm_free(pend[i].partial);
     }
     xllm_free(pend);

@@ -279,7 +279,7 @@ static xllm_status place_file(xllm_store *s, const char *partial, const hf_file 
 /* Download file i into its partial file (*partial, heap), or note that its
  * blob is there already (*partial NULL). */
 static xllm_status fetch_file(xllm_store *s, const xllm_model_name *n, const hf_plan *p, size_t i,
-                              const xllm_pull_opts *o, char **partial)
+                              const xllm_pull_opts *o, char **partial, int *fd)
 {
     const hf_file *f = &p->files[i];
     char ep[1024], url[4096], status[300], digest[XLLM_DIGEST_STR_LEN], pname[96];
@@ -314,6 +314,7 @@ static xllm_status fetch_file(xllm_store *s, const xllm_model_name *n, const hf_
     d.status = status;
     d.digest = f->sha[0] ? digest : NULL;
     d.opts = o;
+    d.keep_fd = fd;
     store_emit(o, status, d.digest, f->size == UINT64_MAX ? 0 : f->size, 0);
     return store_download(&d);
 }
@@ -322,10 +323,13 @@ static xllm_status fetch_all(xllm_store *s, const xllm_model_name *n, const hf_p
                              xllm_manifest *m, store_added *added)
 {
     char *partials[sizeof p->files / sizeof p->files[0]] = {0};
+    int fds[sizeof p->files / sizeof p->files[0]];
     xllm_status st = XLLM_OK;
     int any = 0;
+    for (size_t i = 0; i < p->n; i++)
+        fds[i] = -1;
     for (size_t i = 0; st == XLLM_OK && i < p->n; i++) {
-        st = fetch_file(s, n, p, i, o, &partials[i]);
+        st = fetch_file(s, n, p, i, o, &partials[i], &fds[i]);
         any |= partials[i] != NULL;
     }
     if (st == XLLM_OK && any)
@@ -335,14 +339,21 @@ static xllm_status fetch_all(xllm_store *s, const xllm_model_name *n, const hf_p
         char digest[XLLM_DIGEST_STR_LEN];
         uint64_t size = f->size;
         snprintf(digest, sizeof digest, "sha256:%s", f->sha);
-        if (partials[i])
+        if (partials[i] && fds[i] >= 0) {
             st = place_file(s, partials[i], f, digest, &size, added);
+            if (st == XLLM_OK) { /* placed (or dropped as a duplicate): nothing left to remove */
+                xllm_free(partials[i]);
+                partials[i] = NULL;
+            }
+        }
         if (st == XLLM_OK)
             st = xllm_manifest_add(m, f->media, digest, size, !strcmp(f->media, XLLM_MT_HF_FILE) ? f->name : NULL);
     }
     for (size_t i = 0; i < p->n; i++) {
-        if (partials[i])
+        if (partials[i] && fds[i] >= 0)
             unlink(partials[i]);
+        if (fds[i] >= 0)
+            close(fds[i]);
         xllm_free(partials[i]);
     }
     return st;

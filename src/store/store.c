@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,8 +49,12 @@ static void remove_partials(const char *blobs)
         size_t n = strlen(e->d_name);
         if (n > 8 && !strcmp(e->d_name + n - 8, ".partial")) {
             char *p = xllm_path_join(blobs, e->d_name);
-            if (p)
+            int fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+            /* a live writer (this or another process) holds a lock on it */
+            if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
                 unlink(p);
+            if (fd >= 0)
+                close(fd);
             xllm_free(p);
         }
     }
@@ -756,6 +762,8 @@ xllm_status xllm_blob_writer_open(xllm_store *s, const char *expected, xllm_blob
         return st;
     }
     w->f = fopen(w->tmp_path, "wb");
+    if (w->f)
+        flock(fileno(w->f), LOCK_EX); /* new file: cannot block; tells store_open it is live */
     if (!w->f) {
         st = xllm_fail(XLLM_ERR_IO, "cannot create %s: %s", w->tmp_path, strerror(errno));
         xllm_blob_writer_abort(w);

@@ -9,7 +9,8 @@
  *
  * <dir> is XLLM_MODELS_DIR, else ~/.xllm/models. Opening removes leftover
  * *.partial blobs (only xllm's spelling; Ollama's "-partial" files are left to
- * Ollama). A model's ID is the first 12 hex digits of the SHA-256 of its
+ * Ollama); a partial file that a live writer holds (flock) is kept, so a
+ * `xllm list` beside a running pull does not break it. A model's ID is the first 12 hex digits of the SHA-256 of its
  * manifest file, its size the sum of the layer sizes, its modification time
  * the manifest file's. A blob is deleted only when no manifest refers to it
  * any more (found by scanning the manifests).

@@ -179,6 +179,15 @@ TEST(store_blob_writer_verifies)
     su_tree_hash(root, after);
     CHECK_EQ_STR(after, before);
     CHECK_OK(xllm_blob_writer_open(s, want, &w));
+    {
+        /* another store_open (say `xllm list` beside a running upload) keeps a live partial */
+        xllm_store *s2 = NULL;
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "ls %s/blobs | grep -q 'partial$'", root);
+        CHECK_OK(xllm_store_open(root, &s2));
+        xllm_store_close(s2);
+        CHECK_EQ_INT(su_run(cmd), 0);
+    }
     CHECK_OK(xllm_blob_writer_write(w, "hel", 3));
     CHECK_OK(xllm_blob_writer_write(w, "lo", 2));
     CHECK_OK(xllm_blob_writer_commit(w, d, NULL, &was_new));
