@@ -276,6 +276,18 @@ TEST(store_create_and_archive_round_trip)
         CHECK_EQ_STR(r2.system, "Be brief.");
         xllm_model_ref_free(&r2);
     }
+    /* FROM a blob digest */
+    {
+        char t4[200];
+        const xllm_layer *ml = xllm_manifest_find(&r.manifest, XLLM_MT_MODEL);
+        snprintf(t4, sizeof t4, "FROM %s\n", ml ? ml->digest : "sha256:missing");
+        CHECK_OK(xllm_modelfile_parse(t4, strlen(t4), "M4", &mf));
+        CHECK_OK(xllm_store_create(s, "by-digest", &mf, &o));
+        xllm_modelfile_free(&mf);
+        CHECK_OK(xllm_store_resolve(s, "by-digest", &r2));
+        CHECK_EQ_STR(r2.model_path, r.model_path);
+        xllm_model_ref_free(&r2);
+    }
     /* a failing create changes nothing */
     su_tree_hash(root, before);
     {
