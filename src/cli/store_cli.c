@@ -1,6 +1,7 @@
 /* store_cli.c - store opening and the pull path shared by the CLI commands. */
 #include "cli/store_cli.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -30,12 +31,28 @@ static int term_width(void)
     return 80;
 }
 
+static volatile int pull_cancelled; /* set by SIGINT/SIGTERM: the pull stops and cleans up */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    pull_cancelled = 1;
+}
+
 xllm_status cli_pull(xllm_store *s, const char *name)
 {
     int tty = isatty(STDOUT_FILENO);
     cli_pull_progress *p = cli_pull_progress_new(stdout, tty, tty ? term_width() : 80);
-    xllm_pull_opts o = {cli_pull_progress_event, p, NULL};
-    xllm_status st = xllm_store_pull(s, name, &o);
+    xllm_pull_opts o = {cli_pull_progress_event, p, &pull_cancelled};
+    struct sigaction sa, old_int, old_term;
+    xllm_status st;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    st = xllm_store_pull(s, name, &o);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     cli_pull_progress_free(p);
     return st;
 }

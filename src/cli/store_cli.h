@@ -12,8 +12,9 @@
 /* Open the store or print "xllm CMD: ..." and return NULL. */
 xllm_store *cli_store_open(const char *cmd);
 
-/* Pull NAME with Ollama's progress on stdout. Returns the status (the
- * message is left in xllm_last_error for the caller to print). */
+/* Pull NAME with Ollama's progress on stdout; Ctrl-C (or SIGTERM) cancels it
+ * cleanly (partial files removed, XLLM_ERR_CANCELLED). Returns the status
+ * (the message is left in xllm_last_error for the caller to print). */
 xllm_status cli_pull(xllm_store *s, const char *name);
 
 /* The file or directory to load for a MODEL argument: the path itself when

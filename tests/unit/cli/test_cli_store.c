@@ -92,6 +92,12 @@ TEST(cli_store_commands)
     CHECK_EQ_INT(xrun(&e, "pull nothing-here"), 1);
     ERR_HAS(&e, "not found in the registry");
     CHECK_EQ_INT(xrun(&e, "pull"), 2);
+    /* Ctrl-C during a (stalled) download: a clean stop */
+    snprintf(args, sizeof args, "%s pull stall >%s 2>%s & p=$!; sleep 2; kill -INT $p; wait $p", e.bin, e.out, e.err);
+    CHECK_EQ_INT(su_run(args), 1);
+    ERR_HAS(&e, "pull cancelled");
+    snprintf(args, sizeof args, "ls %s/blobs | grep -q partial", models);
+    CHECK(su_run(args) != 0);
 
     /* list: Ollama's columns, four spaces after each */
     CHECK_EQ_INT(xrun(&e, "list"), 0);
