@@ -329,8 +329,8 @@ int cmd_show(int argc, char **argv)
         return 2;
     }
     f.json = json;
-    if (!xllm_path_exists(pos[0]))
-        return show_stored(pos[0], &f);
+    if (!xllm_path_exists(pos[0]) && pos[0][0] != '/' && pos[0][0] != '.' && !strstr(pos[0], ".gguf"))
+        return show_stored(pos[0], &f); /* a store name; path-like arguments keep the file errors */
     st = cli_open_container(pos[0], &g);
     if (st != XLLM_OK)
         return cli_error("show", st);

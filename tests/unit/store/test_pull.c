@@ -76,6 +76,15 @@ TEST(pull_ollama_registry_and_failures)
     CHECK(su_fixture_log_contains(&fx, "range=bytes=0-1250"));
     CHECK(su_fixture_log_contains(&fx, "range=bytes=1250"));
     CHECK_OK(xllm_store_resolve(s, "tiny:latest", &r));
+    {
+        /* the manifest is kept byte for byte: the ID is the registry's digest */
+        char url[160];
+        xllm_http_reply rep;
+        snprintf(url, sizeof url, "%s/v2/library/tiny/manifests/latest", fx.url);
+        CHECK_OK(xllm_http_get(url, XLLM_MT_MANIFEST, NULL, 1 << 20, &rep));
+        CHECK_EQ_STR(rep.docker_digest, r.entry.digest);
+        xllm_http_reply_free(&rep);
+    }
     CHECK_EQ_STR(r.template_text, "{{ .System }} {{ .Prompt }}");
     CHECK_EQ_STR(r.system, "You are tiny.");
     CHECK_EQ_INT(r.n_licenses, 1);
