@@ -85,6 +85,16 @@ TEST(pull_ollama_registry_and_failures)
         CHECK_EQ_STR(rep.docker_digest, r.entry.digest);
         xllm_http_reply_free(&rep);
     }
+    {
+        /* Ollama's layout on disk */
+        char p[512];
+        snprintf(p, sizeof p, "%s/manifests/registry.ollama.ai/library/tiny/latest", root);
+        CHECK(xllm_path_exists(p));
+        for (size_t i = 0; i < r.manifest.n_layers; i++) {
+            snprintf(p, sizeof p, "%s/blobs/sha256-%s", root, r.manifest.layers[i].digest + 7);
+            CHECK(xllm_path_exists(p));
+        }
+    }
     CHECK_EQ_STR(r.template_text, "{{ .System }} {{ .Prompt }}");
     CHECK_EQ_STR(r.system, "You are tiny.");
     CHECK_EQ_INT(r.n_licenses, 1);
