@@ -20,9 +20,24 @@ int cmd_profile(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_grammar_bench(int argc, char **argv);
 int cmd_template(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_cp(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #define XLLM_CLI_COMMANDS(X) \
     X("run", cmd_run, "continue a prompt with a model (or ask for prompts in a loop)") \
+    X("pull", cmd_pull, "download a model from the Ollama registry or Hugging Face (hf.co/USER/REPO:QUANT)") \
+    X("list", cmd_list, "list the models in the store (NAME ID SIZE MODIFIED); --check-updates") \
+    X("ls", cmd_list, "same as list") \
+    X("rm", cmd_rm, "delete models from the store (shared blobs stay while another model uses them)") \
+    X("cp", cmd_cp, "copy a model under a new name") \
+    X("create", cmd_create, "create a model from a Modelfile (-f Modelfile)") \
+    X("export", cmd_export, "write a model (blobs, manifest, metadata) into one tar archive") \
+    X("import", cmd_import, "add the model in an archive made by export to the store (digests verified)") \
     X("show", cmd_show, "show what a model is: architecture, size, quantization, tokenizer") \
     X("logits", cmd_logits, "print a model's logits for token ids as JSON") \
     X("embed", cmd_embed, "print the embedding of a text with an encoder model") \
