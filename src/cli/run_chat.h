@@ -26,6 +26,7 @@ typedef struct run_chat {
     json_t *options;             /* Ollama option names -> values (/set parameter) */
     char *system;                /* /set system, or NULL */
     int verbose;                 /* /set verbose: timings after each answer */
+    int raw;                     /* no template: the text is continued as given, no history */
     int n_threads, n_ctx;
     int32_t kv_type;
 } run_chat;
