@@ -49,4 +49,28 @@
 /* compare / perplexity: largest text file scored (~16M tokens of English). */
 #define XLLM_PPL_MAX_TEXT_BYTES (64u << 20)
 
+/* Runner protocol: largest frame payload. A 1M-token prompt as JSON is ~8 MB;
+ * 2,048 embeddings of 4,096 floats are 32 MiB; the reader allocates up to
+ * this per frame, so it also bounds what a hostile peer can make us hold. */
+#define XLLM_RUNNER_MAX_FRAME (40u << 20)
+/* Runner: bytes of one stop string (real ones are a few tokens). */
+#define XLLM_RUNNER_MAX_STOP_BYTES 1024
+/* Runner: logit_bias entries per request (OpenAI allows 300; a whole
+ * vocabulary of 262k is the most anyone could mean, as a ban list). */
+#define XLLM_RUNNER_MAX_BIAS (1u << 18)
+/* Runner: inputs of one embed request (OpenAI allows 2,048). */
+#define XLLM_RUNNER_MAX_EMBED_INPUTS 2048
+/* Runner: prompt tokens of one request (the largest contexts are 1M-2M). */
+#define XLLM_RUNNER_MAX_PROMPT_TOKENS (1 << 22)
+/* Runner: connected clients (the server keeps one or a few connections). */
+#define XLLM_RUNNER_MAX_CLIENTS 64
+/* Runner: unsent bytes queued for one client: one largest frame plus 16 MiB
+ * of token events (~400k tokens); a client further behind is dropped and its
+ * requests cancelled, so a stalled reader cannot stall or bloat the runner. */
+#define XLLM_RUNNER_MAX_CLIENT_OUT (XLLM_RUNNER_MAX_FRAME + (16u << 20))
+/* Runner: trace id kept for log lines (longer ones are cut). */
+#define XLLM_RUNNER_MAX_TRACE_ID 128
+/* Runner: grammar text of one request (GBNF files are a few KB). */
+#define XLLM_RUNNER_MAX_GRAMMAR (1u << 20)
+
 #endif
