@@ -66,11 +66,6 @@
  * 2,048 embeddings of 4,096 floats are 32 MiB; the reader allocates up to
  * this per frame, so it also bounds what a hostile peer can make us hold. */
 #define XLLM_RUNNER_MAX_FRAME (40u << 20)
-/* Runner: bytes of one stop string (real ones are a few tokens). */
-#define XLLM_RUNNER_MAX_STOP_BYTES 1024
-/* Runner: logit_bias entries per request (OpenAI allows 300; a whole
- * vocabulary of 262k is the most anyone could mean, as a ban list). */
-#define XLLM_RUNNER_MAX_BIAS (1u << 18)
 /* Runner: inputs of one embed request (OpenAI allows 2,048). */
 #define XLLM_RUNNER_MAX_EMBED_INPUTS 2048
 /* Runner: prompt tokens of one request (the largest contexts are 1M-2M). */

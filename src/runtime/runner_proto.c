@@ -565,16 +565,16 @@ static xllm_status get_stops(const json_t *o, xllm_rproto_submit *s)
         return XLLM_OK;
     if (!json_is_array(a))
         return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: \"stops\" must be an array of strings");
-    if ((n = json_array_size(a)) > XLLM_MAX_STOPS)
+    if ((n = json_array_size(a)) > XLLM_MAX_STOP_STRINGS)
         return xllm_fail(XLLM_ERR_LIMIT, "runner protocol: submit: %zu stop strings exceed the cap of %d", n,
-                         XLLM_MAX_STOPS);
+                         XLLM_MAX_STOP_STRINGS);
     if (n && !(s->stops = xllm_calloc(n, sizeof(char *))))
         return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: stops");
     json_array_foreach(a, i, v)
     {
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > XLLM_RUNNER_MAX_STOP_BYTES)
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > XLLM_MAX_STOP_BYTES)
             return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: stop string %zu must be a string of 1..%d bytes",
-                             i, XLLM_RUNNER_MAX_STOP_BYTES);
+                             i, XLLM_MAX_STOP_BYTES);
         if (!(s->stops[i] = dup_json_string(v, NULL)))
             return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: stops");
         s->req.params.n_stops = (int32_t)i + 1;
@@ -605,9 +605,9 @@ static xllm_status get_bias(const json_t *o, xllm_rproto_submit *s)
         return XLLM_OK;
     if (!json_is_array(a))
         return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: \"logit_bias\" must be an array of [token, bias]");
-    if ((n = json_array_size(a)) > XLLM_RUNNER_MAX_BIAS)
-        return xllm_fail(XLLM_ERR_LIMIT, "runner protocol: submit: %zu logit_bias entries exceed the cap of %u", n,
-                         XLLM_RUNNER_MAX_BIAS);
+    if ((n = json_array_size(a)) > XLLM_MAX_LOGIT_BIAS)
+        return xllm_fail(XLLM_ERR_LIMIT, "runner protocol: submit: %zu logit_bias entries exceed the cap of %d", n,
+                         XLLM_MAX_LOGIT_BIAS);
     if (n == 0)
         return XLLM_OK;
     s->bias_tokens = xllm_malloc(sizeof(int32_t) * n);

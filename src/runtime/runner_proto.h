@@ -148,7 +148,7 @@ xllm_status xllm_rproto_get_token(const uint8_t *p, size_t len, xllm_gen_event *
 typedef struct xllm_rproto_final {
     xllm_gen_event ev;
     char error[XLLM_MAX_ERROR_MESSAGE];
-    char stop[XLLM_RUNNER_MAX_STOP_BYTES + 1];
+    char stop[XLLM_MAX_STOP_BYTES + 1];
 } xllm_rproto_final;
 xllm_status xllm_rproto_get_final(const uint8_t *p, size_t len, xllm_rproto_final *out);
 

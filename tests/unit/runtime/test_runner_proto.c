@@ -238,7 +238,7 @@ TEST(rproto_submit_malformed)
     }
     /* too many stops */
     char many[1024] = "{\"text\":\"a\",\"stops\":[";
-    for (int i = 0; i <= XLLM_MAX_STOPS; i++)
+    for (int i = 0; i <= XLLM_MAX_STOP_STRINGS; i++)
         strcat(many, i ? ",\"s\"" : "\"s\"");
     strcat(many, "]}");
     xllm_rproto_submit s;
