@@ -1116,6 +1116,8 @@ xllm_status xllm_rproto_put_embed_reply(xllm_buf *out, uint64_t tag, int32_t n, 
     return frame_end(out, start, st);
 }
 
+uint64_t xllm_rproto_embed_reply_tag(const uint8_t *p, size_t len) { return len >= 8 ? rd64(p) : 0; }
+
 xllm_status xllm_rproto_get_embed_reply(const uint8_t *p, size_t len, uint64_t *tag, int32_t n_max, int32_t *n,
                                         int32_t *n_embd, int32_t *n_tokens, float **out)
 {

@@ -168,6 +168,8 @@ typedef struct xllm_rproto_embed {
 } xllm_rproto_embed;
 xllm_status xllm_rproto_get_embed_req(const uint8_t *p, size_t len, xllm_rproto_embed *out);
 void xllm_rproto_embed_free(xllm_rproto_embed *e);
+/* The tag of an EMBED_REPLY payload (its first 8 bytes; 0 when shorter). */
+uint64_t xllm_rproto_embed_reply_tag(const uint8_t *p, size_t len);
 /* out: heap [n][n_embd] (xllm_free); n_tokens[n_max]. */
 xllm_status xllm_rproto_get_embed_reply(const uint8_t *p, size_t len, uint64_t *tag, int32_t n_max, int32_t *n,
                                         int32_t *n_embd, int32_t *n_tokens, float **out);
