@@ -232,7 +232,10 @@ static void on_event(xllm_rclient *c, int type, const uint8_t *p, size_t len)
     if (found && type == XLLM_RF_FINAL)
         tab_del(c, e->request_id);
     pthread_mutex_unlock(&c->mu);
-    if (found && s.cb)
+    if (!found)
+        XLLM_WARN("runner client: %s event for request %llu, which is not live", xllm_rframe_name(type),
+                  (unsigned long long)e->request_id);
+    else if (s.cb)
         s.cb(s.user, e);
 }
 
