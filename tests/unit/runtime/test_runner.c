@@ -7,6 +7,7 @@
  * reaped on every path. The runners' logs go to /dev/null unless
  * XLLM_TEST_RUNNER_LOG names a file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,6 +19,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "../test.h"
 #include "base/alloc.h"
@@ -668,4 +671,197 @@ TEST(runner_e2e_spawn_failures_are_statuses)
     sp.kv_type = 99;
     CHECK_EQ_INT(xllm_runner_spawn(&sp, &proc), XLLM_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(xllm_rclient_connect("/tmp/no-such-xllm.sock", 50, &c), XLLM_ERR_TIMEOUT);
+}
+
+static float *load_f32(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    float *v = f ? xllm_malloc(n * sizeof(float)) : NULL;
+    if (v && fread(v, sizeof(float), n, f) != n) {
+        xllm_free(v);
+        v = NULL;
+    }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* Encoder: embeddings of several inputs in one request, against the
+ * float64 reference of tests/fixtures/models/bert (tools/arch_ref.py). */
+TEST(runner_e2e_embed_encoder)
+{
+    const char *dir = "tests/fixtures/models/bert";
+    xllm_runner_spawn_params sp;
+    xllm_runner_proc proc;
+    xllm_rclient *c = NULL;
+    char path[108];
+    float *emb = NULL;
+    int32_t dim = 0, nt[3];
+    if (!bin() || access(dir, R_OK) != 0) {
+        test_skip("needs XLLM_BIN and the bert fixture");
+        return;
+    }
+    memset(&sp, 0, sizeof sp);
+    sock_path(path, sizeof path, "embed");
+    sp.xllm_bin = bin();
+    sp.model_path = dir;
+    sp.socket_path = path;
+    sp.log_path = "/dev/null";
+    sp.n_threads = 1;
+    sp.kv_blocks = 8;
+    sp.step_tokens = 32; /* one forward call: at most 32 tokens per input */
+    CHECK_OK(xllm_runner_spawn(&sp, &proc));
+    CHECK_OK(xllm_rclient_connect(path, 30000, &c));
+    if (!c) {
+        xllm_runner_reap(&proc, 1000);
+        return;
+    }
+    CHECK_EQ_INT(xllm_rclient_info(c)->is_encoder, 1);
+    CHECK_EQ_INT(xllm_rclient_info(c)->n_embd, 64);
+    /* the token ids of the fixture's three cases, from its reference.json */
+    static int32_t cases[3][64];
+    const int32_t *toks[3];
+    int32_t n_in[3];
+    int n_case = 0;
+    json_t *ref_js = json_load_file("tests/fixtures/models/bert/reference.json", 0, NULL), *cs, *v;
+    size_t ci, k;
+    cs = json_object_get(ref_js, "cases");
+    json_array_foreach(cs, ci, v)
+    {
+        json_t *tk = json_object_get(v, "tokens"), *t;
+        if (n_case == 3)
+            break;
+        n_in[n_case] = 0;
+        json_array_foreach(tk, k, t)
+        {
+            if (k < 64)
+                cases[n_case][n_in[n_case]++] = (int32_t)json_integer_value(t);
+        }
+        toks[n_case] = cases[n_case];
+        n_case++;
+    }
+    json_decref(ref_js);
+    CHECK_EQ_INT(n_case, 3);
+    CHECK_OK(xllm_rclient_embed(c, NULL, toks, n_in, 3, 0, &emb, &dim, nt, 30000));
+    CHECK_EQ_INT(dim, 64);
+    for (int i = 0; emb && i < 3; i++) {
+        char ref_path[128];
+        snprintf(ref_path, sizeof ref_path, "%s/emb-%d.f32", dir, i);
+        float *ref = load_f32(ref_path, 64);
+        double num = 0, den = 0;
+        CHECK_EQ_INT(nt[i], n_in[i]);
+        for (int k = 0; ref && k < 64; k++) {
+            double d = (double)emb[i * 64 + k] - ref[k];
+            num += d * d;
+            den += (double)ref[k] * ref[k];
+        }
+        CHECK_MSG(ref && sqrt(num / den) < 1e-4, "case %d: rel L2 %g", i, ref ? sqrt(num / den) : -1.0);
+        xllm_free(ref);
+    }
+    xllm_free(emb);
+    emb = NULL;
+    /* text input (tokenized by the runner, [CLS] ... [SEP]) */
+    const char *texts[] = {"hello world"};
+    CHECK_OK(xllm_rclient_embed(c, texts, NULL, NULL, 1, 0, &emb, &dim, nt, 30000));
+    CHECK(nt[0] >= 3);
+    xllm_free(emb);
+    emb = NULL;
+    /* longer than one forward call: refused, or cut with truncate */
+    static int32_t longer[40];
+    const int32_t *lp[1] = {longer};
+    int32_t ln[1] = {40};
+    for (int i = 0; i < 40; i++)
+        longer[i] = 5 + i;
+    CHECK_EQ_INT(xllm_rclient_embed(c, NULL, lp, ln, 1, 0, &emb, &dim, nt, 30000), XLLM_ERR_LIMIT);
+    CHECK(emb == NULL);
+    CHECK_OK(xllm_rclient_embed(c, NULL, lp, ln, 1, 1, &emb, &dim, nt, 30000));
+    CHECK_EQ_INT(nt[0], 32);
+    xllm_free(emb);
+    /* generation on an encoder: refused */
+    xllm_runner_request r = text_req("x", 4);
+    rec q;
+    uint64_t id;
+    rec_init(&q);
+    CHECK_EQ_INT(xllm_rclient_submit(c, &r, on_ev, &q, &id), XLLM_ERR_UNSUPPORTED);
+    rec_destroy(&q);
+    stop(&proc, c, 0);
+}
+
+/* A client that stops reading while its requests stream: once its unsent
+ * output passes --client-buffer the runner drops it and cancels its
+ * requests; another client is served throughout. */
+TEST(runner_e2e_slow_reader_dropped)
+{
+    static uint8_t buf[1 << 16];
+    char path[108], parent[16];
+    xllm_runner_proc proc = {0, ""};
+    xllm_rclient *b = NULL;
+    xllm_sched_stats s;
+    uint32_t len;
+    if (!bin()) {
+        test_skip("needs XLLM_BIN and " DEMO);
+        return;
+    }
+    sock_path(path, sizeof path, "slow");
+    snprintf(parent, sizeof parent, "%d", (int)getpid());
+    proc.pid = fork();
+    if (proc.pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 2);
+        execl(bin(), bin(), "runner", "--socket", path, "--model", DEMO, "--threads", "2", "--kv-type", "f32",
+              "--kv-blocks", "400", "--step-tokens", "64", "--client-buffer", "16K", "--parent-pid", parent, (char *)NULL);
+        _exit(127);
+    }
+    snprintf(proc.socket_path, sizeof proc.socket_path, "%s", path);
+    CHECK_OK(xllm_rclient_connect(path, 30000, &b));
+    if (!b) {
+        xllm_runner_reap(&proc, 1000);
+        return;
+    }
+    int fd = raw_connect(path);
+    CHECK_EQ_INT(raw_read(fd, buf, sizeof buf, &len), XLLM_RF_HELLO);
+    xllm_buf out;
+    xllm_buf_init(&out, 0);
+    for (int i = 0; i < 16; i++) { /* ~200 bytes per token event, 16 streams */
+        int32_t toks[8] = {1, 100 + i, 200, 300, 400, 500, 600, 700};
+        xllm_runner_request r = text_req("", -1);
+        r.prompt_text = NULL;
+        r.prompt_tokens = toks;
+        r.n_prompt_tokens = 8;
+        r.params.ignore_eos = 1;
+        r.params.logprobs = 1;
+        r.params.top_logprobs = 20;
+        CHECK_OK(xllm_rproto_put_submit(&out, (uint64_t)i + 1, &r));
+    }
+    CHECK(send(fd, out.data, out.len, MSG_NOSIGNAL) == (ssize_t)out.len);
+    xllm_buf_free(&out);
+    /* not reading fd: the runner must drop it and cancel all 16 */
+    for (int i = 0; i < 1000; i++) {
+        CHECK_OK(xllm_rclient_stats(b, &s, 5000));
+        if (s.requests_done == 16 && s.running == 0 && s.waiting == 0)
+            break;
+        usleep(20000);
+    }
+    CHECK_EQ_INT(s.requests_done, 16);
+    CHECK_EQ_INT(s.running, 0);
+    CHECK(s.generated_tokens < 16 * 240); /* cut short, not run to the end of the context */
+    /* what reached fd ends in EOF: the runner closed it */
+    int frames = 0, finals = 0, t;
+    while ((t = raw_read(fd, buf, sizeof buf, &len)) != 0) {
+        frames++;
+        finals += t == XLLM_RF_FINAL;
+    }
+    CHECK(frames > 16);
+    CHECK(finals < 16);
+    close(fd);
+    /* the other client is still served */
+    xllm_runner_request r = text_req("In the beginning", 5);
+    rec q;
+    uint64_t id;
+    rec_init(&q);
+    CHECK_OK(xllm_rclient_submit(b, &r, on_ev, &q, &id));
+    CHECK(rec_wait(&q, 0, 30000));
+    CHECK_EQ_INT(q.n_generated, 5);
+    rec_destroy(&q);
+    stop(&proc, b, 0);
 }
