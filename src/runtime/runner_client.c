@@ -524,6 +524,9 @@ static xllm_status call_run(xllm_rclient *c, call *k, xllm_status (*encode)(xllm
     struct timespec dl;
     xllm_buf b;
     xllm_status st;
+    if (c->reader_started && pthread_equal(pthread_self(), c->reader))
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT,
+                         "runner client: submit / stats / embed called from an event callback (it would wait for itself)");
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += timeout_ms / 1000;
     dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;

@@ -865,3 +865,51 @@ TEST(runner_e2e_slow_reader_dropped)
     rec_destroy(&q);
     stop(&proc, b, 0);
 }
+
+/* A callback may cancel (its own request here); a synchronous call from a
+ * callback is refused instead of deadlocking the reader thread. */
+typedef struct self_cancel {
+    rec r;
+    xllm_rclient *c;
+    uint64_t id;
+    xllm_status cancel_st, submit_st;
+    int tried;
+} self_cancel;
+
+static void on_ev_cancel(void *user, const xllm_gen_event *ev)
+{
+    self_cancel *sc = user;
+    if (ev->type == XLLM_EVENT_TOKEN && !sc->tried && sc->r.n >= 2) {
+        xllm_runner_request r = text_req("x", 1);
+        uint64_t id;
+        sc->tried = 1;
+        sc->submit_st = xllm_rclient_submit(sc->c, &r, on_ev, &sc->r, &id);
+        sc->cancel_st = xllm_rclient_cancel(sc->c, ev->request_id);
+    }
+    on_ev(&sc->r, ev);
+}
+
+TEST(runner_e2e_cancel_from_callback)
+{
+    static self_cancel sc;
+    xllm_runner_proc proc;
+    xllm_rclient *c;
+    if (!bin()) {
+        test_skip("needs XLLM_BIN and " DEMO);
+        return;
+    }
+    if (!start("cbcancel", 2, &proc, &c))
+        return;
+    xllm_runner_request r = text_req("In the beginning", -1);
+    r.params.ignore_eos = 1;
+    rec_init(&sc.r);
+    sc.c = c;
+    CHECK_OK(xllm_rclient_submit(c, &r, on_ev_cancel, &sc, &sc.id));
+    CHECK(rec_wait(&sc.r, 0, 30000));
+    CHECK_EQ_INT(sc.tried, 1);
+    CHECK_EQ_INT(sc.submit_st, XLLM_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sc.cancel_st, XLLM_OK);
+    CHECK_EQ_INT(sc.r.finish, XLLM_FINISH_CANCELLED);
+    rec_destroy(&sc.r);
+    stop(&proc, c, 0);
+}
