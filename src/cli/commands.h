@@ -27,6 +27,7 @@ int cmd_cp(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_runner(int argc, char **argv);
 
 #define XLLM_CLI_COMMANDS(X) \
     X("run", cmd_run, "continue a prompt with a model (or ask for prompts in a loop)") \
@@ -51,5 +52,9 @@ int cmd_import(int argc, char **argv);
     X("convert", cmd_convert, "convert a Hugging Face model to GGUF (quantized) or a GGUF to safetensors") \
     X("gen-model", cmd_genmodel, "[dev] random-weight GGUF model of a real shape (bench/make-models)") \
     X("grammar-bench", cmd_grammar_bench, "[dev] JSON-schema grammar compile time and masked-step cost per vocabulary")
+
+/* Internal commands: dispatched like the others, left out of the usage list. */
+#define XLLM_CLI_HIDDEN_COMMANDS(X) \
+    X("runner", cmd_runner, "[internal] serve one model over a Unix socket (started by the server)")
 
 #endif
