@@ -49,4 +49,23 @@
 /* compare / perplexity: largest text file scored (~16M tokens of English). */
 #define XLLM_PPL_MAX_TEXT_BYTES (64u << 20)
 
+/* server: largest request body (SPEC S-2: 50 MB, base64 images included). */
+#define XLLM_SERVER_MAX_BODY (50u * 1000u * 1000u)
+/* server: longest stop string (OpenAI has no limit; a few hundred bytes is real use). */
+#define XLLM_SERVER_MAX_STOP_BYTES 4096
+/* server: messages per chat request (long agent transcripts reach a few thousand). */
+#define XLLM_SERVER_MAX_MESSAGES 100000
+/* server: choices per request (OpenAI n; each is one sequence in the batch). */
+#define XLLM_SERVER_MAX_N 128
+/* server: models served under names (--model, store). */
+#define XLLM_SERVER_MAX_MODELS 256
+/* server: Responses API conversations kept for previous_response_id (oldest dropped). */
+#define XLLM_SERVER_MAX_RESPONSES 256
+/* server: inputs per embedding request (OpenAI allows 2048). */
+#define XLLM_SERVER_MAX_EMBED_INPUTS 2048
+/* server: HTTP connections at once (each costs a socket and a few KB). */
+#define XLLM_SERVER_MAX_CONNECTIONS 4096
+/* server: graceful shutdown waits this long for running requests (SPEC S-2). */
+#define XLLM_SERVER_SHUTDOWN_S 30
+
 #endif

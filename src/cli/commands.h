@@ -18,8 +18,10 @@ int cmd_detokenize(int argc, char **argv);
 int cmd_benchmark(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #define XLLM_CLI_COMMANDS(X) \
+    X("serve", cmd_serve, "serve models over HTTP: OpenAI, Ollama and Anthropic APIs (default 127.0.0.1:32769)") \
     X("run", cmd_run, "continue a prompt with a model (or ask for prompts in a loop)") \
     X("show", cmd_show, "show what a model is: architecture, size, quantization, tokenizer") \
     X("logits", cmd_logits, "print a model's logits for token ids as JSON") \
