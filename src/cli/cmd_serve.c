@@ -90,6 +90,8 @@ int cmd_serve(int argc, char **argv)
     struct sigaction sa;
     int rc;
 
+    if (!getenv("XLLM_LOG"))
+        xllm_log_set_level(XLLM_LOG_INFO); /* a server logs every request (SPEC S-6) */
     if (take_models(&argc, argv, specs, XLLM_SERVER_MAX_MODELS, &n_models))
         return 2;
     rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 0, &n_pos,
