@@ -33,15 +33,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/limits.h"
 #include "base/status.h"
 #include "runtime/sampler.h"
 #include "tokenizer/tokenizer.h"
 #include "xllm/engine.h"
 
-/* Largest top_logprobs per token (OpenAI's limit). */
-#define XLLM_MAX_TOP_LOGPROBS 20
-/* Stop strings per request (OpenAI allows 4; Ollama more). */
-#define XLLM_MAX_STOPS 16
 
 typedef enum xllm_priority {
     XLLM_PRIORITY_INTERACTIVE = 0,
