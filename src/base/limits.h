@@ -80,5 +80,23 @@
 #define XLLM_SERVER_MAX_CONNECTIONS 4096
 /* server: graceful shutdown waits this long for running requests (SPEC S-2). */
 #define XLLM_SERVER_SHUTDOWN_S 30
+/* Runner protocol: largest frame payload. A 1M-token prompt as JSON is ~8 MB;
+ * 2,048 embeddings of 4,096 floats are 32 MiB; the reader allocates up to
+ * this per frame, so it also bounds what a hostile peer can make us hold. */
+#define XLLM_RUNNER_MAX_FRAME (40u << 20)
+/* Runner: inputs of one embed request (OpenAI allows 2,048). */
+#define XLLM_RUNNER_MAX_EMBED_INPUTS 2048
+/* Runner: prompt tokens of one request (the largest contexts are 1M-2M). */
+#define XLLM_RUNNER_MAX_PROMPT_TOKENS (1 << 22)
+/* Runner: connected clients (the server keeps one or a few connections). */
+#define XLLM_RUNNER_MAX_CLIENTS 64
+/* Runner: unsent bytes queued for one client: one largest frame plus 16 MiB
+ * of token events (~400k tokens); a client further behind is dropped and its
+ * requests cancelled, so a stalled reader cannot stall or bloat the runner. */
+#define XLLM_RUNNER_MAX_CLIENT_OUT (XLLM_RUNNER_MAX_FRAME + (16u << 20))
+/* Runner: trace id kept for log lines (longer ones are cut). */
+#define XLLM_RUNNER_MAX_TRACE_ID 128
+/* Runner: grammar text of one request (GBNF files are a few KB). */
+#define XLLM_RUNNER_MAX_GRAMMAR (1u << 20)
 
 #endif

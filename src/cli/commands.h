@@ -19,6 +19,7 @@ int cmd_benchmark(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_runner(int argc, char **argv);
 
 #define XLLM_CLI_COMMANDS(X) \
     X("serve", cmd_serve, "serve models over HTTP: OpenAI, Ollama and Anthropic APIs (default 127.0.0.1:32769)") \
@@ -34,5 +35,9 @@ int cmd_serve(int argc, char **argv);
     X("compare", cmd_compare, "two models side by side: tokens/s, perplexity on a text, memory, greedy outputs") \
     X("convert", cmd_convert, "convert a Hugging Face model to GGUF (quantized) or a GGUF to safetensors") \
     X("gen-model", cmd_genmodel, "[dev] random-weight GGUF model of a real shape (bench/make-models)")
+
+/* Internal commands: dispatched like the others, left out of the usage list. */
+#define XLLM_CLI_HIDDEN_COMMANDS(X) \
+    X("runner", cmd_runner, "[internal] serve one model over a Unix socket (started by the server)")
 
 #endif

@@ -12,6 +12,10 @@ static const struct {
 #define XLLM_CLI_ENTRY(name, fn, help) {name, fn, help},
     XLLM_CLI_COMMANDS(XLLM_CLI_ENTRY)
 #undef XLLM_CLI_ENTRY
+}, hidden[] = {
+#define XLLM_CLI_ENTRY(name, fn, help) {name, fn, help},
+    XLLM_CLI_HIDDEN_COMMANDS(XLLM_CLI_ENTRY)
+#undef XLLM_CLI_ENTRY
 };
 
 static void usage(FILE *f)
@@ -35,6 +39,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
+        if (!strcmp(argv[1], hidden[i].name))
+            return hidden[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "xllm: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
