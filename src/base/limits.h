@@ -64,8 +64,6 @@
 
 /* server: largest request body (SPEC S-2: 50 MB, base64 images included). */
 #define XLLM_SERVER_MAX_BODY (50u * 1000u * 1000u)
-/* server: longest stop string (OpenAI has no limit; a few hundred bytes is real use). */
-#define XLLM_SERVER_MAX_STOP_BYTES 4096
 /* server: messages per chat request (long agent transcripts reach a few thousand). */
 #define XLLM_SERVER_MAX_MESSAGES 100000
 /* server: choices per request (OpenAI n; each is one sequence in the batch). */

@@ -168,7 +168,7 @@ int srv_decode_model(json_t *root, srv_gen_req *g, srv_err *e)
     return 0;
 }
 
-/* stop: a string or a list of strings (at most XLLM_MAX_STOPS, each non-empty). */
+/* stop: a string or a list of strings (at most XLLM_MAX_STOP_STRINGS, each non-empty). */
 static int decode_stops(json_t *v, const char *name, srv_gen_req *g, srv_err *e)
 {
     size_t i, n;
@@ -186,18 +186,18 @@ static int decode_stops(json_t *v, const char *name, srv_gen_req *g, srv_err *e)
     if (!json_is_array(v))
         return srv_err_set(e, 400, name, NULL, "'%s' must be a string or a list of strings", name);
     n = json_array_size(v);
-    if (n > XLLM_MAX_STOPS)
+    if (n > XLLM_MAX_STOP_STRINGS)
         return srv_err_set(e, 400, name, NULL, "'%s' has %zu entries; at most %d are supported", name, n,
-                           XLLM_MAX_STOPS);
+                           XLLM_MAX_STOP_STRINGS);
     for (i = 0; i < n; i++) {
         json_t *s = json_array_get(v, i);
         if (!json_is_string(s))
             return srv_err_set(e, 400, name, NULL, "'%s[%zu]' must be a string", name, i);
         if (json_string_length(s) == 0)
             continue;
-        if (json_string_length(s) > XLLM_SERVER_MAX_STOP_BYTES)
+        if (json_string_length(s) > XLLM_MAX_STOP_BYTES)
             return srv_err_set(e, 400, name, NULL, "'%s[%zu]' is longer than %d bytes", name, i,
-                               XLLM_SERVER_MAX_STOP_BYTES);
+                               XLLM_MAX_STOP_BYTES);
         g->stops[g->n_stops] = xllm_strndup(json_string_value(s), json_string_length(s));
         if (!g->stops[g->n_stops])
             return srv_err_set(e, 500, name, NULL, "out of memory");

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/limits.h"
 #include "runtime/sched.h"
 
 /* An error to send: HTTP status, the field it is about (may be ""), a code
@@ -45,10 +46,10 @@ typedef struct srv_gen_req {
     int32_t n_tokens;
     int32_t add_special;     /* BOS etc. by the tokenizer (0 when a chat template wrote it) */
     xllm_gen_params params;
-    char *stops[XLLM_MAX_STOPS];
+    char *stops[XLLM_MAX_STOP_STRINGS];
     int32_t n_stops;
-    int32_t bias_tok[1024];
-    float bias_val[1024];
+    int32_t bias_tok[XLLM_MAX_LOGIT_BIAS];
+    float bias_val[XLLM_MAX_LOGIT_BIAS];
     int32_t n_bias;
     int32_t n;               /* choices (OpenAI n) */
     int32_t stream;
