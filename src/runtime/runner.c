@@ -95,8 +95,8 @@ static void req_release(runner *r, rreq *q)
 {
     q->id = 0;
     q->client = -1;
-    q->next_free = (int)(q - r->req);
-    r->free_req = q->next_free;
+    q->next_free = r->free_req; /* push on the free list (was a self-loop: two live requests shared one slot) */
+    r->free_req = (int)(q - r->req);
 }
 
 static const char *kv_name(int32_t t)
