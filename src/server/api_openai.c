@@ -14,7 +14,8 @@
 typedef struct oai_choice {
     xllm_buf text;
     json_t *lp;             /* chat: logprobs.content list; completions: the logprobs object */
-    size_t text_off;        /* completions text_offset */
+    size_t text_off;        /* completions text_offset (stream) */
+    size_t prompt_off;      /* text_offset of the next echoed prompt token */
     xllm_finish finish;
     int32_t n_prompt, n_cached, n_generated;
     char err[512];
@@ -201,15 +202,22 @@ static void oai_event(srv_req *r, const srv_event *ev, xllm_buf *out)
     }
     /* a token */
     if (!out) {
+        size_t off = c->text.len + st->echo_len;
+        if (ev->is_prompt) {
+            char piece[256];
+            int32_t n = xllm_token_to_piece(srv_req_tokenizer(r), ev->token, 0, piece, sizeof piece);
+            off = c->prompt_off;
+            c->prompt_off += n > 0 ? (size_t)n : 0;
+        }
         if (st->logprobs) {
             if (!c->lp)
                 c->lp = st->chat ? json_pack("{s:[]}", "content") : cmpl_lp_new();
             if (st->chat)
                 json_array_append_new(json_object_get(c->lp, "content"), chat_lp_entry(r, ev));
             else
-                cmpl_lp_add(r, c->lp, ev, c->text.len);
+                cmpl_lp_add(r, c->lp, ev, off);
         }
-        if (!ev->is_prompt || !st->echo_lp || 1)
+        if (!ev->is_prompt)
             xllm_buf_append(&c->text, ev->text, ev->text_len);
         return;
     }
@@ -218,7 +226,7 @@ static void oai_event(srv_req *r, const srv_event *ev, xllm_buf *out)
             lp = json_pack("{s:[o]}", "content", chat_lp_entry(r, ev));
         } else {
             lp = cmpl_lp_new();
-            cmpl_lp_add(r, lp, ev, c->text_off);
+            cmpl_lp_add(r, lp, ev, st->echo_len + c->text_off);
         }
     }
     c->text_off += ev->text_len;
@@ -248,7 +256,7 @@ static void oai_event(srv_req *r, const srv_event *ev, xllm_buf *out)
 static void oai_begin(srv_req *r, xllm_buf *out)
 {
     oai_state *st = srv_req_api_state(r);
-    if (!st->chat && st->echo && st->echo_len && !st->echo_lp) {
+    if (!st->chat && st->echo && st->echo_len) {
         json_t *chunk = chunk_base(st);
         for (int i = 0; i < st->n; i++) {
             json_t *c = json_pack("{s:i, s:s%, s:n, s:n}", "index", i, "text", st->echo, st->echo_len, "logprobs",
@@ -284,7 +292,7 @@ static void oai_end(srv_req *r, xllm_buf *out)
     for (int i = 0; i < st->n; i++) {
         oai_choice *c = &st->ch[i];
         json_t *text = NULL, *ch;
-        if (!st->chat && st->echo && !st->echo_lp) {
+        if (!st->chat && st->echo) {
             xllm_buf b;
             xllm_buf_init(&b, 0);
             xllm_buf_append(&b, st->echo, st->echo_len);
