@@ -96,5 +96,19 @@
 #define XLLM_RUNNER_MAX_TRACE_ID 128
 /* Runner: grammar text of one request (GBNF files are a few KB). */
 #define XLLM_RUNNER_MAX_GRAMMAR (1u << 20)
+/* Jinja2 chat templates (untrusted: they come inside model files). Real templates
+ * are < 64 KB and render a chat in well under 100k steps; the caps stop a hostile
+ * template from looping, recursing or growing memory without bound. */
+#define XLLM_JINJA_MAX_SOURCE (1u << 20)
+/* Evaluation steps (one per statement or expression node) per render. */
+#define XLLM_JINJA_MAX_STEPS 5000000u
+/* Nesting of macro calls and of the parser's recursion (keeps the C stack safe). */
+#define XLLM_JINJA_MAX_DEPTH 200
+/* Rendered output (a prompt: models' contexts are < 2M tokens of ~4 bytes). */
+#define XLLM_JINJA_MAX_OUTPUT (16u << 20)
+/* Memory one render (values, strings) or one parse may allocate. */
+#define XLLM_JINJA_MAX_MEMORY (256u << 20)
+/* range() length: Jinja2's sandbox (MAX_RANGE) refuses more. */
+#define XLLM_JINJA_MAX_RANGE 100000
 
 #endif

@@ -20,6 +20,7 @@ int cmd_profile(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_runner(int argc, char **argv);
+int cmd_template(int argc, char **argv);
 
 #define XLLM_CLI_COMMANDS(X) \
     X("serve", cmd_serve, "serve models over HTTP: OpenAI, Ollama and Anthropic APIs (default 127.0.0.1:32769)") \
@@ -33,6 +34,7 @@ int cmd_runner(int argc, char **argv);
     X("profile", cmd_profile, "load time, memory, time to first token, prefill and decode tokens/s for a prompt") \
     X("benchmark", cmd_benchmark, "tokens/s, roofline ratio and latency percentiles at several concurrencies") \
     X("compare", cmd_compare, "two models side by side: tokens/s, perplexity on a text, memory, greedy outputs") \
+    X("template", cmd_template, "render a chat template (Jinja2 or Ollama Go) with a JSON context to stdout") \
     X("convert", cmd_convert, "convert a Hugging Face model to GGUF (quantized) or a GGUF to safetensors") \
     X("gen-model", cmd_genmodel, "[dev] random-weight GGUF model of a real shape (bench/make-models)")
 
