@@ -11,54 +11,62 @@
 #include "base/buf.h"
 #include "base/limits.h"
 #include "server/http.h"
+#include "template/chat_template.h"
 
-/* Until the Jinja engine is merged (src/template/chat_template.h), the two
- * template families of the models xllm ships are rendered here: the demo
- * model's "<|role|>\n...<|end|>\n" form and ChatML. Any other template falls
- * back to the demo form. This is the one function to replace. */
-static int render_builtin(const char *tmpl, const xllm_tokenizer *tok, json_t *messages, int add_gen, xllm_buf *b,
-                          int32_t *add_special)
+/* A model without a chat template: each message as "<|role|>\ntext<|end|>\n"
+ * (the demo model's form) and the assistant header, as Ollama's default
+ * template writes the bare prompt. */
+static int render_plain(json_t *messages, int add_gen, xllm_buf *b)
 {
-    int chatml = tmpl && strstr(tmpl, "<|im_start|>");
-    int writes_bos = tmpl && strstr(tmpl, "bos_token");
-    *add_special = 1;
-    if (writes_bos && tok) {
-        int32_t bos = xllm_tokenizer_bos(tok);
-        size_t n = 0;
-        const char *t = bos >= 0 ? xllm_tokenizer_token_text(tok, bos, &n) : NULL;
-        if (t && xllm_buf_append(b, t, n))
-            return -1;
-        *add_special = 0;
-    } else if (chatml) {
-        *add_special = 0;
-    }
     for (size_t i = 0; i < json_array_size(messages); i++) {
         json_t *m = json_array_get(messages, i);
-        const char *role = json_string_value(json_object_get(m, "role"));
-        const char *content = json_string_value(json_object_get(m, "content"));
-        if (chatml ? xllm_buf_printf(b, "<|im_start|>%s\n%s<|im_end|>\n", role, content)
-                   : xllm_buf_printf(b, "<|%s|>\n%s<|end|>\n", role, content))
+        if (xllm_buf_printf(b, "<|%s|>\n%s<|end|>\n", json_string_value(json_object_get(m, "role")),
+                            json_string_value(json_object_get(m, "content"))))
             return -1;
     }
-    if (add_gen && (chatml ? xllm_buf_puts(b, "<|im_start|>assistant\n") : xllm_buf_puts(b, "<|assistant|>\n")))
-        return -1;
-    return 0;
+    return add_gen && xllm_buf_puts(b, "<|assistant|>\n") ? -1 : 0;
+}
+
+/* 1 when text starts with the vocabulary's BOS text (the template wrote it). */
+static int starts_with_bos(const xllm_tokenizer *tok, const char *text, size_t len)
+{
+    int32_t bos = xllm_tokenizer_bos(tok);
+    size_t n = 0;
+    const char *t = bos >= 0 ? xllm_tokenizer_token_text(tok, bos, &n) : NULL;
+    return t && n > 0 && len >= n && !memcmp(text, t, n);
 }
 
 int srv_render_chat(srv_model *md, json_t *messages, int add_gen, char **prompt, size_t *len, int32_t *add_special,
                     srv_err *e)
 {
     const xllm_tokenizer *tok = NULL;
-    const char *tmpl;
+    const xllm_chat_template *tmpl;
+    const xllm_gguf *meta;
+    const char *terr;
     xllm_buf b;
     if (srv_model_tokenizer(md, &tok))
         return srv_err_set(e, 500, "model", NULL, "%s", xllm_last_error());
-    tmpl = srv_model_chat_template(md);
+    tmpl = srv_model_template(md, &terr, &meta);
+    if (!tmpl && terr)
+        return srv_err_set(e, 500, "model", NULL, "the chat template of model '%s' cannot be used: %s",
+                           srv_model_name(md), terr);
     xllm_buf_init(&b, XLLM_SERVER_MAX_BODY * 2u);
-    if (render_builtin(tmpl, tok, messages, add_gen, &b, add_special)) {
+    if (tmpl) {
+        json_t *chat = json_pack("{s:O, s:b}", "messages", messages, "add_generation_prompt", add_gen);
+        xllm_status st = chat ? xllm_chat_template_add_special_tokens(meta, chat) : XLLM_ERR_OUT_OF_MEMORY;
+        if (!st)
+            st = xllm_chat_template_render(tmpl, chat, &b);
+        json_decref(chat);
+        if (st) {
+            xllm_buf_free(&b);
+            return srv_err_set(e, st == XLLM_ERR_LIMIT ? 413 : 400, "messages", NULL,
+                               "rendering the chat template failed: %s", xllm_last_error());
+        }
+    } else if (render_plain(messages, add_gen, &b)) {
         xllm_buf_free(&b);
         return srv_err_set(e, 413, "messages", NULL, "the rendered chat prompt is too long");
     }
+    *add_special = b.data && starts_with_bos(tok, b.data, b.len) ? 0 : 1;
     *len = b.len;
     *prompt = b.data ? xllm_buf_take(&b) : xllm_strdup("");
     return *prompt ? 0 : srv_err_set(e, 500, "", NULL, "out of memory");

@@ -21,6 +21,7 @@
 #include "base/sysinfo.h"
 #include "format/gguf.h"
 #include "model/hf.h"
+#include "template/chat_template.h"
 
 typedef enum md_state { MD_UNLOADED, MD_LOADING, MD_READY, MD_STOPPING } md_state;
 
@@ -38,6 +39,8 @@ struct srv_model {
     xllm_gguf *meta;
     xllm_tokenizer *tok;
     char *chat_template;
+    xllm_chat_template *tmpl;   /* parsed chat_template (NULL: none or unparsable) */
+    char tmpl_err[512];
     char arch[32];
     /* runner (mgr->mu) */
     md_state state;
@@ -178,6 +181,7 @@ void srv_models_free(srv_models *m)
         xllm_tokenizer_free(md->tok);
         xllm_gguf_close(md->meta);
         xllm_free(md->chat_template);
+        xllm_chat_template_free(md->tmpl);
         pthread_mutex_destroy(&md->vocab_mu);
         xllm_free(md);
     }
@@ -279,7 +283,17 @@ static void load_vocab(srv_model *md)
         return;
     }
     md->meta = g;
-    md->chat_template = xllm_gguf_dup_str(g, "tokenizer.chat_template");
+    {
+        xllm_str src;
+        if (xllm_chat_template_source(g, NULL, &src) == XLLM_OK) {
+            md->chat_template = xllm_strndup(src.ptr, src.len);
+            if (md->chat_template && xllm_chat_template_new(src.ptr, src.len, &md->tmpl) != XLLM_OK) {
+                snprintf(md->tmpl_err, sizeof md->tmpl_err, "%s", xllm_last_error());
+                md->tmpl = NULL;
+            }
+        }
+        xllm_clear_error();
+    }
     arch = xllm_gguf_dup_str(g, "general.architecture");
     snprintf(md->arch, sizeof md->arch, "%s", arch ? arch : "");
     xllm_free(arch);
@@ -305,6 +319,19 @@ const char *srv_model_chat_template(srv_model *md)
     if (srv_model_tokenizer(md, &t))
         return NULL;
     return md->chat_template;
+}
+
+const xllm_chat_template *srv_model_template(srv_model *md, const char **err, const xllm_gguf **meta)
+{
+    const xllm_tokenizer *t;
+    *err = NULL;
+    *meta = NULL;
+    if (srv_model_tokenizer(md, &t))
+        return NULL;
+    *meta = md->meta;
+    if (md->chat_template && !md->tmpl)
+        *err = md->tmpl_err;
+    return md->tmpl;
 }
 
 const char *srv_model_arch(srv_model *md)

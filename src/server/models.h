@@ -50,6 +50,11 @@ int64_t srv_model_mtime(const srv_model *md);
 xllm_status srv_model_tokenizer(srv_model *md, const xllm_tokenizer **out);
 /* tokenizer.chat_template or NULL when the model has none. */
 const char *srv_model_chat_template(srv_model *md);
+/* The parsed chat template (NULL when the model has none, or *err says why
+ * it could not be parsed) and the metadata container it came from. */
+struct xllm_chat_template;
+struct xllm_gguf;
+const struct xllm_chat_template *srv_model_template(srv_model *md, const char **err, const struct xllm_gguf **meta);
 /* Metadata for /api/show: a new object of general.* / arch keys (model_info). */
 json_t *srv_model_info_json(srv_model *md);
 const char *srv_model_arch(srv_model *md);
