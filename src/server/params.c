@@ -378,6 +378,10 @@ int srv_decode_openai(json_t *root, int chat, srv_gen_req *g, srv_err *e)
     }
     if (srv_get_str(root, "user", "user", &user, e))
         return -1;
+    b = 0;
+    if (srv_get_bool(root, "ignore_eos", "ignore_eos", &b, e)) /* llama-server / vLLM extension */
+        return -1;
+    g->params.ignore_eos = b;
     if (field(root, "response_format")) {
         json_t *rf = field(root, "response_format");
         const char *t = json_is_object(rf) ? json_string_value(json_object_get(rf, "type")) : NULL;
