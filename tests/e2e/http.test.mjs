@@ -184,3 +184,21 @@ test('SIGTERM: the running request finishes, the server and its runner exit', { 
   }
   assert.equal(alive, false, 'runner process is gone');
 });
+
+test('a runner that dies fails its requests; the next request starts a new one', { timeout: 60000 }, async () => {
+  await client.completions.create({ model: MODEL, prompt: 'And', max_tokens: 1 });
+  const h = await (await get(`${srv.url}/v0/health`)).json();
+  const pid = h.models[0].pid;
+  const s = await client.completions.create({ model: MODEL, prompt: 'And it came to pass', max_tokens: 4000, temperature: 0.8, seed: 1, stream: true });
+  let failed = null;
+  try {
+    let n = 0;
+    for await (const _ of s) if (++n === 2) process.kill(pid, 'SIGKILL');
+  } catch (e) { failed = e; }
+  assert.ok(failed, 'the stream ended with an error');
+  assert.match(String(failed.message), /runner/);
+  const r = await client.completions.create({ model: MODEL, prompt: 'And God said', max_tokens: 2, temperature: 0 });
+  assert.equal(r.usage.completion_tokens, 2);
+  const h2 = await (await get(`${srv.url}/v0/health`)).json();
+  assert.notEqual(h2.models[0].pid, pid);
+});
