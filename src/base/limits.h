@@ -76,6 +76,12 @@
 #define XLLM_SERVER_MAX_EMBED_INPUTS 2048
 /* server: HTTP connections at once (each costs a socket and a few KB). */
 #define XLLM_SERVER_MAX_CONNECTIONS 4096
+/* server: memory pool of one HTTP connection (request line + headers + I/O
+ * buffers). MHD's default is 32 KiB, which made 1,000 idle keep-alive
+ * connections cost 32 MB; headers of real clients are < 2 KiB. */
+#define XLLM_SERVER_CONN_MEMORY (8u << 10)
+/* server: bytes a streaming response hands MHD per call (a few SSE events). */
+#define XLLM_SERVER_STREAM_BLOCK 2048
 /* server: graceful shutdown waits this long for running requests (SPEC S-2). */
 #define XLLM_SERVER_SHUTDOWN_S 30
 /* Runner protocol: largest frame payload. A 1M-token prompt as JSON is ~8 MB;

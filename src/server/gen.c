@@ -338,7 +338,7 @@ static void queue_stream(srv_req *r)
     r->replied = 1;
     r->status = 200;
     srv_req_ref(r);
-    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, r, stream_free);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, XLLM_SERVER_STREAM_BLOCK, stream_reader, r, stream_free);
     if (!resp) {
         srv_req_unref(r);
         return;
