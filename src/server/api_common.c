@@ -134,6 +134,13 @@ int64_t srv_unix_now(void)
     return (int64_t)time(NULL);
 }
 
+double srv_wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 void srv_rfc3339(double unix_s, char buf[40])
 {
     time_t t = (time_t)unix_s;

@@ -49,7 +49,7 @@ static void ctx_push(oll_state *st, int32_t id)
 static json_t *oll_base(const oll_state *st)
 {
     char ts[40];
-    srv_rfc3339((double)srv_unix_now(), ts);
+    srv_rfc3339(srv_wall_now(), ts);
     return json_pack("{s:s, s:s}", "model", st->model, "created_at", ts);
 }
 
@@ -171,7 +171,7 @@ static void load_finish(srv_req *r, void *arg)
         srv_reply_error(r, l->http, "model", NULL, "%s", l->err);
         return;
     }
-    srv_rfc3339((double)srv_unix_now(), ts);
+    srv_rfc3339(srv_wall_now(), ts);
     o = json_pack("{s:s, s:s, s:b, s:s}", "model", l->model, "created_at", ts, "done", 1, "done_reason",
                   l->unload ? "unload" : "load");
     if (l->chat)

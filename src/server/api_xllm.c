@@ -97,6 +97,10 @@ static srv_model *util_model(srv_req *r, json_t *root)
     json_t *name = json_object_get(root, "model");
     if (json_is_string(name))
         return srv_req_model(r, json_string_value(name));
+    if (name && !json_is_null(name)) {
+        srv_reply_error(r, 400, "model", NULL, "'model' must be a string");
+        return NULL;
+    }
     if (srv_models_count(m) == 1)
         return srv_models_at(m, 0);
     srv_reply_error(r, 400, "model", NULL, "'model' is required (this server serves %d models)", srv_models_count(m));

@@ -155,8 +155,9 @@ int srv_count_tokens(srv_model *md, const char *text, size_t len, int add_specia
 json_t *srv_token_json(const xllm_tokenizer *tok, int32_t id);
 /* "chatcmpl-..." style id: prefix + 24 random hex chars into buf[64]. */
 void srv_make_id(const char *prefix, char buf[64]);
-/* Unix seconds now. */
+/* Unix seconds now (whole, and with the fraction). */
 int64_t srv_unix_now(void);
+double srv_wall_now(void);
 /* RFC 3339 time (Ollama's "2024-01-01T00:00:00.000000Z" shape) into buf[40]. */
 void srv_rfc3339(double unix_s, char buf[40]);
 /* Append "data: <json>\n\n" (SSE) / "<json>\n" (NDJSON), steals j. */

@@ -561,7 +561,7 @@ int srv_decode_ollama(json_t *root, srv_gen_req *g, srv_err *e)
     f = field(root, "think");
     if (f && !json_is_boolean(f) && !json_is_string(f))
         return srv_err_set(e, 400, "think", NULL, "'think' must be true, false or \"low\"/\"medium\"/\"high\"");
-    if (f && json_is_true(f))
+    if (f && (json_is_true(f) || (json_is_string(f) && json_string_length(f) > 0)))
         return srv_err_set(e, 400, "think", NULL, "'think': this model does not support thinking");
     return 0;
 }

@@ -202,3 +202,28 @@ test('a runner that dies fails its requests; the next request starts a new one',
   const h2 = await (await get(`${srv.url}/v0/health`)).json();
   assert.notEqual(h2.models[0].pid, pid);
 });
+
+test('hostile bodies: each a clear 4xx in the endpoint\'s error shape, the server unharmed', async () => {
+  const deep = '{"model":"kjv","messages":' + '['.repeat(50000) + ']'.repeat(50000) + '}';
+  const bodies = [
+    Buffer.from(''), Buffer.from('[]'), Buffer.from('null'), Buffer.from('{"model":"kjv",'), Buffer.from(deep),
+    Buffer.from('{"model":"kjv","messages":[{"role":"user","content":"hi"}],"max_tokens":1e400}'),
+    Buffer.from('{"model":"kjv","messages":[{"role":"user","content":"hi"}],"temperature":"warm"}'),
+    Buffer.from('{"model":"kjv","messages":[{"role":"user","content":"hi"}],"max_tokens":99999999999999999999999}'),
+    Buffer.from('{"model":"kjv","messages":"hi","max_tokens":4}'),
+    Buffer.from('{"model":["kjv"],"messages":[{"role":"user","content":"hi"}]}'),
+    Buffer.concat([Buffer.from('{"model":"kjv","messages":[{"role":"user","content":"'), Buffer.from([0xff, 0xfe, 0xc0, 0x80]), Buffer.from('"}],"max_tokens":4}')]),
+    Buffer.from('{"model":"kjv","messages":[{"role":"user","content":"hi"}],"stop":[' + '"x",'.repeat(100) + '"y"]}'),
+    Buffer.from('{"model":"kjv","messages":[{"role":"user","content":"hi"}],"logit_bias":{"-1":5}}'),
+  ];
+  const shapes = { '/v1/chat/completions': (j) => typeof j.error.message === 'string', '/api/chat': (j) => typeof j.error === 'string', '/v1/messages': (j) => j.type === 'error' && typeof j.error.message === 'string', '/apply-template': (j) => typeof j.error.message === 'string' };
+  for (const [path, ok] of Object.entries(shapes)) {
+    for (const [i, b] of bodies.entries()) {
+      if ((path === '/api/chat' || path === '/apply-template') && [6, 11, 12].includes(i)) continue; // fields those endpoints do not take
+      const r = await get(srv.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b });
+      assert.ok(r.status >= 400 && r.status < 500, `${path} body ${i}: status ${r.status}`);
+      assert.ok(ok(await r.json()), `${path} body ${i}: error shape`);
+    }
+  }
+  assert.equal((await get(`${srv.url}/v1/models`)).status, 200);
+});
