@@ -100,11 +100,13 @@ static void unload_locked(srv_models *m, srv_model *md, const char *why)
     md->rc = NULL;
     pthread_mutex_unlock(&m->mu);
     XLLM_INFO("server: unloading model '%s' (%s), runner pid %d", md->name, why, (int)proc.pid);
+    /* ask, wait for the exit, then close: closing first made the runner see a
+     * hang-up before the shutdown frame and linger until killed */
     if (rc && xllm_rclient_alive(rc))
         xllm_rclient_shutdown(rc);
-    xllm_rclient_close(rc);
     if (proc.pid > 0)
         xllm_runner_reap(&proc, 5000);
+    xllm_rclient_close(rc);
     unlink(proc.socket_path);
     pthread_mutex_lock(&m->mu);
     md->state = MD_UNLOADED;
