@@ -50,6 +50,7 @@ struct srv_model {
     double last_used;      /* monotonic */
     double expires_at;     /* monotonic; 0 = never */
     double load_started, last_load_s;
+    uint64_t need;         /* estimated bytes of the loaded runner */
     uint64_t load_seq;
     int load_failed;
     int load_http;
@@ -424,12 +425,28 @@ static int by_last_used(const void *a, const void *b)
     return (x->last_used > y->last_used) - (x->last_used < y->last_used);
 }
 
+/* Free memory for a load (mu held). XLLM_MEM_BUDGET (bytes, for tests) pins
+ * the machine's memory to a budget minus what the loaded runners need, so the
+ * LRU and refusal paths can be driven on any machine. */
+static uint64_t avail_locked(srv_models *m)
+{
+    const char *b = getenv("XLLM_MEM_BUDGET");
+    uint64_t used = 0, budget;
+    if (!b || !b[0])
+        return srv_mem_available();
+    budget = strtoull(b, NULL, 10);
+    for (int i = 0; i < m->n; i++)
+        if (m->v[i]->state == MD_READY || m->v[i]->state == MD_LOADING || m->v[i]->state == MD_STOPPING)
+            used += m->v[i]->need;
+    return used < budget ? budget - used : 0;
+}
+
 /* Unload idle runners, least recently used first, until need fits (mu held). */
 static int make_room_locked(srv_models *m, srv_model *md, uint64_t need, char *err, size_t errcap)
 {
     srv_model *idle[XLLM_SERVER_MAX_MODELS];
     int n_idle = 0;
-    uint64_t avail = srv_mem_available();
+    uint64_t avail = avail_locked(m);
     if (avail == 0 || need <= avail)
         return 0;
     for (int i = 0; i < m->n; i++)
@@ -439,7 +456,7 @@ static int make_room_locked(srv_models *m, srv_model *md, uint64_t need, char *e
     for (int i = 0; i < n_idle && need > avail; i++) {
         if (idle[i]->state == MD_READY && idle[i]->active == 0)
             unload_locked(m, idle[i], "making room for another model");
-        avail = srv_mem_available();
+        avail = avail_locked(m);
     }
     if (need <= avail)
         return 0;
@@ -537,6 +554,7 @@ xllm_status srv_model_acquire(srv_model *md, xllm_rclient **rc, int *http_status
 
     need = load_need(md, m->cfg.n_ctx);
     pthread_mutex_lock(&m->mu);
+    md->need = 0; /* not counted against itself while loading */
     if (make_room_locked(m, md, need, err, sizeof err)) {
         st = XLLM_ERR_OUT_OF_MEMORY;
         *http_status = 503;
@@ -557,6 +575,7 @@ xllm_status srv_model_acquire(srv_model *md, xllm_rclient **rc, int *http_status
     } else {
         md->rc = c;
         md->proc = proc;
+        md->need = need;
         md->state = MD_READY;
         md->active++;
         md->last_used = xllm_now();
