@@ -427,12 +427,9 @@ void srv_gen_start(srv_req *r, srv_model *md, srv_gen_req *req, const srv_gen_op
     s->n_gens++;
     pthread_mutex_unlock(&s->gen_mu);
     r->gen = g;
-    if (srv_model_try_acquire(md, &g->rc) == 0) {
-        g->acquired = 1;
-        submit_all(g);
-        srv_gen_resume_step(r);
-        return;
-    }
+    /* Acquire (maybe load) and submit on a thread of its own: a submit is a
+     * round trip to the runner, which may be in the middle of a step, and an
+     * HTTP thread must not wait for that. */
     {
         pthread_t th;
         pthread_attr_t at;
