@@ -123,6 +123,28 @@
 #define XLLM_MODELFILE_MAX_COMMANDS 4096
 /* export/import: entries in one archive. */
 #define XLLM_ARCHIVE_MAX_ENTRIES 4096
+/* server: largest request body (SPEC S-2: 50 MB, base64 images included). */
+#define XLLM_SERVER_MAX_BODY (50u * 1000u * 1000u)
+/* server: messages per chat request (long agent transcripts reach a few thousand). */
+#define XLLM_SERVER_MAX_MESSAGES 100000
+/* server: choices per request (OpenAI n; each is one sequence in the batch). */
+#define XLLM_SERVER_MAX_N 128
+/* server: models served under names (--model, store). */
+#define XLLM_SERVER_MAX_MODELS 256
+/* server: Responses API conversations kept for previous_response_id (oldest dropped). */
+#define XLLM_SERVER_MAX_RESPONSES 256
+/* server: inputs per embedding request (OpenAI allows 2048). */
+#define XLLM_SERVER_MAX_EMBED_INPUTS 2048
+/* server: HTTP connections at once (each costs a socket and a few KB). */
+#define XLLM_SERVER_MAX_CONNECTIONS 4096
+/* server: memory pool of one HTTP connection (request line + headers + I/O
+ * buffers). MHD's default is 32 KiB, which made 1,000 idle keep-alive
+ * connections cost 32 MB; headers of real clients are < 2 KiB. */
+#define XLLM_SERVER_CONN_MEMORY (8u << 10)
+/* server: bytes a streaming response hands MHD per call (a few SSE events). */
+#define XLLM_SERVER_STREAM_BLOCK 2048
+/* server: graceful shutdown waits this long for running requests (SPEC S-2). */
+#define XLLM_SERVER_SHUTDOWN_S 30
 /* Runner protocol: largest frame payload. A 1M-token prompt as JSON is ~8 MB;
  * 2,048 embeddings of 4,096 floats are 32 MiB; the reader allocates up to
  * this per frame, so it also bounds what a hostile peer can make us hold. */
@@ -141,5 +163,19 @@
 #define XLLM_RUNNER_MAX_TRACE_ID 128
 /* Runner: grammar text of one request (GBNF files are a few KB). */
 #define XLLM_RUNNER_MAX_GRAMMAR (1u << 20)
+/* Jinja2 chat templates (untrusted: they come inside model files). Real templates
+ * are < 64 KB and render a chat in well under 100k steps; the caps stop a hostile
+ * template from looping, recursing or growing memory without bound. */
+#define XLLM_JINJA_MAX_SOURCE (1u << 20)
+/* Evaluation steps (one per statement or expression node) per render. */
+#define XLLM_JINJA_MAX_STEPS 5000000u
+/* Nesting of macro calls and of the parser's recursion (keeps the C stack safe). */
+#define XLLM_JINJA_MAX_DEPTH 200
+/* Rendered output (a prompt: models' contexts are < 2M tokens of ~4 bytes). */
+#define XLLM_JINJA_MAX_OUTPUT (16u << 20)
+/* Memory one render (values, strings) or one parse may allocate. */
+#define XLLM_JINJA_MAX_MEMORY (256u << 20)
+/* range() length: Jinja2's sandbox (MAX_RANGE) refuses more. */
+#define XLLM_JINJA_MAX_RANGE 100000
 
 #endif

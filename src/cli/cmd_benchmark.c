@@ -12,6 +12,7 @@
 #include "base/limits.h"
 #include "base/sysinfo.h"
 #include "cli/args.h"
+#include "cli/bench_http.h"
 #include "cli/bench_report.h"
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -396,6 +397,8 @@ static int benchmark(const char *path, bench_opts *o)
 
 int cmd_benchmark(int argc, char **argv)
 {
+    if (xllm_bench_http_wanted(argc, argv)) /* --server URL: an HTTP server instead of a model file */
+        return xllm_bench_http(argc, argv);
     bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, 0, 0, 512, 0, NULL, 0, 0};
     const char *pos[1];
     int n_pos = 0, rc;
