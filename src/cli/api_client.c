@@ -30,8 +30,6 @@ const char *cli_api_base(void)
     const char *h = getenv("XLLM_HOST");
     const char *scheme = "http://", *rest;
     size_t n;
-    if (base[0])
-        return base;
     if (!h || !*h)
         h = "127.0.0.1:" API_DEFAULT_PORT;
     rest = h;

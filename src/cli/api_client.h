@@ -15,7 +15,8 @@
 #include "base/buf.h"
 #include "base/status.h"
 
-/* "http://host:port" without a trailing slash (static storage). */
+/* "http://host:port" without a trailing slash (static storage, rebuilt from
+ * XLLM_HOST on every call). */
 const char *cli_api_base(void);
 
 /* method "GET"/"POST"/"DELETE"; body may be NULL. *status gets the HTTP status;
