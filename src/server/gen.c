@@ -200,6 +200,7 @@ static void submit_all(srv_gen *g)
         rq.add_special = g->req.add_special;
         rq.parse_special = 1;
         rq.params = g->req.params;
+        rq.grammar = g->req.grammar;
         if (i > 0 && rq.params.sampling.seed != 0)
             rq.params.sampling.seed += (uint64_t)i; /* n > 1 with a seed: different, reproducible choices */
         rq.trace_id = g->trace;
