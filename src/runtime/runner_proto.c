@@ -527,6 +527,17 @@ static xllm_status build_submit(json_t *o, uint64_t tag, const xllm_runner_reque
         return st;
     if (r->grammar && (st = set_str(o, "grammar", r->grammar, strlen(r->grammar), "submit")) != XLLM_OK)
         return st;
+    if (gp->grammar_root && (st = set_str(o, "grammar_root", gp->grammar_root, strlen(gp->grammar_root), "submit")) !=
+                                XLLM_OK)
+        return st;
+    if (gp->n_grammar_triggers > 0) {
+        json_t *t = json_array();
+        if (!t || json_object_set_new(o, "grammar_triggers", t) != 0)
+            return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: submit");
+        for (int32_t i = 0; i < gp->n_grammar_triggers; i++)
+            if (!gp->grammar_triggers[i] || json_array_append_new(t, json_string(gp->grammar_triggers[i])) != 0)
+                return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "runner protocol: submit: grammar trigger %d", i);
+    }
     if (r->trace_id && (st = set_str(o, "trace_id", r->trace_id, strlen(r->trace_id), "submit")) != XLLM_OK)
         return st;
     return XLLM_OK;
@@ -551,10 +562,39 @@ void xllm_rproto_submit_free(xllm_rproto_submit *s)
     xllm_free(s->bias_tokens);
     xllm_free(s->bias_values);
     xllm_free(s->grammar);
+    xllm_free(s->grammar_root);
+    for (int32_t i = 0; s->triggers && i < s->req.params.n_grammar_triggers; i++)
+        xllm_free(s->triggers[i]);
+    xllm_free(s->triggers);
     xllm_free(s->trace_id);
     uint64_t tag = s->tag;
     memset(s, 0, sizeof *s);
     s->tag = tag;
+}
+
+/* grammar_triggers: the words after which a lazy grammar applies. */
+static xllm_status get_triggers(const json_t *o, xllm_rproto_submit *s)
+{
+    json_t *a = json_object_get(o, "grammar_triggers"), *v;
+    size_t i, n;
+    if (!a)
+        return XLLM_OK;
+    if (!json_is_array(a) || (n = json_array_size(a)) > XLLM_GRAMMAR_MAX_TRIGGERS)
+        return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: \"grammar_triggers\" must be at most %d strings",
+                         XLLM_GRAMMAR_MAX_TRIGGERS);
+    if (n && !(s->triggers = xllm_calloc(n, sizeof(char *))))
+        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: grammar triggers");
+    json_array_foreach(a, i, v)
+    {
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > XLLM_GRAMMAR_MAX_TRIGGER_LEN)
+            return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: grammar trigger %zu must be 1..%d bytes", i,
+                             XLLM_GRAMMAR_MAX_TRIGGER_LEN);
+        if (!(s->triggers[i] = dup_json_string(v, NULL)))
+            return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: grammar triggers");
+        s->req.params.n_grammar_triggers = (int32_t)i + 1;
+    }
+    s->req.params.grammar_triggers = (const char *const *)s->triggers;
+    return XLLM_OK;
 }
 
 static xllm_status get_stops(const json_t *o, xllm_rproto_submit *s)
@@ -695,9 +735,12 @@ static xllm_status decode_submit(const json_t *o, xllm_rproto_submit *s)
     }
     if ((st = get_prompt(o, s)) != XLLM_OK || (st = get_stops(o, s)) != XLLM_OK || (st = get_bias(o, s)) != XLLM_OK ||
         (st = get_opt_string(o, "grammar", XLLM_RUNNER_MAX_GRAMMAR, 0, &s->grammar)) != XLLM_OK ||
+        (st = get_opt_string(o, "grammar_root", 256, 0, &s->grammar_root)) != XLLM_OK ||
+        (st = get_triggers(o, s)) != XLLM_OK ||
         (st = get_opt_string(o, "trace_id", XLLM_RUNNER_MAX_TRACE_ID, 1, &s->trace_id)) != XLLM_OK)
         return st;
     r->grammar = s->grammar;
+    r->params.grammar_root = s->grammar_root;
     r->trace_id = s->trace_id;
     return XLLM_OK;
 }

@@ -129,6 +129,8 @@ typedef struct xllm_rproto_submit {
     int32_t *bias_tokens;
     float *bias_values;
     char *grammar;
+    char *grammar_root;
+    char **triggers;     /* [req.params.n_grammar_triggers] */
     char *trace_id;
 } xllm_rproto_submit;
 

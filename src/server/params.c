@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/limits.h"
 #include "runtime/json_schema.h"
+#include "server/tools.h"
 
 int srv_err_set(srv_err *e, int status, const char *param, const char *code, const char *fmt, ...)
 {
@@ -441,8 +442,6 @@ int srv_decode_openai(json_t *root, int chat, srv_gen_req *g, srv_err *e)
         return -1;
     if (decode_grammar_field(root, g, e))
         return -1;
-    if (field(root, "tools") && json_array_size(field(root, "tools")) > 0)
-        return srv_err_set(e, 400, "tools", NULL, "'tools' (function calling) is not supported by this build yet");
     return 0;
 }
 
@@ -611,9 +610,6 @@ int srv_decode_ollama(json_t *root, srv_gen_req *g, srv_err *e)
     f = field(root, "images");
     if (f && (!json_is_array(f) || json_array_size(f) > 0))
         return srv_err_set(e, 400, "images", NULL, "'images': this model has no vision support");
-    f = field(root, "tools");
-    if (f && json_array_size(f) > 0)
-        return srv_err_set(e, 400, "tools", NULL, "'tools' is not supported by this build yet");
     f = field(root, "think");
     if (f && !json_is_boolean(f) && !json_is_string(f))
         return srv_err_set(e, 400, "think", NULL, "'think' must be true, false or \"low\"/\"medium\"/\"high\"");
@@ -625,7 +621,6 @@ int srv_decode_ollama(json_t *root, srv_gen_req *g, srv_err *e)
 int srv_decode_anthropic(json_t *root, srv_gen_req *g, srv_err *e)
 {
     int64_t i = -1;
-    json_t *f;
     if (srv_get_bool(root, "stream", "stream", &g->stream, e))
         return -1;
     if (!field(root, "max_tokens"))
@@ -639,9 +634,6 @@ int srv_decode_anthropic(json_t *root, srv_gen_req *g, srv_err *e)
     if (decode_stops(field(root, "stop_sequences"), "stop_sequences", g, e))
         return -1;
     link_stops(g);
-    f = field(root, "tools");
-    if (f && json_array_size(f) > 0)
-        return srv_err_set(e, 400, "tools", NULL, "tools: not supported by this build yet");
     g->params.sampling.seed = 0;
     return 0;
 }
@@ -770,6 +762,7 @@ int srv_decode_messages(json_t *messages, json_t *system, const char *fname, jso
                 break;
             }
         push_message(arr, !strcmp(role, "developer") ? "system" : role, t);
+        srv_tools_copy_message_fields(json_array_get(arr, json_array_size(arr) - 1), m);
         json_decref(t);
     }
     if (!nonempty) {
