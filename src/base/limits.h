@@ -35,9 +35,25 @@
 #define XLLM_MAX_LAYERS 512
 /* Threads in the CPU compute pool. */
 #define XLLM_MAX_THREADS 256
+/* Attention head size (key or value): the largest real one is 256 (Gemma);
+ * the CPU attention keeps one head row on the stack. */
+#define XLLM_MAX_HEAD_DIM 1024
 
 /* Sampler: largest penalty window ("all" means this many recent tokens). */
 #define XLLM_SAMPLER_MAX_WINDOW 65536
+
+/* Generation: stop strings per request (OpenAI allows 4, Ollama's clients send a
+ * handful) and the longest one (a stop string is a marker, not a document). */
+#define XLLM_MAX_STOP_STRINGS 16
+#define XLLM_MAX_STOP_BYTES 1024
+/* Generation: alternatives reported per token (OpenAI's top_logprobs limit). */
+#define XLLM_MAX_TOP_LOGPROBS 20
+/* Generation: logit_bias entries per request (OpenAI accepts up to 300). */
+#define XLLM_MAX_LOGIT_BIAS 1024
+/* Scheduler: sequences in one batch (the KV block tables per step are sized by it)
+ * and waiting requests (beyond it submit fails: "queue full"). */
+#define XLLM_SCHED_MAX_RUNNING 1024
+#define XLLM_SCHED_MAX_WAITING 100000
 
 /* benchmark: largest concurrency level (sequences decoded together in one
  * forward call; the KV pool grows with it; 256 covers serving benchmarks). */
@@ -69,5 +85,43 @@
 #define XLLM_MODELFILE_MAX_COMMANDS 4096
 /* export/import: entries in one archive. */
 #define XLLM_ARCHIVE_MAX_ENTRIES 4096
+/* Grammar: largest GBNF text accepted (generated schema grammars are < 100 KB). */
+#define XLLM_GRAMMAR_MAX_TEXT (4u << 20)
+/* Grammar: rules after desugaring (groups and repetitions add rules). */
+#define XLLM_GRAMMAR_MAX_RULES (1u << 18)
+/* Grammar: elements in all alternatives (bounds memory of a hostile {m,n}). */
+#define XLLM_GRAMMAR_MAX_ELEMS (1u << 22)
+/* Grammar: largest m or n in x{m,n} (maxLength of real schemas < 10k). */
+#define XLLM_GRAMMAR_MAX_REPEAT 10000
+/* Grammar: parenthesis nesting depth (the parser recurses). */
+#define XLLM_GRAMMAR_MAX_NESTING 128
+/* Grammar: stacks in one state of the automaton (ambiguous grammars fan out). */
+#define XLLM_GRAMMAR_MAX_STACKS 65536
+/* Grammar state: interned stack sets / nodes before the caches are flushed
+ * (a set costs ~1 KiB of transitions). */
+#define XLLM_GRAMMAR_FLUSH_SETS 16384
+#define XLLM_GRAMMAR_FLUSH_NODES (1u << 20)
+/* Grammar state: bytes of cached token masks per sequence (128k vocab: 16 KiB each). */
+#define XLLM_GRAMMAR_MASK_CACHE (8u << 20)
+/* Lazy grammar: trigger words and their length. */
+#define XLLM_GRAMMAR_MAX_TRIGGERS 64
+#define XLLM_GRAMMAR_MAX_TRIGGER_LEN 256
+/* JSON schema -> GBNF: nesting depth of the schema walk and size of the text. */
+#define XLLM_JSON_SCHEMA_MAX_DEPTH 64
+#define XLLM_JSON_SCHEMA_MAX_GBNF (4u << 20)
+/* Jinja2 chat templates (untrusted: they come inside model files). Real templates
+ * are < 64 KB and render a chat in well under 100k steps; the caps stop a hostile
+ * template from looping, recursing or growing memory without bound. */
+#define XLLM_JINJA_MAX_SOURCE (1u << 20)
+/* Evaluation steps (one per statement or expression node) per render. */
+#define XLLM_JINJA_MAX_STEPS 5000000u
+/* Nesting of macro calls and of the parser's recursion (keeps the C stack safe). */
+#define XLLM_JINJA_MAX_DEPTH 200
+/* Rendered output (a prompt: models' contexts are < 2M tokens of ~4 bytes). */
+#define XLLM_JINJA_MAX_OUTPUT (16u << 20)
+/* Memory one render (values, strings) or one parse may allocate. */
+#define XLLM_JINJA_MAX_MEMORY (256u << 20)
+/* range() length: Jinja2's sandbox (MAX_RANGE) refuses more. */
+#define XLLM_JINJA_MAX_RANGE 100000
 
 #endif

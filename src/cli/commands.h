@@ -25,6 +25,8 @@ int cmd_cp(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_grammar_bench(int argc, char **argv);
+int cmd_template(int argc, char **argv);
 
 #define XLLM_CLI_COMMANDS(X) \
     X("run", cmd_run, "continue a prompt with a model (or ask for prompts in a loop)") \
@@ -45,7 +47,9 @@ int cmd_import(int argc, char **argv);
     X("profile", cmd_profile, "load time, memory, time to first token, prefill and decode tokens/s for a prompt") \
     X("benchmark", cmd_benchmark, "tokens/s, roofline ratio and latency percentiles at several concurrencies") \
     X("compare", cmd_compare, "two models side by side: tokens/s, perplexity on a text, memory, greedy outputs") \
+    X("template", cmd_template, "render a chat template (Jinja2 or Ollama Go) with a JSON context to stdout") \
     X("convert", cmd_convert, "convert a Hugging Face model to GGUF (quantized) or a GGUF to safetensors") \
-    X("gen-model", cmd_genmodel, "[dev] random-weight GGUF model of a real shape (bench/make-models)")
+    X("gen-model", cmd_genmodel, "[dev] random-weight GGUF model of a real shape (bench/make-models)") \
+    X("grammar-bench", cmd_grammar_bench, "[dev] JSON-schema grammar compile time and masked-step cost per vocabulary")
 
 #endif
