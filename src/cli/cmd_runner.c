@@ -35,7 +35,8 @@ static long long parse_bytes(const char *s)
 
 int cmd_runner(int argc, char **argv)
 {
-    const char *socket = NULL, *model = NULL, *kv_type = NULL, *kv_mem = NULL, *device = NULL, *pos[1];
+    const char *socket = NULL, *model = NULL, *kv_type = NULL, *kv_mem = NULL, *device = NULL, *client_buf = NULL;
+    const char *pos[1];
     int threads = 0, kv_blocks = 0, ctx = 0, max_running = 16, max_queue = 1000, step_tokens = 0, parent = 0;
     int n_pos = 0, rc;
     xllm_runner_params rp;
@@ -53,6 +54,8 @@ int cmd_runner(int argc, char **argv)
         {"step-tokens", XLLM_OPT_INT, &step_tokens, "token budget of one step (default 512)"},
         {"device", XLLM_OPT_STR, &device, "cpu (default); cuda[:N] needs the CUDA engine plugin"},
         {"parent-pid", XLLM_OPT_INT, &parent, "exit when this process is no longer the parent (set by the server)"},
+        {"client-buffer", XLLM_OPT_STR, &client_buf,
+         "unsent bytes kept per client before it is dropped (default: one largest frame + 16M)"},
     };
     rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 0, &n_pos,
                          "--socket PATH --model PATH [options]");
@@ -70,6 +73,10 @@ int cmd_runner(int argc, char **argv)
     rp.inst = xllm_instance_params_default();
     if (kv_mem && !(rp.inst.kv_mem = parse_bytes(kv_mem))) {
         fprintf(stderr, "xllm runner: --kv-mem %s: expected a byte count such as 2147483648 or 2G\n", kv_mem);
+        return 2;
+    }
+    if (client_buf && !(rp.max_client_out = parse_bytes(client_buf))) {
+        fprintf(stderr, "xllm runner: --client-buffer %s: expected a byte count such as 65536 or 64K\n", client_buf);
         return 2;
     }
     if ((st = cli_kv_type_parse(kv_type, &rp.inst.kv_type)) != XLLM_OK) {

@@ -53,6 +53,7 @@ struct runner {
     int lfd;
     const char *socket_path;
     int32_t parent_pid;
+    size_t max_out;
     rclient cl[XLLM_RUNNER_MAX_CLIENTS];
     struct pollfd pfd[XLLM_RUNNER_MAX_CLIENTS + 1];
     int pfd_client[XLLM_RUNNER_MAX_CLIENTS + 1];
@@ -95,7 +96,7 @@ static void req_release(runner *r, rreq *q)
 {
     q->id = 0;
     q->client = -1;
-    q->next_free = r->free_req; /* push on the free list (was a self-loop: two live requests shared one slot) */
+    q->next_free = r->free_req;
     r->free_req = (int)(q - r->req);
 }
 
@@ -161,7 +162,7 @@ static void client_accept(runner *r)
     rclient *c = &r->cl[ci];
     c->fd = fd;
     xllm_buf_init(&c->in, XLLM_RPROTO_HEADER_SIZE + XLLM_RUNNER_MAX_FRAME + READ_CHUNK);
-    xllm_buf_init(&c->out, XLLM_RUNNER_MAX_CLIENT_OUT);
+    xllm_buf_init(&c->out, r->max_out);
     c->out_off = 0;
     client_check(c, xllm_rproto_put_hello(&c->out, &r->info));
     XLLM_INFO("runner: client %d connected", ci);
@@ -686,6 +687,7 @@ xllm_status xllm_runner_serve(const xllm_runner_params *p)
      * line is caught by the getppid check */
     prctl(PR_SET_PDEATHSIG, SIGHUP);
     r.parent_pid = p->parent_pid > 0 ? p->parent_pid : (int32_t)getppid();
+    r.max_out = p->max_client_out > 0 ? (size_t)p->max_client_out : XLLM_RUNNER_MAX_CLIENT_OUT;
     if (parent_gone(&r))
         return xllm_fail(XLLM_ERR_CANCELLED, "runner: parent process %d is gone", p->parent_pid);
     if (p->device && strcmp(p->device, "cpu") && strcmp(p->device, "auto"))

@@ -26,6 +26,8 @@ typedef struct xllm_runner_params {
     xllm_instance_params inst;  /* model, threads, KV type and pool, context, scheduler limits */
     const char *device;         /* "cpu" or NULL; "cuda[:N]" needs the CUDA engine plugin */
     int32_t parent_pid;         /* > 0: exit when the parent is no longer this process */
+    int64_t max_client_out;     /* unsent bytes per client before it is dropped (<= 0:
+                                   XLLM_RUNNER_MAX_CLIENT_OUT; a reply larger than this drops it too) */
 } xllm_runner_params;
 
 /* Load the model, listen, serve until shutdown. XLLM_OK on a clean exit

@@ -232,7 +232,10 @@ static void on_event(xllm_rclient *c, int type, const uint8_t *p, size_t len)
     if (found && type == XLLM_RF_FINAL)
         tab_del(c, e->request_id);
     pthread_mutex_unlock(&c->mu);
-    if (found && s.cb)
+    if (!found)
+        XLLM_WARN("runner client: %s event for request %llu, which is not live", xllm_rframe_name(type),
+                  (unsigned long long)e->request_id);
+    else if (s.cb)
         s.cb(s.user, e);
 }
 
@@ -521,6 +524,9 @@ static xllm_status call_run(xllm_rclient *c, call *k, xllm_status (*encode)(xllm
     struct timespec dl;
     xllm_buf b;
     xllm_status st;
+    if (c->reader_started && pthread_equal(pthread_self(), c->reader))
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT,
+                         "runner client: submit / stats / embed called from an event callback (it would wait for itself)");
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += timeout_ms / 1000;
     dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
