@@ -18,7 +18,7 @@ typedef struct oll_state {
     xllm_buf text;
     int32_t *ctx;           /* generate: prompt tokens then generated ones */
     int32_t n_ctx, cap_ctx;
-    srv_event final;
+    srv_final final;
     char err[512];
     int have_final;
 } oll_state;
@@ -66,7 +66,7 @@ static void add_content(json_t *o, const oll_state *st, const char *text, size_t
 
 static json_t *final_json(srv_req *r, const oll_state *st, const char *text, size_t len)
 {
-    const srv_event *f = &st->final;
+    const srv_final *f = &st->final;
     json_t *o = oll_base(st);
     uint64_t total = (uint64_t)((xllm_now() - srv_req_start(r)) * 1e9);
     add_content(o, st, text, len);
@@ -91,9 +91,7 @@ static void oll_event(srv_req *r, const srv_event *ev, xllm_buf *out)
 {
     oll_state *st = srv_req_api_state(r);
     if (ev->type == XLLM_EVENT_FINAL) {
-        st->final = *ev;
-        st->final.error = NULL;
-        st->final.stop_string = NULL;
+        st->final = srv_final_of(ev);
         st->have_final = 1;
         if (ev->error)
             snprintf(st->err, sizeof st->err, "%s", ev->error);
