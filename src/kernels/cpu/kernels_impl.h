@@ -89,8 +89,9 @@ void xllm_quantize_row_q8_k_avx512(const float *src, void *dst, int64_t n);
  * xllm_weight_prepare may replace a matrix's standard rows by a layout that
  * interleaves XLLM_PACK_ROWS rows, so one 64-byte load feeds vpdpbusd with 4
  * consecutive elements of each of 16 rows (lane j = row j) and the tile
- * writes 16 outputs with one store. Only on CPUs with the AVX-512 kernels;
- * the standard rows stay the reference. One group of 16 rows, nb blocks of
+ * writes 16 outputs with one store. On CPUs with the AVX-512 kernels every
+ * layout below; with the AVX2 kernels only those that have an AVX2 tile
+ * (Q4_0x16: two 32-byte halves of 8 rows); the standard rows stay the reference. One group of 16 rows, nb blocks of
  * 32 elements per row (q = the row's standard qs bytes):
  *
  *   Q4_0x16   off          size     field
@@ -228,9 +229,14 @@ void xllm_pack_fill_avx512(xllm_packed *p, const void *src, int64_t g0, int64_t 
 /* Q8X quantizers: reference and AVX-512 (bit-identical). */
 void xllm_quantize_row_q8x_ref(const float *src, void *dst, int64_t n);
 void xllm_quantize_row_q8x_avx512(const float *src, void *dst, int64_t n);
+void xllm_quantize_row_q8x_avx2(const float *src, void *dst, int64_t n);
 /* Scalar reference of the packed tile (any format), and the AVX-512 tiles. */
 void xllm_packed_tile_ref(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride, int nc,
                           float *y, size_t y_stride);
+/* AVX2 (+FMA, F16C) tiles (packed_avx2.c): only Q4_0x16 so far; on AVX2
+ * CPUs xllm_pack_choose packs only the layouts listed here. */
+void xllm_packed_q4_0x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                              int nc, float *y, size_t y_stride);
 void xllm_packed_q4_0x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
 void xllm_packed_q8_0x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,

@@ -296,7 +296,12 @@ static xllm_packed_fn packed_tile(const xllm_packed *p, xllm_isa isa)
         [XLLM_PACK_Q2_KX16] = xllm_packed_q2_kx16_avx512,
         [XLLM_PACK_F16X16] = xllm_packed_f16x16_avx512,
     };
-    return isa == XLLM_ISA_AVX512 && p->format < XLLM_PACK_COUNT ? avx512[p->format] : NULL;
+    static const xllm_packed_fn avx2[XLLM_PACK_COUNT] = {
+        [XLLM_PACK_Q4_0X16] = xllm_packed_q4_0x16_avx2,
+    };
+    if (p->format >= XLLM_PACK_COUNT)
+        return NULL;
+    return isa == XLLM_ISA_AVX512 ? avx512[p->format] : isa == XLLM_ISA_AVX2 ? avx2[p->format] : NULL;
 }
 
 #define PK_MAX_W 4 /* weights of one fused packed run (q, k, v: 3 used) */
@@ -356,8 +361,8 @@ static xllm_status quantize_activations(xllm_pool *pool, xllm_quant_fn quantize,
 }
 
 /* The packed path of count weights of the same packed layout and columns. */
-static xllm_status matmul_packed(xllm_pool *pool, const xllm_weight *const *w, int count, const float *x, int64_t n,
-                                 float *const *y)
+static xllm_status matmul_packed(xllm_pool *pool, xllm_isa isa, const xllm_weight *const *w, int count,
+                                 const float *x, int64_t n, float *const *y)
 {
     const xllm_packed *pk = w[0]->packed;
     int threads = xllm_pool_size(pool);
@@ -365,15 +370,16 @@ static xllm_status matmul_packed(xllm_pool *pool, const xllm_weight *const *w, i
     xllm_status rc;
     for (int k = 0; k < count; k++) {
         pj.p[k] = w[k]->packed;
-        pj.tile[k] = packed_tile(pj.p[k], XLLM_ISA_AVX512);
+        pj.tile[k] = packed_tile(pj.p[k], isa);
         pj.y[k] = y[k];
         pj.end[k] = (k ? pj.end[k - 1] : 0) + pj.p[k]->rows / XLLM_PACK_ROWS;
     }
-    xllm_quant_fn qf = xllm_quantize_row_q8x_avx512; /* packed tiles exist only for AVX-512 */
+    /* packed tiles exist for AVX-512 and (fewer) for AVX2 */
+    xllm_quant_fn qf = isa == XLLM_ISA_AVX512 ? xllm_quantize_row_q8x_avx512 : xllm_quantize_row_q8x_avx2;
     size_t as = (size_t)(pk->cols / XLLM_QK32) * XLLM_Q8X_BYTES;
     uint32_t at = xllm_pack_act_dtype((xllm_pack_format)pk->format);
     if (at == XLLM_DTYPE_Q8_K) {
-        qf = xllm_quantize_row_q8_k_avx512;
+        qf = isa == XLLM_ISA_AVX512 ? xllm_quantize_row_q8_k_avx512 : xllm_quantize_row_q8_k_avx2;
         as = (size_t)(pk->cols / XLLM_QK_K) * sizeof(xllm_block_q8_k);
     }
     pj.act_block = ACT_BLOCK;
@@ -415,7 +421,7 @@ xllm_status xllm_matmul(xllm_pool *pool, const xllm_weight *w, const float *x, i
     xllm_isa isa = xllm_kernels_isa();
     int threads = xllm_pool_size(pool);
     if (w->packed && packed_tile(w->packed, isa))
-        return matmul_packed(pool, &w, 1, x, n, &y);
+        return matmul_packed(pool, isa, &w, 1, x, n, &y);
     xllm_isa tile_isa = isa;
     while (!tr->tile[tile_isa]) /* the scalar tile always exists */
         tile_isa--;
@@ -450,7 +456,7 @@ xllm_status xllm_matmul_fused(xllm_pool *pool, const xllm_weight *const *w, int 
                p->cols == ((const xllm_packed *)w[0]->packed)->cols && x && y[k];
     }
     if (same)
-        return matmul_packed(pool, w, count, x, n, y);
+        return matmul_packed(pool, isa, w, count, x, n, y);
     for (int k = 0; k < count; k++) {
         xllm_status rc = xllm_matmul(pool, w[k], x, n, y[k]);
         if (rc)

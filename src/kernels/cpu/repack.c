@@ -12,8 +12,10 @@
 
 xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xllm_isa isa)
 {
-    if (isa != XLLM_ISA_AVX512 || rows <= 0 || rows % R || cols <= 0)
+    if (isa < XLLM_ISA_AVX2 || rows <= 0 || rows % R || cols <= 0)
         return XLLM_PACK_NONE;
+    if (isa == XLLM_ISA_AVX2) /* only the layouts with an AVX2 tile (packed_avx2.c) */
+        return dtype == XLLM_DTYPE_Q4_0 && cols % XLLM_QK32 == 0 ? XLLM_PACK_Q4_0X16 : XLLM_PACK_NONE;
     if (dtype == XLLM_DTYPE_Q4_0 && cols % XLLM_QK32 == 0)
         return XLLM_PACK_Q4_0X16;
     if (dtype == XLLM_DTYPE_Q8_0 && cols % XLLM_QK32 == 0)

@@ -1,7 +1,8 @@
-/* test_packed.c - the packed weight layouts: the AVX-512 packed tiles against
+/* test_packed.c - the packed weight layouts: the AVX-512 and AVX2 packed tiles against
  * the scalar packed reference (which reads the packed bytes back element by
  * element), that reference against the standard-layout reference dot (so the
- * repacking loses nothing), and the Q8X quantizers bit for bit. */
+ * repacking loses nothing), the AVX2 tiles' batch invariance, and the Q8X
+ * quantizers bit for bit. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,28 +42,24 @@ static xllm_weight pk_weight(uint32_t t, int64_t rows, int64_t cols, uint8_t **s
     return w;
 }
 
-TEST(packed_tiles_match_packed_reference)
+/* One output per (activation row, group) call: every row alone through the
+ * n = 1 kernel of a single group (no pairing). */
+static void tile_one_by_one(xllm_packed_fn tile, const xllm_packed *p, const uint8_t *a, size_t as, int64_t n,
+                            float *y, size_t ys)
 {
-    const pk_type types[] = {{XLLM_DTYPE_Q4_0, xllm_packed_q4_0x16_avx512},
-                             {XLLM_DTYPE_Q8_0, xllm_packed_q8_0x16_avx512},
-                             {XLLM_DTYPE_IQ4_NL, xllm_packed_iq4_nlx16_avx512},
-                             {XLLM_DTYPE_Q4_1, xllm_packed_q4_1x16_avx512},
-                             {XLLM_DTYPE_Q5_0, xllm_packed_q5_0x16_avx512},
-                             {XLLM_DTYPE_Q5_1, xllm_packed_q5_1x16_avx512},
-                             {XLLM_DTYPE_Q4_K, xllm_packed_q4_kx16_avx512},
-                             {XLLM_DTYPE_Q5_K, xllm_packed_q5_kx16_avx512},
-                             {XLLM_DTYPE_Q6_K, xllm_packed_q6_kx16_avx512},
-                             {XLLM_DTYPE_Q3_K, xllm_packed_q3_kx16_avx512},
-                             {XLLM_DTYPE_Q2_K, xllm_packed_q2_kx16_avx512},
-                             {XLLM_DTYPE_F16, xllm_packed_f16x16_avx512}};
+    for (int64_t c = 0; c < n; c++)
+        for (int64_t g = 0; g < p->rows / XLLM_PACK_ROWS; g++)
+            tile(p, g, g + 1, a + (size_t)c * as, as, 1, y + (size_t)c * ys, ys);
+}
+
+/* The tiles of one ISA against the packed reference and the standard
+ * reference dot; invariant: also the floats of one row at a time. */
+static void check_packed_tiles(const pk_type *types, size_t ntypes, const char *isa, int invariant)
+{
     static const int64_t shapes[][3] = {{16, 256, 1}, {32, 512, 3}, {48, 256, 4}, {16, 2048, 9}, {64, 768, 5},
-                                        {16, 256, 17}, {48, 512, 1},  {48, 256, 11}, {64, 512, 16}};
+                                        {16, 256, 17}, {48, 512, 1},  {48, 256, 11}, {64, 512, 16}, {80, 256, 1}};
     krng r = {4242};
-    if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
-        test_skip("CPU lacks AVX-512");
-        return;
-    }
-    for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++)
+    for (size_t k = 0; k < ntypes; k++)
         for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
             int64_t rows = shapes[s][0], cols = shapes[s][1], n = shapes[s][2];
             uint8_t *std;
@@ -98,6 +95,15 @@ TEST(packed_tiles_match_packed_reference)
             fill_nan(yr, (size_t)(n * rows));
             types[k].tile(p, 0, rows / XLLM_PACK_ROWS, a, as, (int)n, y, (size_t)rows);
             xllm_packed_tile_ref(p, 0, rows / XLLM_PACK_ROWS, a, as, (int)n, yr, (size_t)rows);
+            if (invariant) {
+                float *y1 = malloc(sizeof(float) * (size_t)(n * rows));
+                fill_nan(y1, (size_t)(n * rows));
+                tile_one_by_one(types[k].tile, p, a, as, n, y1, (size_t)rows);
+                CHECK_MSG(memcmp(y, y1, sizeof(float) * (size_t)(n * rows)) == 0,
+                          "%s %s %lld x %lld n %lld: one row at a time differs from the batch",
+                          xllm_dtype_name(types[k].dtype), isa, (long long)rows, (long long)cols, (long long)n);
+                free(y1);
+            }
             /* the standard-layout reference: Q8_0 activations carry the same levels and scale as Q8X */
             uint8_t *a0 = malloc(as);
             float *wf = malloc(sizeof(float) * (size_t)cols), *af = malloc(sizeof(float) * (size_t)cols);
@@ -120,9 +126,9 @@ TEST(packed_tiles_match_packed_reference)
                     double tol = PK_REL_TOL * mag + 1e-30;
                     if (!(fabs(got - pref) <= tol) || !(fabs(pref - ref) <= tol)) {
                         bad++;
-                        CHECK_MSG(0, "%s %lld x %lld n %lld: y[%lld][%lld] avx512 %.9g packed ref %.9g std ref %.9g",
+                        CHECK_MSG(0, "%s %lld x %lld n %lld: y[%lld][%lld] %s %.9g packed ref %.9g std ref %.9g",
                                   xllm_dtype_name(types[k].dtype), (long long)rows, (long long)cols, (long long)n,
-                                  (long long)c, (long long)i, got, pref, ref);
+                                  (long long)c, (long long)i, isa, got, pref, ref);
                     }
                 }
             }
@@ -136,6 +142,43 @@ TEST(packed_tiles_match_packed_reference)
             xllm_weight_release(&w);
             free(std);
         }
+}
+
+TEST(packed_tiles_match_packed_reference)
+{
+    const pk_type types[] = {{XLLM_DTYPE_Q4_0, xllm_packed_q4_0x16_avx512},
+                             {XLLM_DTYPE_Q8_0, xllm_packed_q8_0x16_avx512},
+                             {XLLM_DTYPE_IQ4_NL, xllm_packed_iq4_nlx16_avx512},
+                             {XLLM_DTYPE_Q4_1, xllm_packed_q4_1x16_avx512},
+                             {XLLM_DTYPE_Q5_0, xllm_packed_q5_0x16_avx512},
+                             {XLLM_DTYPE_Q5_1, xllm_packed_q5_1x16_avx512},
+                             {XLLM_DTYPE_Q4_K, xllm_packed_q4_kx16_avx512},
+                             {XLLM_DTYPE_Q5_K, xllm_packed_q5_kx16_avx512},
+                             {XLLM_DTYPE_Q6_K, xllm_packed_q6_kx16_avx512},
+                             {XLLM_DTYPE_Q3_K, xllm_packed_q3_kx16_avx512},
+                             {XLLM_DTYPE_Q2_K, xllm_packed_q2_kx16_avx512},
+                             {XLLM_DTYPE_F16, xllm_packed_f16x16_avx512}};
+    if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
+        test_skip("CPU lacks AVX-512");
+        return;
+    }
+    check_packed_tiles(types, sizeof(types) / sizeof(types[0]), "avx512", 0);
+}
+
+/* The AVX2 tiles (the layouts xllm_pack_choose packs for AVX2) against the
+ * same references and tolerance, and one activation row at a time through
+ * the single-group n = 1 kernel: the same floats (batch invariance). */
+TEST(packed_avx2_tiles_match_packed_reference)
+{
+    const pk_type types[] = {{XLLM_DTYPE_Q4_0, xllm_packed_q4_0x16_avx2}};
+    if (!xllm_isa_supported(XLLM_ISA_AVX2)) {
+        test_skip("CPU lacks AVX2");
+        return;
+    }
+    xllm_isa isa = xllm_kernels_isa();
+    CHECK_OK(xllm_kernels_set_isa(XLLM_ISA_AVX2)); /* the weights packed as on an AVX2 machine */
+    check_packed_tiles(types, sizeof(types) / sizeof(types[0]), "avx2", 1);
+    CHECK_OK(xllm_kernels_set_isa(isa));
 }
 
 /* The AVX-512 repacking writes the bytes of the scalar one, for every layout,
@@ -238,7 +281,15 @@ TEST(packed_fill_from_mapped_file_equals_heap)
 TEST(packed_layout_declines_shapes)
 {
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 15, 64, XLLM_ISA_AVX512), XLLM_PACK_NONE);
-    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 32, 64, XLLM_ISA_AVX2), XLLM_PACK_NONE);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 32, 64, XLLM_ISA_SCALAR), XLLM_PACK_NONE);
+    /* AVX2: only the layouts with an AVX2 tile */
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 32, 64, XLLM_ISA_AVX2), XLLM_PACK_Q4_0X16);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 24, 64, XLLM_ISA_AVX2), XLLM_PACK_NONE);
+    static const uint32_t no_avx2_tile[] = {XLLM_DTYPE_Q8_0, XLLM_DTYPE_Q4_1, XLLM_DTYPE_Q5_0, XLLM_DTYPE_Q5_1,
+                                            XLLM_DTYPE_IQ4_NL, XLLM_DTYPE_Q2_K, XLLM_DTYPE_Q3_K, XLLM_DTYPE_Q4_K,
+                                            XLLM_DTYPE_Q5_K, XLLM_DTYPE_Q6_K, XLLM_DTYPE_F16, XLLM_DTYPE_F32};
+    for (size_t i = 0; i < sizeof(no_avx2_tile) / sizeof(no_avx2_tile[0]); i++)
+        CHECK_EQ_INT(xllm_pack_choose(no_avx2_tile[i], 32, 512, XLLM_ISA_AVX2), XLLM_PACK_NONE);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_F32, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_NONE);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_Q4_0X16);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q8_0, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_Q8_0X16);
@@ -278,6 +329,11 @@ TEST(packed_q8x_quantizer_bit_exact)
         CHECK(q->d == xllm_f16_to_f32(b8[b].d));
         CHECK_EQ_INT(q->s, s);
         CHECK(memcmp(q->qs, b8[b].qs, 32) == 0);
+    }
+    if (xllm_isa_supported(XLLM_ISA_AVX2)) {
+        memset(got, 0x5a, sizeof(got));
+        xllm_quantize_row_q8x_avx2(x, got, N);
+        CHECK_MSG(memcmp(ref, got, sizeof(ref)) == 0, "avx2 Q8X quantizer differs from the reference");
     }
     if (!xllm_isa_supported(XLLM_ISA_AVX512)) {
         test_skip("CPU lacks AVX-512");

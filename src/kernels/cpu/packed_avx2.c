@@ -1,0 +1,153 @@
+/* packed_avx2.c - AVX2 (+FMA, F16C) tile over the packed Q4_0x16 layout of
+ * kernels_impl.h with Q8X activations, and the AVX2 Q8X quantizer, for CPUs
+ * without AVX-512. Called only after the CPU check. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "base/fp16.h"
+#include "kernels/cpu/kernels_impl.h"
+
+/* A 32-byte half of a 64-byte chunk holds 4 levels of each of 8 rows (lane j
+ * = row 8h + j). With no vpdpbusd, maddubs multiplies the unsigned nibbles
+ * with 4 broadcast activation bytes into int16 pairs; the 8 chunk products
+ * of a block are summed in int16 (each |pair| <= 2 * 15 * 128 = 3840, so the
+ * sum of 8 stays below 32768: exact) and widened once by madd(1). Integer
+ * sums are exact, and every output is one chain of per-block FMAs in block
+ * order, whatever the tile shape (batch invariance). */
+
+#define ALWAYS static inline __attribute__((always_inline))
+#define PNC 4            /* activation rows per register tile */
+#define PF_BYTES 4096    /* software prefetch distance of the decode streams */
+#define UNROLL _Pragma("GCC unroll 8")
+
+ALWAYS int32_t ld32(const uint8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+ALWAYS __m256i bcast32(const uint8_t *p) { return _mm256_set1_epi32(ld32(p)); }
+
+/* The 8 level vectors of half h of a Q4_0x16 block q: w[k] the low nibbles
+ * of chunk k (elements 4k..), w[4 + k] the high ones (16 + 4k..). */
+ALWAYS void q4_half(const uint8_t *q, const int h, __m256i *w)
+{
+    const __m256i m4 = _mm256_set1_epi8(15);
+    UNROLL
+    for (int k = 0; k < 4; k++) {
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(q + 64 * k + 32 * h));
+        w[k] = _mm256_and_si256(raw, m4);
+        w[4 + k] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+    }
+}
+
+/* Lane j: the integer dot of the 32 levels of row j (offset 8 taken back
+ * through the block sum) with the Q8X block ab. */
+ALWAYS __m256i half_dot(const __m256i *w, const uint8_t *ab)
+{
+    __m256i p[8];
+    UNROLL
+    for (int k = 0; k < 4; k++) {
+        p[k] = _mm256_maddubs_epi16(w[k], bcast32(ab + 8 + 4 * k));
+        p[4 + k] = _mm256_maddubs_epi16(w[4 + k], bcast32(ab + 24 + 4 * k));
+    }
+    __m256i s = _mm256_add_epi16(_mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3])),
+                                 _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7])));
+    s = _mm256_madd_epi16(s, _mm256_set1_epi16(1));
+    return _mm256_sub_epi32(s, _mm256_set1_epi32(8 * ld32(ab + 4)));
+}
+
+/* NG groups (group_bytes apart) x NC activation rows; NG * NC <= 4. With one
+ * activation row (decode) two groups give four independent streams. */
+ALWAYS void q4_tile(const int NG, const uint8_t *gq, size_t gb, int64_t nb, const uint8_t *a, size_t as,
+                    const int NC, float *y, size_t ys)
+{
+    __m256 acc[4][PNC];
+    UNROLL
+    for (int h = 0; h < 2 * NG; h++)
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            acc[h][c] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        UNROLL
+        for (int g = 0; g < NG; g++) {
+            const uint8_t *q = gq + (size_t)g * gb + (size_t)b * 256, *gd = gq + (size_t)g * gb + (size_t)nb * 256;
+            if (NC == 1) {
+                UNROLL
+                for (int l = 0; l < 256; l += 64)
+                    _mm_prefetch((const char *)(q + PF_BYTES + l), _MM_HINT_T0);
+                if ((b & 1) == 0)
+                    _mm_prefetch((const char *)(gd + (size_t)b * 32 + PF_BYTES / 8), _MM_HINT_T0);
+            }
+            UNROLL
+            for (int h = 0; h < 2; h++) {
+                __m256i w[8];
+                q4_half(q, h, w);
+                __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gd + (size_t)b * 32 + 16 * h)));
+                UNROLL
+                for (int c = 0; c < NC; c++) {
+                    const uint8_t *ab = a + (size_t)c * as + (size_t)b * XLLM_Q8X_BYTES;
+                    float da;
+                    memcpy(&da, ab, 4);
+                    acc[2 * g + h][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(half_dot(w, ab)),
+                                                        _mm256_mul_ps(dw, _mm256_set1_ps(da)), acc[2 * g + h][c]);
+                }
+            }
+        }
+    }
+    UNROLL
+    for (int h = 0; h < 2 * NG; h++)
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            _mm256_storeu_ps(y + (size_t)c * ys + (size_t)(8 * h), acc[h][c]);
+}
+
+void xllm_packed_q4_0x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                              int nc, float *y, size_t y_stride)
+{
+    const size_t gb = p->group_bytes;
+    if (nc == 1)
+        for (; g0 + 2 <= g1; g0 += 2)
+            q4_tile(2, p->data + (size_t)g0 * gb, gb, p->nb, a, a_stride, 1, y + (size_t)g0 * XLLM_PACK_ROWS,
+                    y_stride);
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *gq = p->data + (size_t)g * gb;
+        float *yg = y + (size_t)g * XLLM_PACK_ROWS;
+        for (int c0 = 0; c0 < nc; c0 += PNC) {
+            const uint8_t *ac = a + (size_t)c0 * a_stride;
+            float *yc = yg + (size_t)c0 * y_stride;
+            switch (nc - c0 < PNC ? nc - c0 : PNC) {
+            case 1: q4_tile(1, gq, gb, p->nb, ac, a_stride, 1, yc, y_stride); break;
+            case 2: q4_tile(1, gq, gb, p->nb, ac, a_stride, 2, yc, y_stride); break;
+            case 3: q4_tile(1, gq, gb, p->nb, ac, a_stride, 3, yc, y_stride); break;
+            default: q4_tile(1, gq, gb, p->nb, ac, a_stride, 4, yc, y_stride); break;
+            }
+        }
+    }
+}
+
+/* ---- Q8X quantizer: the AVX2 Q8_0 quantizer (bit-identical to the
+ * reference) per block, its scale widened and the levels summed ---- */
+
+void xllm_quantize_row_q8x_avx2(const float *src, void *dst, int64_t n)
+{
+    uint8_t *out = dst;
+    for (int64_t i = 0; i < n / XLLM_QK32; i++, src += XLLM_QK32, out += XLLM_Q8X_BYTES) {
+        xllm_block_q8_0 b;
+        uint16_t dh;
+        xllm_quantize_row_q8_0_avx2(src, &b, XLLM_QK32);
+        memcpy(&dh, &b.d, 2);
+        float d = xllm_f16_to_f32(dh);
+        __m256i q = _mm256_loadu_si256((const __m256i *)b.qs);
+        /* sum of 32 int8: madd of maddubs(1, q) pairs, then the 8 lanes */
+        __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+        int32_t sum = _mm_cvtsi128_si32(t);
+        memcpy(out, &d, 4);
+        memcpy(out + 4, &sum, 4);
+        memcpy(out + 8, b.qs, XLLM_QK32);
+    }
+}
