@@ -91,8 +91,9 @@ void xllm_quantize_row_q8_k_avx512(const float *src, void *dst, int64_t n);
  * consecutive elements of each of 16 rows (lane j = row j) and the tile
  * writes 16 outputs with one store. On CPUs with the AVX-512 kernels every
  * layout below; with the AVX2 kernels only those that have an AVX2 tile
- * (Q4_0x16: two 32-byte halves of 8 rows); the standard rows stay the reference. One group of 16 rows, nb blocks of
- * 32 elements per row (q = the row's standard qs bytes):
+ * (Q4_0x16: two 32-byte halves of 8 rows). The standard rows stay the
+ * reference. One group of 16 rows, nb blocks of 32 elements per row (q = the
+ * row's standard qs bytes):
  *
  *   Q4_0x16   off          size     field
  *             0            nb*256   qs[nb][4][16][4]: block b, chunk c, row j,
