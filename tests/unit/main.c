@@ -1,11 +1,13 @@
 /* main.c - unit test runner: runs every registered test (or those whose name
- * or file contains argv[1]) and prints "N passed, N failed". */
+ * or file contains argv[1]) and prints "N passed, N failed" and the CPU
+ * kernels used (XLLM_CPU_ISA=scalar|avx2|avx512 forces a lower family). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "kernels/cpu/kernels.h"
 #include "test.h"
 
 #define MAX_TESTS 4096
@@ -72,6 +74,6 @@ int main(int argc, char **argv)
     printf("%d passed, %d failed", passed, failed);
     if (skipped)
         printf(", %d skipped", skipped);
-    printf("\n");
+    printf(" (CPU kernels: %s)\n", xllm_kernels_variant()); /* XLLM_CPU_ISA picks a lower one */
     return failed ? 1 : 0;
 }
