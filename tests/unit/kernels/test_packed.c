@@ -162,7 +162,10 @@ TEST(packed_tiles_match_packed_reference)
         test_skip("CPU lacks AVX-512");
         return;
     }
+    xllm_isa isa = xllm_kernels_isa();
+    CHECK_OK(xllm_kernels_set_isa(XLLM_ISA_AVX512)); /* packed as on an AVX-512 machine, whatever XLLM_CPU_ISA says */
     check_packed_tiles(types, sizeof(types) / sizeof(types[0]), "avx512", 0);
+    CHECK_OK(xllm_kernels_set_isa(isa));
 }
 
 /* The AVX2 tiles (the layouts xllm_pack_choose packs for AVX2) against the
@@ -244,6 +247,8 @@ TEST(packed_fill_from_mapped_file_equals_heap)
         test_skip("CPU lacks AVX-512");
         return;
     }
+    xllm_isa isa = xllm_kernels_isa();
+    CHECK_OK(xllm_kernels_set_isa(XLLM_ISA_AVX512)); /* both layouts packed, whatever XLLM_CPU_ISA says */
     CHECK(mkdtemp(dir) != NULL);
     char *path = xllm_path_join(dir, "w.bin");
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -276,6 +281,7 @@ TEST(packed_fill_from_mapped_file_equals_heap)
     unlink(path);
     rmdir(dir);
     xllm_free(path);
+    CHECK_OK(xllm_kernels_set_isa(isa));
 }
 
 TEST(packed_layout_declines_shapes)
