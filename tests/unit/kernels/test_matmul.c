@@ -213,10 +213,17 @@ TEST(kernels_variant_selection)
     CHECK_OK(xllm_kernels_init());
     const char *v = xllm_kernels_variant();
     CHECK(!strcmp(v, "avx512") || !strcmp(v, "avx2") || !strcmp(v, "scalar"));
-    if (xllm_isa_supported(XLLM_ISA_AVX512))
+    const char *forced = getenv("XLLM_CPU_ISA"); /* a forced family is what init chose */
+    if (xllm_isa_supported(XLLM_ISA_AVX512) && !(forced && *forced && strcmp(forced, "auto")))
         CHECK_EQ_STR(v, "avx512");
+    xllm_isa isa = xllm_kernels_isa();
+    xllm_isa best = xllm_isa_supported(XLLM_ISA_AVX512) ? XLLM_ISA_AVX512
+                    : xllm_isa_supported(XLLM_ISA_AVX2) ? XLLM_ISA_AVX2
+                                                        : XLLM_ISA_SCALAR;
     xllm_kernels_force_scalar(1);
     CHECK_EQ_STR(xllm_kernels_variant(), "scalar");
     xllm_kernels_force_scalar(0);
+    CHECK_EQ_STR(xllm_kernels_variant(), xllm_isa_name(best));
+    CHECK_OK(xllm_kernels_set_isa(isa)); /* back to what init chose */
     CHECK_EQ_STR(xllm_kernels_variant(), v);
 }
