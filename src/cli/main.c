@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "kernels/cpu/kernels.h"
 
 static const struct {
     const char *name;
@@ -35,6 +36,10 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("xllm version %s\n", XLLM_VERSION);
         return 0;
+    }
+    if (xllm_kernels_init() != XLLM_OK) { /* refuse rather than die of SIGILL later */
+        fprintf(stderr, "xllm: %s\n", xllm_last_error());
+        return 1;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
