@@ -241,10 +241,6 @@ static void handle_submit(runner *r, int ci, const uint8_t *p, size_t len)
                        r->info.model_path);
         goto reply;
     }
-    if (s.req.grammar && s.req.grammar[0]) {
-        st = xllm_fail(XLLM_ERR_UNSUPPORTED, "runner: grammar-constrained decoding is not available yet");
-        goto reply;
-    }
     if (s.req.prompt_text) {
         st = xllm_tokenize(r->in->tok, s.req.prompt_text, s.req.prompt_len, s.req.add_special, s.req.parse_special,
                            &ids, &n);

@@ -234,10 +234,11 @@ TEST(runner_e2e_hello_and_stats)
     CHECK_EQ_INT(xllm_rclient_submit(c, &r, on_ev, &q, &id), XLLM_ERR_INVALID_ARGUMENT);
     CHECK(strstr(xllm_last_error(), "outside the vocabulary") != NULL);
     CHECK_EQ_INT(id, 0);
-    r.grammar = "root ::= \"a\"";
+    r.grammar = "root ::= \"a\" ("; /* malformed: refused with its position */
     r.prompt_tokens = bad;
     r.n_prompt_tokens = 1;
-    CHECK_EQ_INT(xllm_rclient_submit(c, &r, on_ev, &q, &id), XLLM_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(xllm_rclient_submit(c, &r, on_ev, &q, &id), XLLM_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(xllm_last_error(), "1:") != NULL);
     CHECK(xllm_rclient_alive(c));
     CHECK_EQ_INT(xllm_rclient_cancel(c, 12345), XLLM_ERR_NOT_FOUND);
     CHECK_EQ_INT(q.done, 0);
@@ -914,5 +915,52 @@ TEST(runner_e2e_cancel_from_callback)
     CHECK_EQ_INT(sc.cancel_st, XLLM_OK);
     CHECK_EQ_INT(sc.r.finish, XLLM_FINISH_CANCELLED);
     rec_destroy(&sc.r);
+    stop(&proc, c, 0);
+}
+
+/* A grammar travels to the runner's scheduler: every output fits it, greedy
+ * and sampled, batched together. */
+TEST(runner_e2e_grammar)
+{
+    static rec q[4];
+    xllm_runner_proc proc;
+    xllm_rclient *c;
+    uint64_t id;
+    const char *gbnf = "root ::= \" \" (\"Amen\" | \"Selah\") \", \" [a-z]+ (\" \" [a-z]+){1,3} \".\"\n";
+    if (!bin()) {
+        test_skip("needs XLLM_BIN and " DEMO);
+        return;
+    }
+    if (!start("grammar", 4, &proc, &c))
+        return;
+    for (int i = 0; i < 4; i++) {
+        xllm_runner_request r = text_req("And the LORD said", 40);
+        r.params.grammar = gbnf; /* through params for two, the request slot for two */
+        if (i & 1) {
+            r.params.grammar = NULL;
+            r.grammar = gbnf;
+        }
+        r.params.sampling.temperature = i >= 2 ? 1.0f : 0.0f;
+        r.params.sampling.seed = (uint64_t)i;
+        rec_init(&q[i]);
+        CHECK_OK(xllm_rclient_submit(c, &r, on_ev, &q[i], &id));
+    }
+    for (int i = 0; i < 4; i++) {
+        const char *t = q[i].text, *p;
+        int words = 0;
+        CHECK(rec_wait(&q[i], 0, 30000));
+        q[i].text[q[i].len] = 0;
+        CHECK_MSG(q[i].finish == XLLM_FINISH_STOP, "request %d finished %d: '%s'", i, q[i].finish, t);
+        CHECK_MSG(!strncmp(t, " Amen, ", 7) || !strncmp(t, " Selah, ", 8), "request %d: '%s'", i, t);
+        p = strchr(t, ',');
+        for (p = p ? p + 2 : t; *p && *p != '.'; p++) {
+            CHECK_MSG((*p >= 'a' && *p <= 'z') || *p == ' ', "request %d: '%s'", i, t);
+            words += *p == ' ';
+        }
+        CHECK_MSG(*p == '.' && p[1] == 0 && words >= 1 && words <= 3, "request %d: '%s'", i, t);
+    }
+    CHECK(q[0].len == q[1].len && !memcmp(q[0].text, q[1].text, q[0].len)); /* both greedy: same text */
+    for (int i = 0; i < 4; i++)
+        rec_destroy(&q[i]);
     stop(&proc, c, 0);
 }
