@@ -49,4 +49,22 @@
 /* compare / perplexity: largest text file scored (~16M tokens of English). */
 #define XLLM_PPL_MAX_TEXT_BYTES (64u << 20)
 
+/* Go templates (Ollama's dialect): real template layers are < 10 KB with < 2,000
+ * tokens; these bound hostile ones. Tokens per template source. */
+#define XLLM_GOTMPL_MAX_TOKENS (1 << 20)
+/* Nesting of if/range/with/parentheses at parse time (real ones nest < 10). */
+#define XLLM_GOTMPL_MAX_DEPTH 200
+/* {{define}}d templates per source. */
+#define XLLM_GOTMPL_MAX_DEFINES 1024
+/* Execution: {{template}} call depth (Go allows 100,000; recursion beyond 1,000
+ * is a runaway template, not a prompt). */
+#define XLLM_GOTMPL_MAX_CALL_DEPTH 1000
+/* Execution steps (nodes walked plus range iterations) per render: a 100-message
+ * chat takes ~10k; 10M stops infinite-looking work in well under a second. */
+#define XLLM_GOTMPL_MAX_STEPS 10000000
+/* Rendered output and the values made while rendering (bytes). A prompt is at
+ * most a few MB of text. */
+#define XLLM_GOTMPL_MAX_OUTPUT (64u << 20)
+#define XLLM_GOTMPL_MAX_ARENA (256u << 20)
+
 #endif
