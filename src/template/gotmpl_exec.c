@@ -37,26 +37,6 @@ typedef struct state {
 
 enum { CTL_NONE, CTL_BREAK, CTL_CONTINUE };
 
-static const char *const builtin_names[] = {
-    "and", "or", "not", "len", "index", "slice", "eq", "ne", "lt", "le", "gt", "ge",
-    "print", "printf", "println", "html", "js", "urlquery", "call",
-};
-static const char *const ollama_names[] = {"json", "currentDate", "yesterdayDate", "toTypeScriptType"};
-
-static int name_in(const char *name, size_t n, const char *const *list, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (strlen(list[i]) == n && memcmp(list[i], name, n) == 0)
-            return 1;
-    return 0;
-}
-
-int gt_func_known(const char *name, size_t n)
-{
-    return name_in(name, n, builtin_names, sizeof builtin_names / sizeof builtin_names[0]) ||
-           name_in(name, n, ollama_names, sizeof ollama_names / sizeof ollama_names[0]);
-}
-
 static xllm_status fail(state *s, int pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static xllm_status fail(state *s, int pos, const char *fmt, ...)
@@ -119,7 +99,7 @@ static xllm_status method_call(state *s, const gt_val *recv, const char *name, i
 {
     *found = 0;
     const gt_type *t = recv->type;
-    if (!t)
+    if (!t || (t->stringer == GS_NONE && !t->tsmethod))
         return XLLM_OK;
     int is_string = strcmp(name, "String") == 0 && t->stringer != GS_NONE;
     int is_ts = strcmp(name, "ToTypeScriptType") == 0 && t->tsmethod;
@@ -661,30 +641,43 @@ static xllm_status buf_to_val(state *s, xllm_buf *b, gt_val *out)
 
 typedef struct fninfo {
     const char *name;
-    int min, max; /* argument counts; max -1: variadic */
-    int value_args; /* reflect.Value parameters (invalid is an error) */
+    int min, max;   /* argument counts; max -1: variadic */
+    int value_args; /* reflect.Value parameters (an invalid value passes as is) */
+    int extra;      /* added by Ollama's template package */
 } fninfo;
 
-static const fninfo fns[] = {
-    {"and", 1, -1, 1},      {"or", 1, -1, 1},       {"not", 1, 1, 1},        {"len", 1, 1, 1},
-    {"index", 1, -1, 1},    {"slice", 1, -1, 1},    {"eq", 1, -1, 1},        {"ne", 2, 2, 1},
-    {"lt", 2, 2, 1},        {"le", 2, 2, 1},        {"gt", 2, 2, 1},         {"ge", 2, 2, 1},
-    {"print", 0, -1, 0},    {"printf", 1, -1, 0},   {"println", 0, -1, 0},   {"html", 0, -1, 0},
-    {"js", 0, -1, 0},       {"urlquery", 0, -1, 0}, {"call", 1, -1, 1},      {"json", 1, 1, 0},
-    {"currentDate", 0, -1, 0}, {"yesterdayDate", 0, -1, 0}, {"toTypeScriptType", 1, 1, 0},
+/* indexed by gt_func */
+static const fninfo fns[GF_COUNT] = {
+    [GF_AND] = {"and", 1, -1, 1, 0},          [GF_OR] = {"or", 1, -1, 1, 0},
+    [GF_NOT] = {"not", 1, 1, 1, 0},           [GF_LEN] = {"len", 1, 1, 1, 0},
+    [GF_INDEX] = {"index", 1, -1, 1, 0},      [GF_SLICE] = {"slice", 1, -1, 1, 0},
+    [GF_EQ] = {"eq", 1, -1, 1, 0},            [GF_NE] = {"ne", 2, 2, 1, 0},
+    [GF_LT] = {"lt", 2, 2, 1, 0},             [GF_LE] = {"le", 2, 2, 1, 0},
+    [GF_GT] = {"gt", 2, 2, 1, 0},             [GF_GE] = {"ge", 2, 2, 1, 0},
+    [GF_PRINT] = {"print", 0, -1, 0, 0},      [GF_PRINTF] = {"printf", 1, -1, 0, 0},
+    [GF_PRINTLN] = {"println", 0, -1, 0, 0},  [GF_HTML] = {"html", 0, -1, 0, 0},
+    [GF_JS] = {"js", 0, -1, 0, 0},            [GF_URLQUERY] = {"urlquery", 0, -1, 0, 0},
+    [GF_CALL] = {"call", 1, -1, 1, 0},        [GF_JSON] = {"json", 1, 1, 0, 1},
+    [GF_CURRENT_DATE] = {"currentDate", 0, -1, 0, 1},
+    [GF_YESTERDAY_DATE] = {"yesterdayDate", 0, -1, 0, 1},
+    [GF_TS_TYPE] = {"toTypeScriptType", 1, 1, 0, 1},
 };
+
+int gt_func_id(const char *name, size_t n)
+{
+    for (int i = 0; i < GF_COUNT; i++)
+        if (strlen(fns[i].name) == n && memcmp(fns[i].name, name, n) == 0)
+            return i;
+    return -1;
+}
 
 static xllm_status call_function(state *s, gt_val dot, const gt_arg *fn, const gt_arg *const *args,
                                  int nargs, const gt_val *final, gt_val *out)
 {
     const char *name = fn->name;
-    int pos = fn->pos;
-    const fninfo *fi = NULL;
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
-        if (strcmp(fns[i].name, name) == 0)
-            fi = &fns[i];
-    if (!fi || (s->opts->no_extra_funcs &&
-                name_in(name, strlen(name), ollama_names, sizeof ollama_names / sizeof ollama_names[0])))
+    int pos = fn->pos, id = fn->fn;
+    const fninfo *fi = id >= 0 && id < GF_COUNT ? &fns[id] : NULL;
+    if (!fi || (s->opts->no_extra_funcs && fi->extra))
         return fail(s, pos, "\"%s\" is not a defined function", name);
     int total = nargs + (final != NULL);
     if (total < fi->min || (fi->max >= 0 && total > fi->max)) {
@@ -692,8 +685,8 @@ static xllm_status call_function(state *s, gt_val dot, const gt_arg *fn, const g
             return fail(s, pos, "wrong number of args for %s: want at least %d got %d", name, fi->min, nargs);
         return fail(s, pos, "wrong number of args for %s: want %d got %d", name, fi->max, total);
     }
-    if (strcmp(name, "and") == 0 || strcmp(name, "or") == 0) {
-        int want = name[0] == 'o';
+    if (id == GF_AND || id == GF_OR) {
+        int want = id == GF_OR;
         gt_val v = gt_invalid();
         for (int i = 0; i < nargs; i++) {
             TRY(eval_arg(s, dot, args[i], 1, &v));
@@ -710,9 +703,9 @@ static xllm_status call_function(state *s, gt_val dot, const gt_arg *fn, const g
     gt_val *av = gt_alloc(s->a, sizeof(gt_val) * (size_t)(total ? total : 1));
     if (!av)
         return oom();
-    int string_args = strcmp(name, "currentDate") == 0 || strcmp(name, "yesterdayDate") == 0;
+    int string_args = id == GF_CURRENT_DATE || id == GF_YESTERDAY_DATE;
     for (int i = 0; i < nargs; i++) {
-        if ((string_args || (i == 0 && strcmp(name, "printf") == 0))) {
+        if ((string_args || (i == 0 && id == GF_PRINTF))) {
             const gt_arg *a = args[i];
             if (a->kind == GA_BOOL || a->kind == GA_NUMBER || a->kind == GA_NIL || a->kind == GA_DOT) {
                 if (a->kind != GA_DOT)
@@ -731,18 +724,18 @@ static xllm_status call_function(state *s, gt_val dot, const gt_arg *fn, const g
         if (f.kind == GV_INVALID) {
             if (fi->value_args)
                 f = gt_invalid();
-            else if (string_args || (nargs == 0 && strcmp(name, "printf") == 0))
+            else if (string_args || (nargs == 0 && id == GF_PRINTF))
                 return fail(s, pos, "invalid value; expected string");
             else
                 f = gt_nil();
-        } else if ((string_args || (nargs == 0 && strcmp(name, "printf") == 0)) && f.kind != GV_STRING) {
+        } else if ((string_args || (nargs == 0 && id == GF_PRINTF)) && f.kind != GV_STRING) {
             return fail(s, pos, "wrong type for value; expected string; got %s", gt_type_name(&f));
         }
         av[nargs] = f;
     }
-    if (strcmp(name, "not") == 0) {
+    if (id == GF_NOT) {
         *out = gt_bool(!gt_is_truthy(&av[0]));
-    } else if (strcmp(name, "len") == 0) {
+    } else if (id == GF_LEN) {
         gt_val x = av[0];
         if (x.kind == GV_NIL || (x.kind == GV_PTR && !x.u.seq))
             return fail(s, pos, "error calling len: len of nil pointer");
@@ -751,30 +744,29 @@ static xllm_status call_function(state *s, gt_val dot, const gt_arg *fn, const g
         if (x.kind != GV_STRING && x.kind != GV_SLICE && x.kind != GV_MAP)
             return fail(s, pos, "error calling len: len of type %s", gt_type_name(&x));
         *out = gt_int(val_len(&x));
-    } else if (strcmp(name, "index") == 0) {
+    } else if (id == GF_INDEX) {
         TRY(fn_index(s, pos, av[0], av + 1, total - 1, out));
-    } else if (strcmp(name, "slice") == 0) {
+    } else if (id == GF_SLICE) {
         TRY(fn_slice(s, pos, av[0], av + 1, total - 1, out));
-    } else if (strcmp(name, "eq") == 0 || strcmp(name, "ne") == 0) {
+    } else if (id == GF_EQ || id == GF_NE) {
         int r;
         TRY(fn_eq(s, pos, av[0], av + 1, total - 1, &r));
-        *out = gt_bool(name[0] == 'e' ? r : !r);
-    } else if (name[0] == 'l' || name[0] == 'g') { /* lt le gt ge */
+        *out = gt_bool(id == GF_EQ ? r : !r);
+    } else if (id == GF_LT || id == GF_LE || id == GF_GT || id == GF_GE) {
         int lt = 0, eq = 0;
         TRY(fn_lt(s, pos, name, av[0], av[1], &lt));
-        if (name[1] == 'e' && !lt && name[0] == 'l')
+        if (id == GF_LE && !lt)
             TRY(fn_eq(s, pos, av[0], av + 1, 1, &eq));
-        if (strcmp(name, "gt") == 0 && !lt)
+        if (id == GF_GT && !lt)
             TRY(fn_eq(s, pos, av[0], av + 1, 1, &eq));
-        int r = strcmp(name, "lt") == 0 ? lt : strcmp(name, "le") == 0 ? (lt || eq)
-              : strcmp(name, "gt") == 0 ? !(lt || eq) : !lt;
+        int r = id == GF_LT ? lt : id == GF_LE ? (lt || eq) : id == GF_GT ? !(lt || eq) : !lt;
         *out = gt_bool(r);
-    } else if (strcmp(name, "call") == 0) {
+    } else if (id == GF_CALL) {
         gt_val f = concrete(av[0]);
         if (f.kind == GV_INVALID)
             return fail(s, pos, "error calling call: call of nil");
         return fail(s, pos, "error calling call: non-function of type %s", gt_type_name(&f));
-    } else if (strcmp(name, "json") == 0) {
+    } else if (id == GF_JSON) {
         xllm_buf b;
         xllm_buf_init(&b, XLLM_GOTMPL_MAX_OUTPUT);
         xllm_status st = gt_json(&b, &av[0]);
@@ -786,8 +778,8 @@ static xllm_status call_function(state *s, gt_val dot, const gt_arg *fn, const g
             b.len = 0;
         return buf_to_val(s, &b, out);
     } else if (string_args) {
-        return date_string(s, name[0] == 'y', out);
-    } else if (strcmp(name, "toTypeScriptType") == 0) {
+        return date_string(s, id == GF_YESTERDAY_DATE, out);
+    } else if (id == GF_TS_TYPE) {
         xllm_buf b;
         xllm_buf_init(&b, 0);
         if (av[0].kind == GV_STRUCT && av[0].type == &gt_type_tool_property)
@@ -799,19 +791,19 @@ static xllm_status call_function(state *s, gt_val dot, const gt_arg *fn, const g
         xllm_buf b;
         xllm_buf_init(&b, XLLM_GOTMPL_MAX_OUTPUT);
         xllm_status st;
-        if (strcmp(name, "printf") == 0)
+        if (id == GF_PRINTF)
             st = gt_sprintf(&b, av[0].u.s.p, av[0].u.s.n, av + 1, total - 1);
-        else if (strcmp(name, "println") == 0)
+        else if (id == GF_PRINTLN)
             st = gt_sprint(&b, av, total, 1);
         else if (total == 1 && av[0].kind == GV_STRING && !av[0].type)
             st = xllm_buf_append(&b, av[0].u.s.p, av[0].u.s.n);
         else
             st = gt_sprint(&b, av, total, 0);
-        if (st == XLLM_OK && (name[0] == 'h' || name[0] == 'j' || name[0] == 'u')) {
+        if (st == XLLM_OK && (id == GF_HTML || id == GF_JS || id == GF_URLQUERY)) {
             xllm_buf e;
             xllm_buf_init(&e, XLLM_GOTMPL_MAX_OUTPUT);
-            st = name[0] == 'h' ? esc_html(&e, b.data ? b.data : "", b.len)
-               : name[0] == 'j' ? esc_js(&e, b.data ? b.data : "", b.len)
+            st = id == GF_HTML ? esc_html(&e, b.data ? b.data : "", b.len)
+               : id == GF_JS ? esc_js(&e, b.data ? b.data : "", b.len)
                                 : esc_url(&e, b.data ? b.data : "", b.len);
             xllm_buf_free(&b);
             b = e;

@@ -45,6 +45,7 @@ typedef struct gt_arg {
     gt_arg_kind kind;
     int pos;             /* byte offset in the source, for messages */
     const char *name;    /* GA_IDENT function name, GA_VAR "$x" */
+    int fn;              /* GA_IDENT: its gt_func */
     const char **idents; /* GA_FIELD / GA_VAR / GA_CHAIN field names */
     int nidents;
     struct gt_arg *node; /* GA_CHAIN: the chained term */
@@ -220,10 +221,6 @@ xllm_status gt_map_build(gt_arena *a, int n, const char **keys, const gt_val *va
                          gt_val *out); /* sorts; later duplicates win */
 
 /* ---- formatting (Go's fmt and encoding/json) ---- */
-typedef struct gt_fmt_ctx {
-    gt_arena *arena;
-} gt_fmt_ctx;
-
 /* fmt.Fprint of one operand (%v), with String() methods. */
 xllm_status gt_print(xllm_buf *out, const gt_val *v);
 /* fmt.Sprint(args...) / Sprintln. */
@@ -249,8 +246,15 @@ xllm_status gt_execute(const xllm_gotmpl *t, const gt_list *root, gt_arena *a, c
 xllm_status gt_fail_at(const xllm_gotmpl *t, int pos, xllm_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* The names Ollama's template package adds (json, currentDate, yesterdayDate,
- * toTypeScriptType) and Go's builtins; 1 when name is a known function. */
-int gt_func_known(const char *name, size_t n);
+/* Go's builtin functions and the ones Ollama's template package adds (json,
+ * currentDate, yesterdayDate, toTypeScriptType). */
+typedef enum gt_func {
+    GF_AND, GF_OR, GF_NOT, GF_LEN, GF_INDEX, GF_SLICE, GF_EQ, GF_NE, GF_LT, GF_LE, GF_GT, GF_GE,
+    GF_PRINT, GF_PRINTF, GF_PRINTLN, GF_HTML, GF_JS, GF_URLQUERY, GF_CALL,
+    GF_JSON, GF_CURRENT_DATE, GF_YESTERDAY_DATE, GF_TS_TYPE,
+    GF_COUNT
+} gt_func;
+/* The gt_func of a function name, -1 when there is none. */
+int gt_func_id(const char *name, size_t n);
 
 #endif

@@ -755,7 +755,7 @@ static xllm_status parse_term(parser *p, gt_arg **out)
     a->pos = k->pos;
     switch (k->type) {
     case T_IDENT:
-        if (!gt_func_known(k->s, k->n))
+        if ((a->fn = gt_func_id(k->s, k->n)) < 0)
             return perr(p, k, "function \"%.*s\" not defined", (int)k->n, k->s);
         a->kind = GA_IDENT;
         a->name = gt_strndup(p->a, k->s, k->n);

@@ -237,3 +237,58 @@ TEST(gotmpl_ollama_functions)
     xllm_buf_free(&out);
     unsetenv("SOURCE_DATE_EPOCH");
 }
+
+TEST(gotmpl_chat_input_errors)
+{
+    /* malformed chats are a status and a message, never a crash or a guess */
+    static const char *const bad[] = {
+        "[]",
+        "{\"messages\": 5}",
+        "{\"messages\": [5]}",
+        "{\"messages\": [{\"role\": \"user\", \"content\": 7}]}",
+        "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}",
+        "{\"messages\": [{\"role\": \"assistant\", \"tool_calls\": [{\"function\": {\"name\": \"f\", "
+        "\"arguments\": \"{not json\"}}]}]}",
+        "{\"messages\": [], \"think\": \"extreme\"}",
+        "{\"messages\": [], \"tools\": {}}",
+        "{\"messages\": [], \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\", "
+        "\"parameters\": {\"properties\": {\"x\": {\"type\": 5}}}}}]}",
+    };
+    const char *src = "{{ range .Messages }}{{ .Content }}{{ end }}{{ .Tools }}";
+    xllm_gotmpl *t;
+    CHECK_OK(xllm_gotmpl_parse(src, strlen(src), &t));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *chat = json_loads(bad[i], 0, NULL);
+        CHECK(chat != NULL);
+        xllm_buf out;
+        xllm_buf_init(&out, 0);
+        xllm_status st = xllm_gotmpl_render_chat(t, chat, &out);
+        CHECK_MSG(st != XLLM_OK && *xllm_last_error(), "chat %zu accepted", i);
+        CHECK_EQ_INT(out.len, 0);
+        xllm_buf_free(&out);
+        json_decref(chat);
+    }
+    xllm_gotmpl_free(t);
+}
+
+TEST(gotmpl_output_cap)
+{
+    /* the caller's buffer cap is honoured: a render that outgrows it fails cleanly */
+    const char *src = "{{ range .l }}{{ range $.l }}0123456789{{ end }}{{ end }}";
+    xllm_gotmpl *t;
+    CHECK_OK(xllm_gotmpl_parse(src, strlen(src), &t));
+    json_t *l = json_array();
+    for (int i = 0; i < 100; i++)
+        json_array_append_new(l, json_integer(i));
+    json_t *d = json_pack("{s:o}", "l", l);
+    xllm_buf out;
+    xllm_buf_init(&out, 1000);
+    CHECK(xllm_gotmpl_render(t, d, &out) != XLLM_OK);
+    xllm_buf_free(&out);
+    xllm_buf_init(&out, 0);
+    CHECK_OK(xllm_gotmpl_render(t, d, &out));
+    CHECK_EQ_INT(out.len, 100000);
+    xllm_buf_free(&out);
+    json_decref(d);
+    xllm_gotmpl_free(t);
+}
