@@ -765,7 +765,7 @@ static xllm_status legacy(const xllm_gotmpl *t, gt_arena *a, const gt_list *root
                          "go template: {{ .Response }} inside a block with an {{ else }} "
                          "(Ollama's last-turn cut fails on it)");
     TRY(turn_data(a, sys, prompt, resp, tv, &d));
-    gt_exec_opts opts = {.no_extra_funcs = 1, .no_defines = 1};
+    gt_exec_opts opts = {.no_extra_funcs = 1, .no_defines = 1, .missing_invalid = 1};
     return gt_execute(t, last, a, &d, &opts, out);
 }
 

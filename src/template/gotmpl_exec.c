@@ -145,7 +145,7 @@ static xllm_status eval_field(state *s, const char *name, int pos, int nargs, in
         if (has_args)
             return fail(s, pos, "%s is not a method but has arguments", name);
         if (!gt_map_get(&recv, name, strlen(name), out))
-            *out = gt_zero_elem(s->a, recv.type);
+            *out = s->opts->missing_invalid ? gt_invalid() : gt_zero_elem(s->a, recv.type);
         return XLLM_OK;
     }
     const gt_type *st_type = recv.kind == GV_STRUCT ? recv.type : recv.kind == GV_PTR ? recv.type->elem : NULL;

@@ -238,6 +238,7 @@ xllm_status gt_quote(xllm_buf *out, const char *s, size_t n);
 typedef struct gt_exec_opts {
     int no_extra_funcs; /* Ollama's last legacy turn runs without its functions */
     int no_defines;     /* ... and without the defined templates */
+    int missing_invalid; /* ... and with missingkey's default: a missing key is no value */
 } gt_exec_opts;
 
 xllm_status gt_execute(const xllm_gotmpl *t, const gt_list *root, gt_arena *a, const gt_val *data,

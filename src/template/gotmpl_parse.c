@@ -3,6 +3,7 @@
  * comments, pipelines with declarations, control structures and define/block. */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -653,6 +654,36 @@ static int decode_utf8(const unsigned char *s, size_t n, long *cp)
     return len;
 }
 
+/* Go's rule: an underscore only between digits, or between a base prefix and a digit. */
+static int underscores_ok(const char *s, size_t n)
+{
+    size_t i = 0;
+    char saw = '^';
+    int hex = 0;
+    if (n && (s[0] == '-' || s[0] == '+'))
+        s++, n--;
+    if (n >= 2 && s[0] == '0' && strchr("bBoOxX", s[1]) && s[1]) {
+        i = 2;
+        saw = '0';
+        hex = s[1] == 'x' || s[1] == 'X';
+    }
+    for (; i < n; i++) {
+        char c = s[i];
+        if ((c >= '0' && c <= '9') || (hex && isxdigit((unsigned char)c))) {
+            saw = '0';
+        } else if (c == '_') {
+            if (saw != '0')
+                return 0;
+            saw = '_';
+        } else {
+            if (saw == '_')
+                return 0;
+            saw = '!';
+        }
+    }
+    return saw != '_';
+}
+
 static xllm_status number_node(parser *p, const tok *k, gt_arg *a)
 {
     a->kind = GA_NUMBER;
@@ -677,8 +708,12 @@ static xllm_status number_node(parser *p, const tok *k, gt_arg *a)
         a->fval = (double)cp;
         return XLLM_OK;
     }
+    if (!underscores_ok(k->s, k->n))
+        return perr(p, k, "illegal number syntax: %.*s", (int)k->n, k->s);
     char buf[128];
     size_t n = 0;
+    if (k->n >= sizeof buf)
+        return perr(p, k, "number literal too long");
     for (size_t i = 0; i < k->n && n + 1 < sizeof buf; i++)
         if (k->s[i] != '_')
             buf[n++] = k->s[i];
@@ -718,7 +753,7 @@ static xllm_status number_node(parser *p, const tok *k, gt_arg *a)
     errno = 0;
     char *end;
     double f = strtod(buf, &end);
-    if (*end || end == buf)
+    if (*end || end == buf || isinf(f)) /* Go: out of range is a syntax error here */
         return perr(p, k, "illegal number syntax: %.*s", (int)k->n, k->s);
     a->is_float = 1;
     a->fval = f;
