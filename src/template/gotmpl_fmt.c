@@ -171,7 +171,15 @@ static int is_print(long r)
     return 1;
 }
 
+static xllm_status quote(xllm_buf *out, const char *s, size_t n, int ascii);
+
 xllm_status gt_quote(xllm_buf *out, const char *s, size_t n)
+{
+    return quote(out, s, n, 0);
+}
+
+/* strconv.Quote, or QuoteToASCII when ascii is set */
+static xllm_status quote(xllm_buf *out, const char *s, size_t n, int ascii)
 {
     static const char hex[] = "0123456789abcdef";
     TRY(xllm_buf_append(out, "\"", 1));
@@ -187,7 +195,7 @@ xllm_status gt_quote(xllm_buf *out, const char *s, size_t n)
         if (r == '"' || r == '\\') {
             char b[2] = {'\\', (char)r};
             TRY(xllm_buf_append(out, b, 2));
-        } else if (is_print(r)) {
+        } else if (is_print(r) && !(ascii && r >= 0x80)) {
             TRY(xllm_buf_append(out, s + i, (size_t)len));
         } else {
             const char *esc = NULL;
@@ -367,6 +375,7 @@ xllm_status gt_json(xllm_buf *out, const gt_val *v)
 /* ---- fmt ---- */
 typedef struct spec {
     int plus, minus, sharp, space, zero;
+    int plus_v; /* %+v: field names for structs; numbers get no sign */
     int width, prec; /* -1: none */
     char verb;
 } spec;
@@ -394,8 +403,8 @@ static xllm_status pad(xllm_buf *out, const spec *sp, const char *s, size_t n, i
             TRY(xllm_buf_append(out, "0", 1));
         return xllm_buf_append(out, s + sign, n - sign);
     }
-    for (size_t i = 0; i < fill; i++)
-        TRY(xllm_buf_append(out, " ", 1));
+    for (size_t i = 0; i < fill; i++) /* fmt pads text with zeros too under '0' */
+        TRY(xllm_buf_append(out, sp->zero ? "0" : " ", 1));
     return xllm_buf_append(out, s, n);
 }
 
@@ -516,7 +525,9 @@ static xllm_status fmt_float(xllm_buf *out, const gt_val *v, const spec *sp)
     double f = v->u.f;
     char buf[512];
     char verb = sp->verb;
-    if (!strchr("veEfFgGbxX", verb) || verb == 'b' || verb == 'x' || verb == 'X')
+    if (verb == 'b' || verb == 'x' || verb == 'X')
+        return xllm_fail(XLLM_ERR_UNSUPPORTED, "go template: printf %%%c of a float is not supported", verb);
+    if (!strchr("veEfFgG", verb))
         return bad_verb(out, v, verb);
     if (!isfinite(f)) {
         special_float(buf, sizeof buf, f, sp->plus);
@@ -562,9 +573,11 @@ static xllm_status fmt_string(xllm_buf *out, const char *s, size_t n, const spec
         return pad(out, sp, s, n, 0);
     }
     case 'q': {
+        if (sp->sharp)
+            return xllm_fail(XLLM_ERR_UNSUPPORTED, "go template: printf %%#q is not supported");
         xllm_buf q;
         xllm_buf_init(&q, 0);
-        xllm_status st = gt_quote(&q, s, n);
+        xllm_status st = quote(&q, s, n, sp->plus);
         if (st == XLLM_OK)
             st = pad(out, sp, q.data ? q.data : "", q.len, 0);
         xllm_buf_free(&q);
@@ -576,6 +589,10 @@ static xllm_status fmt_string(xllm_buf *out, const char *s, size_t n, const spec
         xllm_buf h;
         xllm_buf_init(&h, 0);
         xllm_status st = XLLM_OK;
+        if (sp->sharp)
+            return xllm_fail(XLLM_ERR_UNSUPPORTED, "go template: printf %%#x of a string is not supported");
+        if (sp->prec >= 0 && (size_t)sp->prec < n) /* precision limits the input bytes */
+            n = (size_t)sp->prec;
         for (size_t i = 0; i < n && st == XLLM_OK; i++) {
             char b[3] = {dig[(unsigned char)s[i] >> 4], dig[s[i] & 15], ' '};
             st = xllm_buf_append(&h, b, sp->space && i + 1 < n ? 3 : 2);
@@ -670,6 +687,8 @@ static xllm_status print_val(xllm_buf *out, const gt_val *v, const spec *sp, int
     }
     case GV_STRUCT: {
         const gt_seq *s = v->u.seq;
+        if (sp->plus_v)
+            return xllm_fail(XLLM_ERR_UNSUPPORTED, "go template: printf %%+v of a struct is not supported");
         TRY(xllm_buf_append(out, "{", 1));
         for (int i = 0; i < s->n; i++) {
             if (i)
@@ -832,6 +851,12 @@ xllm_status gt_sprintf(xllm_buf *out, const char *f, size_t n, const gt_val *arg
             continue;
         }
         sp.verb = (char)r;
+        if (sp.verb == 'v' && sp.sharp)
+            return xllm_fail(XLLM_ERR_UNSUPPORTED, "go template: printf %%#v (Go syntax) is not supported");
+        if (sp.verb == 'v' && sp.plus) {
+            sp.plus = 0;
+            sp.plus_v = 1;
+        }
         if (sp.verb == 'T') {
             const char *tn = a.kind == GV_NIL ? "<nil>" : gt_type_name(&a);
             TRY(pad(out, &sp, tn, strlen(tn), 0));
