@@ -542,6 +542,19 @@ static xllm_status esc_js(xllm_buf *o, const char *p, size_t n)
             if (c < ' ') {
                 snprintf(u, sizeof u, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
                 e = u;
+            } else if (c >= 0x80) { /* a rune: kept when printable, else \uXXXX */
+                long r;
+                int len = gt_utf8_decode(p + i, n - i, &r);
+                if (len > 0 && !gt_is_print(r)) {
+                    TRY(xllm_buf_printf(o, "\\u%04lX", r));
+                    i += (size_t)len - 1;
+                    continue;
+                }
+                if (len > 1) {
+                    TRY(xllm_buf_append(o, p + i, (size_t)len));
+                    i += (size_t)len - 1;
+                    continue;
+                }
             }
         }
         TRY(e ? xllm_buf_puts(o, e) : xllm_buf_append(o, p + i, 1));

@@ -158,6 +158,18 @@ static int utf8_dec(const unsigned char *s, size_t n, long *cp)
 
 /* unicode.IsPrint, approximated outside ASCII: separators, controls, format
  * characters and private use are not printable; everything else is. */
+static int is_print(long r);
+
+int gt_is_print(long r)
+{
+    return is_print(r);
+}
+
+int gt_utf8_decode(const char *s, size_t n, long *cp)
+{
+    return utf8_dec((const unsigned char *)s, n, cp);
+}
+
 static int is_print(long r)
 {
     if (r < 0x80)

@@ -231,6 +231,9 @@ xllm_status gt_sprintf(xllm_buf *out, const char *fmt, size_t fmt_len, const gt_
 xllm_status gt_json(xllm_buf *out, const gt_val *v);
 /* strconv.FormatFloat(f, 'g', -1, 64) */
 void gt_format_float_g(char *dst, size_t cap, double f);
+/* unicode.IsPrint (approximated outside ASCII) and one UTF-8 rune (-1: invalid). */
+int gt_is_print(long r);
+int gt_utf8_decode(const char *s, size_t n, long *cp);
 /* Go's strconv.Quote */
 xllm_status gt_quote(xllm_buf *out, const char *s, size_t n);
 
