@@ -422,7 +422,9 @@ static xllm_status pad(xllm_buf *out, const spec *sp, const char *s, size_t n, i
 
 static xllm_status bad_verb(xllm_buf *out, const gt_val *v, char verb)
 {
-    TRY(xllm_buf_printf(out, "%%!%c(", verb));
+    TRY(xllm_buf_append(out, "%!", 2));
+    TRY(xllm_buf_append(out, &verb, 1)); /* may be a NUL byte, as in Go */
+    TRY(xllm_buf_append(out, "(", 1));
     if (v->kind == GV_NIL || v->kind == GV_INVALID)
         return xllm_buf_puts(out, "<nil>)");
     TRY(xllm_buf_printf(out, "%s=", gt_type_name(v)));
@@ -539,7 +541,7 @@ static xllm_status fmt_float(xllm_buf *out, const gt_val *v, const spec *sp)
     char verb = sp->verb;
     if (verb == 'b' || verb == 'x' || verb == 'X')
         return xllm_fail(XLLM_ERR_UNSUPPORTED, "go template: printf %%%c of a float is not supported", verb);
-    if (!strchr("veEfFgG", verb))
+    if (!verb || !strchr("veEfFgG", verb))
         return bad_verb(out, v, verb);
     if (!isfinite(f)) {
         special_float(buf, sizeof buf, f, sp->plus);
@@ -650,7 +652,7 @@ static xllm_status print_val(xllm_buf *out, const gt_val *v, const spec *sp, int
 {
     if (depth > 100)
         return xllm_fail(XLLM_ERR_LIMIT, "go template: value nested too deeply to print");
-    if (v->type && v->type->stringer != GS_NONE && strchr("vsxXq", sp->verb)) {
+    if (v->type && v->type->stringer != GS_NONE && sp->verb && strchr("vsxXq", sp->verb)) {
         xllm_buf tmp;
         xllm_buf_init(&tmp, 0);
         int has;
@@ -849,9 +851,12 @@ xllm_status gt_sprintf(xllm_buf *out, const char *f, size_t n, const gt_val *arg
             continue;
         }
         if (argi >= nargs) {
-            if (r < 0x80)
-                TRY(xllm_buf_printf(out, "%%!%c(MISSING)", (char)r));
-            else
+            if (r < 0x80) {
+                char c = (char)r;
+                TRY(xllm_buf_append(out, "%!", 2));
+                TRY(xllm_buf_append(out, &c, 1));
+                TRY(xllm_buf_puts(out, "(MISSING)"));
+            } else
                 TRY(xllm_buf_puts(out, "%!?(MISSING)"));
             continue;
         }

@@ -294,3 +294,16 @@ TEST(gotmpl_output_cap)
     json_decref(d);
     xllm_gotmpl_free(t);
 }
+
+TEST(gotmpl_printf_nul_verb)
+{
+    /* a NUL after % is a verb like any other (found by fuzz_gotmpl) */
+    static const char src[] = "{{ printf \"a%\x00|%\x00\" 99.5 }}";
+    xllm_buf out;
+    xllm_buf_init(&out, 0);
+    CHECK_EQ_INT(render(src, sizeof src - 1, NULL, NULL, &out), 0);
+    static const char want[] = "a%!\x00(float64=99.5)|%!\x00(MISSING)";
+    CHECK_EQ_INT(out.len, sizeof want - 1);
+    CHECK(out.data && memcmp(out.data, want, sizeof want - 1) == 0);
+    xllm_buf_free(&out);
+}
