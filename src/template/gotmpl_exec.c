@@ -810,8 +810,19 @@ static xllm_status call_function(state *s, gt_val dot, const gt_arg *fn, const g
             st = gt_sprint(&b, av, total, 1);
         else if (total == 1 && av[0].kind == GV_STRING && !av[0].type)
             st = xllm_buf_append(&b, av[0].u.s.p, av[0].u.s.n);
-        else
+        else if (id == GF_PRINT)
             st = gt_sprint(&b, av, total, 0);
+        else { /* html/js/urlquery: evalArgs' printableValue first */
+            for (int i = 0; i < total; i++) {
+                if (av[i].kind == GV_NIL || av[i].kind == GV_INVALID)
+                    av[i] = gt_str("<no value>", 10);
+                else if (av[i].kind == GV_PTR && av[i].u.seq) {
+                    av[i].kind = GV_STRUCT;
+                    av[i].type = av[i].type->elem;
+                }
+            }
+            st = gt_sprint(&b, av, total, 0);
+        }
         if (st == XLLM_OK && (id == GF_HTML || id == GF_JS || id == GF_URLQUERY)) {
             xllm_buf e;
             xllm_buf_init(&e, XLLM_GOTMPL_MAX_OUTPUT);

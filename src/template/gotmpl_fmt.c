@@ -388,6 +388,9 @@ xllm_status gt_json(xllm_buf *out, const gt_val *v)
 typedef struct spec {
     int plus, minus, sharp, space, zero;
     int plus_v; /* %+v: field names for structs; numbers get no sign */
+    int erroring; /* inside a bad-verb report: fmt calls no String methods */
+    char verb_utf8[4]; /* the verb as written, for bad-verb reports */
+    int verb_len;
     int width, prec; /* -1: none */
     char verb;
 } spec;
@@ -420,18 +423,27 @@ static xllm_status pad(xllm_buf *out, const spec *sp, const char *s, size_t n, i
     return xllm_buf_append(out, s, n);
 }
 
-static xllm_status bad_verb(xllm_buf *out, const gt_val *v, char verb)
+/* fmt's badVerb: "%!verb(type=value)", the value printed with %v under the same
+ * flags, width and precision, and without String methods. */
+static xllm_status bad_verb_spec(xllm_buf *out, const gt_val *v, const spec *sp)
 {
     TRY(xllm_buf_append(out, "%!", 2));
-    TRY(xllm_buf_append(out, &verb, 1)); /* may be a NUL byte, as in Go */
+    if (sp->verb_len > 0)
+        TRY(xllm_buf_append(out, sp->verb_utf8, (size_t)sp->verb_len));
+    else
+        TRY(xllm_buf_append(out, &sp->verb, 1)); /* may be a NUL byte, as in Go */
     TRY(xllm_buf_append(out, "(", 1));
     if (v->kind == GV_NIL || v->kind == GV_INVALID)
         return xllm_buf_puts(out, "<nil>)");
     TRY(xllm_buf_printf(out, "%s=", gt_type_name(v)));
-    spec sv = {.width = -1, .prec = -1, .verb = 'v'};
+    spec sv = *sp;
+    sv.verb = 'v';
+    sv.verb_len = 0;
+    sv.erroring = 1;
     TRY(print_val(out, v, &sv, 0));
     return xllm_buf_append(out, ")", 1);
 }
+
 
 static void utf8_enc(long r, char *b, int *n)
 {
@@ -504,7 +516,7 @@ static xllm_status fmt_int(xllm_buf *out, const gt_val *v, const spec *sp)
         snprintf(buf, sizeof buf, "U+%04llX", u);
         return pad(out, sp, buf, strlen(buf), 0);
     }
-    default: return bad_verb(out, v, sp->verb);
+    default: return bad_verb_spec(out, v, sp);
     }
     int nd = 0;
     const char *dig = upper ? "0123456789ABCDEF" : "0123456789abcdef";
@@ -542,7 +554,7 @@ static xllm_status fmt_float(xllm_buf *out, const gt_val *v, const spec *sp)
     if (verb == 'b' || verb == 'x' || verb == 'X')
         return xllm_fail(XLLM_ERR_UNSUPPORTED, "go template: printf %%%c of a float is not supported", verb);
     if (!verb || !strchr("veEfFgG", verb))
-        return bad_verb(out, v, verb);
+        return bad_verb_spec(out, v, sp);
     if (!isfinite(f)) {
         special_float(buf, sizeof buf, f, sp->plus);
         spec s2 = *sp;
@@ -559,7 +571,8 @@ static xllm_status fmt_float(xllm_buf *out, const gt_val *v, const spec *sp)
     } else {
         char cfmt[16];
         int prec = sp->prec < 0 ? 6 : sp->prec;
-        snprintf(cfmt, sizeof cfmt, "%%%s.*%c", sp->sharp ? "#" : "", verb == 'F' ? 'f' : verb);
+        char cv = verb == 'F' ? 'f' : verb == 'v' ? 'g' : verb; /* %.Nv is %.Ng */
+        snprintf(cfmt, sizeof cfmt, "%%%s.*%c", sp->sharp ? "#" : "", cv);
         snprintf(buf + 1, sizeof buf - 1, cfmt, prec > 400 ? 400 : prec, f);
     }
     const char *s = buf + 1;
@@ -616,7 +629,7 @@ static xllm_status fmt_string(xllm_buf *out, const char *s, size_t n, const spec
         xllm_buf_free(&h);
         return st;
     }
-    default: return bad_verb(out, v, sp->verb);
+    default: return bad_verb_spec(out, v, sp);
     }
 }
 
@@ -652,7 +665,7 @@ static xllm_status print_val(xllm_buf *out, const gt_val *v, const spec *sp, int
 {
     if (depth > 100)
         return xllm_fail(XLLM_ERR_LIMIT, "go template: value nested too deeply to print");
-    if (v->type && v->type->stringer != GS_NONE && sp->verb && strchr("vsxXq", sp->verb)) {
+    if (v->type && v->type->stringer != GS_NONE && !sp->erroring && sp->verb && strchr("vsxXq", sp->verb)) {
         xllm_buf tmp;
         xllm_buf_init(&tmp, 0);
         int has;
@@ -667,10 +680,10 @@ static xllm_status print_val(xllm_buf *out, const gt_val *v, const spec *sp, int
     case GV_NIL:
         if (sp->verb == 'v' || depth > 0)
             return pad(out, sp, "<nil>", 5, 0);
-        return bad_verb(out, v, sp->verb);
+        return bad_verb_spec(out, v, sp);
     case GV_BOOL:
         if (sp->verb != 'v' && sp->verb != 't')
-            return bad_verb(out, v, sp->verb);
+            return bad_verb_spec(out, v, sp);
         return pad(out, sp, v->u.b ? "true" : "false", v->u.b ? 4 : 5, 0);
     case GV_INT:
     case GV_UINT8: return fmt_int(out, v, sp);
@@ -762,15 +775,19 @@ xllm_status gt_sprint(xllm_buf *out, const gt_val *args, int n, int ln)
     return XLLM_OK;
 }
 
+/* fmt's parsenum: 1 with the number, 0 when there is none; a digit after a
+ * number over 1e6 is an overflow: *i jumps to the end (then "%!(NOVERB)"). */
 static int parse_num(const char *f, size_t n, size_t *i, int *out)
 {
     if (*i >= n || f[*i] < '0' || f[*i] > '9')
         return 0;
     long v = 0;
     while (*i < n && f[*i] >= '0' && f[*i] <= '9') {
+        if (v > 1000000) {
+            *i = n;
+            return 0;
+        }
         v = v * 10 + (f[*i] - '0');
-        if (v > 1000000)
-            v = 1000000;
         (*i)++;
     }
     *out = (int)v;
@@ -804,14 +821,13 @@ xllm_status gt_sprintf(xllm_buf *out, const char *f, size_t n, const gt_val *arg
             return xllm_fail(XLLM_ERR_UNSUPPORTED, "go template: printf argument indexes are not supported");
         if (i < n && f[i] == '*') {
             i++;
-            if (argi < nargs && args[argi].kind == GV_INT) {
+            if (argi < nargs && (args[argi].kind == GV_INT || args[argi].kind == GV_UINT8) &&
+                args[argi].u.i <= 1000000 && args[argi].u.i >= -1000000) {
                 sp.width = (int)args[argi++].u.i;
                 if (sp.width < 0) {
                     sp.minus = 1;
                     sp.width = -sp.width;
                 }
-                if (sp.width > 1000000)
-                    return xllm_fail(XLLM_ERR_LIMIT, "go template: printf width too large");
             } else {
                 TRY(xllm_buf_puts(out, "%!(BADWIDTH)"));
                 if (argi < nargs)
@@ -820,11 +836,12 @@ xllm_status gt_sprintf(xllm_buf *out, const char *f, size_t n, const gt_val *arg
         } else {
             parse_num(f, n, &i, &sp.width);
         }
-        if (i < n && f[i] == '.') {
+        if (i + 1 < n && f[i] == '.') { /* a '.' at the very end is the verb */
             i++;
             if (i < n && f[i] == '*') {
                 i++;
-                if (argi < nargs && args[argi].kind == GV_INT && args[argi].u.i >= 0) {
+                if (argi < nargs && (args[argi].kind == GV_INT || args[argi].kind == GV_UINT8) &&
+                    args[argi].u.i >= 0 && args[argi].u.i <= 1000000) {
                     sp.prec = (int)args[argi++].u.i;
                 } else {
                     TRY(xllm_buf_puts(out, "%!(BADPREC)"));
@@ -846,28 +863,23 @@ xllm_status gt_sprintf(xllm_buf *out, const char *f, size_t n, const gt_val *arg
             rl = 1;
         }
         i += (size_t)rl;
+        utf8_enc(r, sp.verb_utf8, &sp.verb_len);
         if (r == '%') {
             TRY(xllm_buf_append(out, "%", 1));
             continue;
         }
         if (argi >= nargs) {
-            if (r < 0x80) {
-                char c = (char)r;
-                TRY(xllm_buf_append(out, "%!", 2));
-                TRY(xllm_buf_append(out, &c, 1));
-                TRY(xllm_buf_puts(out, "(MISSING)"));
-            } else
-                TRY(xllm_buf_puts(out, "%!?(MISSING)"));
+            TRY(xllm_buf_append(out, "%!", 2));
+            TRY(xllm_buf_append(out, sp.verb_utf8, (size_t)sp.verb_len));
+            TRY(xllm_buf_puts(out, "(MISSING)"));
             continue;
         }
+        if (r == 'w')
+            return xllm_fail(XLLM_ERR_UNSUPPORTED, "go template: printf %%w is not supported");
         gt_val a = args[argi++];
         if (a.kind == GV_INVALID)
             a = gt_nil();
-        if (r >= 0x80) {
-            TRY(xllm_buf_puts(out, "%!?(BADVERB)"));
-            continue;
-        }
-        sp.verb = (char)r;
+        sp.verb = r < 0x80 ? (char)r : 1; /* 1: no verb of fmt's, a bad verb for every value */
         if (sp.verb == 'v' && sp.sharp)
             return xllm_fail(XLLM_ERR_UNSUPPORTED, "go template: printf %%#v (Go syntax) is not supported");
         if (sp.verb == 'v' && sp.plus) {
