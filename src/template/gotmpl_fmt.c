@@ -397,6 +397,20 @@ typedef struct spec {
 
 static xllm_status print_val(xllm_buf *out, const gt_val *v, const spec *sp, int depth);
 
+/* n copies of byte c, in chunks (widths reach 1e6 and more) */
+static xllm_status fill(xllm_buf *out, char c, size_t n)
+{
+    char chunk[256];
+    memset(chunk, c, sizeof chunk);
+    TRY(xllm_buf_reserve(out, n));
+    while (n > 0) {
+        size_t k = n < sizeof chunk ? n : sizeof chunk;
+        TRY(xllm_buf_append(out, chunk, k));
+        n -= k;
+    }
+    return XLLM_OK;
+}
+
 static xllm_status pad(xllm_buf *out, const spec *sp, const char *s, size_t n, int numeric)
 {
     size_t runes = 0;
@@ -404,22 +418,18 @@ static xllm_status pad(xllm_buf *out, const spec *sp, const char *s, size_t n, i
         runes += ((unsigned char)s[i] & 0xC0) != 0x80;
     if (sp->width < 0 || (size_t)sp->width <= runes)
         return xllm_buf_append(out, s, n);
-    size_t fill = (size_t)sp->width - runes;
+    size_t nfill = (size_t)sp->width - runes;
     if (sp->minus) {
         TRY(xllm_buf_append(out, s, n));
-        for (size_t i = 0; i < fill; i++)
-            TRY(xllm_buf_append(out, " ", 1));
-        return XLLM_OK;
+        return fill(out, ' ', nfill);
     }
     if (sp->zero && numeric) {
         size_t sign = n && (s[0] == '-' || s[0] == '+' || s[0] == ' ');
         TRY(xllm_buf_append(out, s, sign));
-        for (size_t i = 0; i < fill; i++)
-            TRY(xllm_buf_append(out, "0", 1));
+        TRY(fill(out, '0', nfill));
         return xllm_buf_append(out, s + sign, n - sign);
     }
-    for (size_t i = 0; i < fill; i++) /* fmt pads text with zeros too under '0' */
-        TRY(xllm_buf_append(out, sp->zero ? "0" : " ", 1));
+    TRY(fill(out, sp->zero ? '0' : ' ', nfill)); /* fmt pads text with zeros too under '0' */
     return xllm_buf_append(out, s, n);
 }
 
@@ -536,20 +546,28 @@ static xllm_status fmt_int(xllm_buf *out, const gt_val *v, const spec *sp)
         buf[n++] = ' ';
     for (const char *p = prefix; *p; p++)
         buf[n++] = *p;
-    for (int i = nd; i < prec && n < 90; i++)
-        buf[n++] = '0';
-    while (nd > 0)
-        buf[n++] = digits[--nd];
     spec s2 = *sp;
     if (prec >= 0)
         s2.zero = 0;
-    return pad(out, &s2, buf, n, 1);
+    xllm_buf num; /* precision pads with zeros to any length */
+    xllm_buf_init(&num, 0);
+    xllm_status st = xllm_buf_append(&num, buf, n);
+    if (st == XLLM_OK && prec > nd)
+        st = fill(&num, '0', (size_t)(prec - nd));
+    while (st == XLLM_OK && nd > 0) {
+        st = xllm_buf_append(&num, &digits[nd - 1], 1);
+        nd--;
+    }
+    if (st == XLLM_OK)
+        st = pad(out, &s2, num.data ? num.data : "", num.len, 1);
+    xllm_buf_free(&num);
+    return st;
 }
 
 static xllm_status fmt_float(xllm_buf *out, const gt_val *v, const spec *sp)
 {
     double f = v->u.f;
-    char buf[512];
+    char buf[800]; /* %.400f of 1e308: 711 bytes */
     char verb = sp->verb;
     if (verb == 'b' || verb == 'x' || verb == 'X')
         return xllm_fail(XLLM_ERR_UNSUPPORTED, "go template: printf %%%c of a float is not supported", verb);
@@ -571,9 +589,11 @@ static xllm_status fmt_float(xllm_buf *out, const gt_val *v, const spec *sp)
     } else {
         char cfmt[16];
         int prec = sp->prec < 0 ? 6 : sp->prec;
+        if (prec > 400)
+            return xllm_fail(XLLM_ERR_UNSUPPORTED, "go template: printf float precision over 400");
         char cv = verb == 'F' ? 'f' : verb == 'v' ? 'g' : verb; /* %.Nv is %.Ng */
         snprintf(cfmt, sizeof cfmt, "%%%s.*%c", sp->sharp ? "#" : "", cv);
-        snprintf(buf + 1, sizeof buf - 1, cfmt, prec > 400 ? 400 : prec, f);
+        snprintf(buf + 1, sizeof buf - 1, cfmt, prec, f);
     }
     const char *s = buf + 1;
     if (s[0] != '-' && (sp->plus || sp->space)) {
