@@ -79,8 +79,8 @@
  * chat takes ~10k; 2M is 200x that and stops runaway work in ~0.2 s. */
 #define XLLM_GOTMPL_MAX_STEPS 2000000
 /* Rendered output and the values made while rendering (bytes). A prompt is at
- * most a few MB of text. */
-#define XLLM_GOTMPL_MAX_OUTPUT (64u << 20)
+ * most a few MB of text (the Jinja2 side caps output at 16 MiB too). */
+#define XLLM_GOTMPL_MAX_OUTPUT (16u << 20)
 #define XLLM_GOTMPL_MAX_ARENA (256u << 20)
 /* Grammar: largest GBNF text accepted (generated schema grammars are < 100 KB). */
 #define XLLM_GRAMMAR_MAX_TEXT (4u << 20)
