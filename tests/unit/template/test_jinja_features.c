@@ -145,6 +145,13 @@ TEST(chat_template_dispatch_and_special_tokens)
     xllm_buf_init(&out, 0);
     CHECK_OK(xllm_chat_template_render(t, chat, &out));
     CHECK_EQ_STR(out.data, "<s>[user]hi");
+    xllm_chat_template_free(t);
+    /* transformers' defaults for absent tools / documents / add_generation_prompt */
+    src = "{{ tools is none }}{{ documents is none }}{{ add_generation_prompt }}{{ tools is defined }}";
+    CHECK_OK(xllm_chat_template_new(src, strlen(src), &t));
+    out.len = 0;
+    CHECK_OK(xllm_chat_template_render(t, chat, &out));
+    CHECK_EQ_STR(out.data, "TrueTrueFalseTrue");
     xllm_buf_free(&out);
     json_decref(chat);
     xllm_chat_template_free(t);
