@@ -60,6 +60,15 @@ static xllm_status attr_path(jctx *c, jv v, jv attr, jv *out)
 }
 
 /* ---- simple filters ---- */
+/* Jinja2 filters that compute on their input (s + "\n", int(x), x.items(), getattr)
+ * fail on Undefined like Python does; the others see str(Undefined) == "". */
+static xllm_status no_undefined(jctx *c, jv v)
+{
+    if (v.type != JV_UNDEF)
+        return XLLM_OK;
+    return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "%.*s", (int)v.u.s.n, v.u.s.p ? v.u.s.p : "undefined value");
+}
+
 static xllm_status f_abs(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
 {
     (void)a, (void)sc;
@@ -76,6 +85,7 @@ static xllm_status f_attr(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
 {
     (void)sc;
     jv *name = jargs_get(a, 0, "name");
+    TRY(no_undefined(c, v));
     if (!name || name->type != JV_STR)
         return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "attr takes an attribute name");
     if (v.type == JV_DICT) { /* getattr, not getitem: dict keys are no attributes */
@@ -271,6 +281,7 @@ static xllm_status f_int(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
     int base = b && b->type == JV_INT ? (int)b->u.i : 10;
     int64_t i;
     double f;
+    TRY(no_undefined(c, v));
     *out = d ? *d : jv_int(0);
     if (v.type == JV_INT || v.type == JV_BOOL)
         *out = jv_int(v.type == JV_INT ? v.u.i : v.u.b);
@@ -286,9 +297,10 @@ static xllm_status f_int(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
 
 static xllm_status f_float(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
 {
-    (void)c, (void)sc;
+    (void)sc;
     jv *d = jargs_get(a, 0, "default");
     double f;
+    TRY(no_undefined(c, v));
     *out = d ? *d : jv_float(0.0);
     if (jv_is_number(v))
         *out = jv_float(jv_num(v));
@@ -302,6 +314,7 @@ static xllm_status f_indent(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
     (void)sc;
     jv *w = jargs_get(a, 0, "width"), *first = jargs_get(a, 1, "first"), *blank = jargs_get(a, 2, "blank");
     jv ind = jv_str("    ", 4), lines;
+    TRY(no_undefined(c, v));
     TRY(to_str(c, v, &v));
     if (w && w->type == JV_STR) {
         ind = *w;
@@ -650,6 +663,7 @@ static xllm_status f_dictsort(jctx *c, jv v, const jargs *a, jscope *sc, jv *out
     size_t *order;
     int by_value = by && by->type == JV_STR && by->u.s.n == 5 && !memcmp(by->u.s.p, "value", 5);
     jargs none = {0};
+    TRY(no_undefined(c, v));
     TRY(f_items(c, v, &none, sc, &items));
     jv *keys = jarena_alloc(&c->arena, (items.u.l->n + 1) * sizeof *keys);
     if (!keys || !(l = jlist_new(c, items.u.l->n)))
@@ -851,7 +865,8 @@ xllm_status jinja_filter_apply(jctx *c, int id, jv v, const jargs *a, jscope *sc
 {
     TRY(jinja_check_step(c));
     if (id < 0 || id >= NFILTERS)
-        return jerr(c, XLLM_ERR_INTERNAL, "bad filter id");
+        return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "no filter named '%.*s' found",
+                    c->where ? (int)c->where->name_len : 0, c->where ? c->where->name : "");
     if (!filters[id].fn)
         return jerr(c, XLLM_ERR_UNSUPPORTED, "the '%s' filter is not supported by xllm", filters[id].name);
     return filters[id].fn(c, v, a, sc, out);
@@ -989,6 +1004,9 @@ xllm_status jinja_test_apply(jctx *c, int id, jv v, const jargs *a, int *out)
             *out = (id == T_FILTER ? jinja_filter_find(v.u.s.p, v.u.s.n) : jinja_test_find(v.u.s.p, v.u.s.n)) >= 0;
         return XLLM_OK;
     case T_ESCAPED: return jerr(c, XLLM_ERR_UNSUPPORTED, "the escaped test (Markup strings)");
+    case -1:
+        return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "no test named '%.*s' found", c->where ? (int)c->where->name_len : 0,
+                    c->where ? c->where->name : "");
     default: return test_cmp(c, id, v, o, out);
     }
 }

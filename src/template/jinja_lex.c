@@ -163,6 +163,90 @@ static xllm_status lex_unescape(lexer *L, const char *p, size_t n, char **out, s
     return XLLM_OK;
 }
 
+/* (\d+_)*\d+ at s: its length, 0 if none. */
+static size_t digit_run(const char *s, size_t rem)
+{
+    size_t k = 0;
+    while (k < rem && (is_digit(s[k]) || (s[k] == '_' && k > 0 && k + 1 < rem && is_digit(s[k + 1]))))
+        k++;
+    return k;
+}
+
+/* Jinja2's number literals: a float (not right after '.') is digits with a
+ * fraction and/or an exponent; an integer is 0b / 0o / 0x, [1-9](_?\d)* or 0(_?0)*
+ * ("05" is two integers, as in Jinja2). */
+static xllm_status lex_number(lexer *L, const char *s, size_t rem, int after_dot, int line, int col)
+{
+    char num[80];
+    size_t k = digit_run(s, rem), nn = 0;
+    int isf = 0, base = 10;
+    jtok *t;
+    if (!after_dot) {
+        size_t f = k, frac = 0;
+        if (f < rem && s[f] == '.' && (frac = digit_run(s + f + 1, rem - f - 1)))
+            f += 1 + frac;
+        size_t e = f;
+        if (e < rem && (s[e] == 'e' || s[e] == 'E')) {
+            size_t x = e + 1;
+            if (x < rem && (s[x] == '+' || s[x] == '-'))
+                x++;
+            size_t ed = x < rem ? digit_run(s + x, rem - x) : 0;
+            if (ed) {
+                e = x + ed;
+                isf = 1;
+            }
+        }
+        if (frac)
+            isf = 1;
+        if (isf)
+            k = isf && e > f ? e : f;
+    }
+    if (!isf) {
+        char p = rem > 1 ? (char)(s[1] | 0x20) : 0;
+        if (s[0] == '0' && (p == 'b' || p == 'o' || p == 'x')) {
+            base = p == 'b' ? 2 : p == 'o' ? 8 : 16;
+            k = 2;
+            while (k < rem && (s[k] == '_' || hexval(s[k]) >= 0) && !(s[k] == '_' && s[k - 1] == '_')) {
+                if (s[k] != '_' && hexval(s[k]) >= base)
+                    break;
+                k++;
+            }
+            while (k > 2 && s[k - 1] == '_')
+                k--;
+            if (k == 2)
+                k = 1; /* "0x" alone: the integer 0, then a name */
+        } else if (s[0] == '0') {
+            k = 1;
+            while (k < rem && (s[k] == '0' || (s[k] == '_' && k + 1 < rem && s[k + 1] == '0')))
+                k++;
+        }
+    }
+    for (size_t i = (base == 10 ? 0 : 2); i < k; i++)
+        if (s[i] != '_') {
+            if (nn >= sizeof num - 1)
+                return lex_fail(L, "number literal too long");
+            num[nn++] = s[i];
+        }
+    num[nn] = 0;
+    xllm_status st = lex_push(L, isf ? JT_FLOAT : JT_INT, s, k, line, col, &t);
+    if (st)
+        return st;
+    if (isf) {
+        t->f = strtod(num, NULL);
+    } else {
+        unsigned long long v = 0;
+        for (size_t d = 0; d < nn; d++) {
+            unsigned dig = (unsigned)hexval(num[d]);
+            if (v > ((unsigned long long)INT64_MAX - dig) / (unsigned)base)
+                return lex_fail_st(L, XLLM_ERR_UNSUPPORTED, "integer literal larger than 64 bits (Python's big integers)");
+            v = v * (unsigned)base + dig;
+        }
+        t->i = (int64_t)v;
+    }
+    lex_move(L, L->pos + k);
+    return XLLM_OK;
+}
+
 static const char *const lex_ops2[] = {"//", "**", "==", "!=", "<=", ">="};
 static const char lex_ops1[] = "+-*/%~<>=()[]{},.:|;";
 
@@ -189,7 +273,6 @@ static xllm_status lex_tag_body(lexer *L, char endc, int *trim_after)
             lex_move(L, L->pos + 2);
             return XLLM_OK;
         }
-        jtok *t;
         if (is_name0(s[0])) {
             size_t k = 1;
             while (k < rem && is_name(s[k]))
@@ -198,60 +281,10 @@ static xllm_status lex_tag_body(lexer *L, char endc, int *trim_after)
                 return st;
             lex_move(L, L->pos + k);
         } else if (is_digit(s[0])) {
-            size_t k = 0;
-            int isf = 0;
-            char num[64];
-            size_t nn = 0;
-            while (k < rem && (is_digit(s[k]) || (s[k] == '_' && k + 1 < rem && is_digit(s[k + 1])))) {
-                if (s[k] != '_' && nn < sizeof num - 1)
-                    num[nn++] = s[k];
-                k++;
-            }
             int after_dot = L->toks->n && L->toks->t[L->toks->n - 1].type == JT_OP &&
                             L->toks->t[L->toks->n - 1].s[0] == '.' && L->toks->t[L->toks->n - 1].n == 1;
-            if (!after_dot && k + 1 < rem && s[k] == '.' && is_digit(s[k + 1])) {
-                isf = 1;
-                num[nn++] = s[k++];
-                while (k < rem && (is_digit(s[k]) || (s[k] == '_' && k + 1 < rem && is_digit(s[k + 1])))) {
-                    if (s[k] != '_' && nn < sizeof num - 1)
-                        num[nn++] = s[k];
-                    k++;
-                }
-            }
-            if (!after_dot && k < rem && (s[k] == 'e' || s[k] == 'E')) {
-                size_t e = k + 1;
-                if (e < rem && (s[e] == '+' || s[e] == '-'))
-                    e++;
-                if (e < rem && is_digit(s[e])) {
-                    isf = 1;
-                    while (k < e && nn < sizeof num - 1)
-                        num[nn++] = s[k++];
-                    while (k < rem && is_digit(s[k])) {
-                        if (nn < sizeof num - 1)
-                            num[nn++] = s[k];
-                        k++;
-                    }
-                }
-            }
-            num[nn] = 0;
-            if (nn >= sizeof num - 1)
-                return lex_fail(L, "number literal too long");
-            if ((st = lex_push(L, isf ? JT_FLOAT : JT_INT, s, k, line, col, &t)))
+            if ((st = lex_number(L, s, rem, after_dot, line, col)))
                 return st;
-            if (isf) {
-                t->f = strtod(num, NULL);
-            } else {
-                unsigned long long v = 0;
-                for (size_t d = 0; d < nn; d++) {
-                    unsigned dig = (unsigned)(num[d] - '0');
-                    if (v > ((unsigned long long)INT64_MAX - dig) / 10)
-                        return lex_fail_st(L, XLLM_ERR_UNSUPPORTED,
-                                           "integer literal larger than 64 bits (Python's big integers)");
-                    v = v * 10 + dig;
-                }
-                t->i = (int64_t)v;
-            }
-            lex_move(L, L->pos + k);
         } else if (s[0] == '\'' || s[0] == '"') {
             size_t k = 1;
             while (k < rem && s[k] != s[0])
