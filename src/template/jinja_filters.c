@@ -776,7 +776,7 @@ static xllm_status f_map(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
             TRY(attr_path(c, items->v[i], *attr, &x));
             l->v[l->n++] = x.type == JV_UNDEF && dflt ? *dflt : x;
         }
-    } else {
+    } else if (items->n) { /* Jinja2 looks the filter up at the first item */
         if (!a->npos || a->pos[0].type != JV_STR)
             return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "map requires a filter name or attribute=");
         int id = jinja_filter_find(a->pos[0].u.s.p, a->pos[0].u.s.n);
@@ -802,7 +802,7 @@ static xllm_status select_common(jctx *c, jv v, const jargs *a, int by_attr, int
         return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "selectattr / rejectattr need an attribute");
     int test = -1;
     jargs rest = {0};
-    if (a->npos > skip) {
+    if (a->npos > skip && items->n) { /* looked up at the first item, as Jinja2 does */
         if (a->pos[skip].type != JV_STR)
             return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "the test name must be a string");
         test = jinja_test_find(a->pos[skip].u.s.p, a->pos[skip].u.s.n);
@@ -834,22 +834,65 @@ static xllm_status f_rejectattr(jctx *c, jv v, const jargs *a, jscope *sc, jv *o
 /* ---- table ---- */
 typedef struct filter_row {
     const char *name;
-    filter_fn fn; /* NULL: Jinja2 has it, xllm does not */
+    filter_fn fn;       /* NULL: Jinja2 has it, xllm does not */
+    const char *params; /* Jinja2's parameter names after the value ("a,b"); NULL: *args, **kwargs */
 } filter_row;
 
 static const filter_row filters[] = {
-    {"abs", f_abs}, {"attr", f_attr}, {"batch", f_batch}, {"capitalize", f_capitalize}, {"center", f_center},
-    {"count", f_length}, {"d", f_default}, {"default", f_default}, {"dictsort", f_dictsort}, {"e", f_escape},
-    {"escape", f_escape}, {"filesizeformat", NULL}, {"first", f_first}, {"float", f_float},
-    {"forceescape", f_escape}, {"format", NULL}, {"groupby", NULL}, {"indent", f_indent}, {"int", f_int},
-    {"items", f_items}, {"join", f_join}, {"last", f_last}, {"length", f_length}, {"list", f_list},
-    {"lower", f_lower}, {"map", f_map}, {"max", f_max}, {"min", f_min}, {"pprint", NULL}, {"random", NULL},
-    {"reject", f_reject}, {"rejectattr", f_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse},
-    {"round", f_round}, {"safe", f_safe}, {"select", f_select}, {"selectattr", f_selectattr}, {"slice", NULL},
-    {"sort", f_sort}, {"string", f_string}, {"striptags", NULL}, {"sum", f_sum}, {"title", f_title},
-    {"tojson", f_tojson}, {"trim", f_trim}, {"truncate", NULL}, {"unique", f_unique}, {"upper", f_upper},
-    {"urlencode", NULL}, {"urlize", NULL}, {"wordcount", f_wordcount}, {"wordwrap", NULL}, {"xmlattr", NULL},
+    {"abs", f_abs, ""}, {"attr", f_attr, "name"}, {"batch", f_batch, "linecount,fill_with"},
+    {"capitalize", f_capitalize, ""}, {"center", f_center, "width"}, {"count", f_length, ""},
+    {"d", f_default, "default_value,boolean"}, {"default", f_default, "default_value,boolean"},
+    {"dictsort", f_dictsort, "case_sensitive,by,reverse"}, {"e", f_escape, ""}, {"escape", f_escape, ""},
+    {"filesizeformat", NULL, NULL}, {"first", f_first, ""}, {"float", f_float, "default"},
+    {"forceescape", f_escape, ""}, {"format", NULL, NULL}, {"groupby", NULL, NULL},
+    {"indent", f_indent, "width,first,blank"}, {"int", f_int, "default,base"}, {"items", f_items, ""},
+    {"join", f_join, "d,attribute"}, {"last", f_last, ""}, {"length", f_length, ""}, {"list", f_list, ""},
+    {"lower", f_lower, ""}, {"map", f_map, NULL}, {"max", f_max, "case_sensitive,attribute"},
+    {"min", f_min, "case_sensitive,attribute"}, {"pprint", NULL, NULL}, {"random", NULL, NULL},
+    {"reject", f_reject, NULL}, {"rejectattr", f_rejectattr, NULL}, {"replace", f_replace, "old,new,count"},
+    {"reverse", f_reverse, ""}, {"round", f_round, "precision,method"}, {"safe", f_safe, ""},
+    {"select", f_select, NULL}, {"selectattr", f_selectattr, NULL}, {"slice", NULL, NULL},
+    {"sort", f_sort, "reverse,case_sensitive,attribute"}, {"string", f_string, ""}, {"striptags", NULL, NULL},
+    {"sum", f_sum, "attribute,start"}, {"title", f_title, ""},
+    {"tojson", f_tojson, "ensure_ascii,indent,separators,sort_keys"}, {"trim", f_trim, "chars"},
+    {"truncate", NULL, NULL}, {"unique", f_unique, "case_sensitive,attribute"}, {"upper", f_upper, ""},
+    {"urlencode", NULL, NULL}, {"urlize", NULL, NULL}, {"wordcount", f_wordcount, ""}, {"wordwrap", NULL, NULL},
+    {"xmlattr", NULL, NULL},
 };
+
+/* Python's TypeError for arguments the filter's signature does not take. */
+static xllm_status check_params(jctx *c, const filter_row *f, const jargs *a)
+{
+    if (!f->params)
+        return XLLM_OK;
+    size_t n = 0;
+    const char *p = f->params;
+    for (const char *q = p; *q; q++)
+        n += *q == ',';
+    n += *p != 0;
+    if (a->npos > n)
+        return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "%s() takes at most %zu arguments after the value (%zu given)",
+                    f->name, n, a->npos);
+    for (size_t k = 0; k < a->nkw; k++) {
+        int found = 0;
+        size_t i = 0;
+        for (const char *s = p; *s; i++) {
+            const char *e = strchr(s, ',');
+            size_t len = e ? (size_t)(e - s) : strlen(s);
+            if (len == a->kwl[k] && !memcmp(s, a->kwn[k], len)) {
+                found = 1;
+                if (i < a->npos)
+                    return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "%s() got multiple values for argument '%.*s'",
+                                f->name, (int)len, s);
+            }
+            s = e ? e + 1 : s + len;
+        }
+        if (!found)
+            return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "%s() got an unexpected keyword argument '%.*s'", f->name,
+                        (int)a->kwl[k], a->kwn[k]);
+    }
+    return XLLM_OK;
+}
 
 #define NFILTERS (int)(sizeof filters / sizeof *filters)
 
@@ -869,6 +912,7 @@ xllm_status jinja_filter_apply(jctx *c, int id, jv v, const jargs *a, jscope *sc
                     c->where ? (int)c->where->name_len : 0, c->where ? c->where->name : "");
     if (!filters[id].fn)
         return jerr(c, XLLM_ERR_UNSUPPORTED, "the '%s' filter is not supported by xllm", filters[id].name);
+    TRY(check_params(c, &filters[id], a));
     return filters[id].fn(c, v, a, sc, out);
 }
 

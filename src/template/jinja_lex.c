@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "template/jinja_impl.h"
+#include "template/jinja_str.h"
 
 typedef struct lexer {
     jarena *a;
@@ -17,7 +18,39 @@ typedef struct lexer {
     jtoks *toks;
 } lexer;
 
-static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v'; }
+/* Bytes of the whitespace character (Python's \\s on str: str.isspace) at p, 0 if none. */
+static size_t ws_at(const char *p, size_t n)
+{
+    unsigned char ch = (unsigned char)p[0];
+    if (ch < 0x80)
+        return jcp_isspace(ch) ? 1 : 0;
+    int32_t cp = 0;
+    size_t k = 1;
+    while (k < n && k < 4 && ((unsigned char)p[k] & 0xC0) == 0x80)
+        k++;
+    if (ch >= 0xC2 && ch < 0xE0 && k >= 2)
+        cp = ((ch & 0x1F) << 6) | (p[1] & 0x3F), k = 2;
+    else if (ch >= 0xE0 && ch < 0xF0 && k >= 3)
+        cp = ((ch & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F), k = 3;
+    else
+        return 0;
+    return jcp_isspace(cp) ? k : 0;
+}
+
+/* Bytes of the whitespace character that ends at p[n-1], 0 if none. */
+static size_t ws_before(const char *p, size_t n)
+{
+    size_t b = n;
+    while (b > 0 && n - b < 4 && ((unsigned char)p[b - 1] & 0xC0) == 0x80)
+        b--;
+    if (b > 0 && ((unsigned char)p[b - 1] & 0x80))
+        b--;
+    else if (b == n)
+        b = n - 1;
+    else
+        return 0;
+    return ws_at(p + b, n - b) == n - b ? n - b : 0;
+}
 static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 static int is_name0(char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_'; }
 static int is_name(char ch) { return is_name0(ch) || is_digit(ch); }
@@ -255,8 +288,9 @@ static xllm_status lex_tag_body(lexer *L, char endc, int *trim_after)
 {
     xllm_status st;
     for (;;) {
-        while (L->pos < L->len && is_space(L->src[L->pos]))
-            lex_move(L, L->pos + 1);
+        size_t w;
+        while (L->pos < L->len && (w = ws_at(L->src + L->pos, L->len - L->pos)))
+            lex_move(L, L->pos + w);
         if (L->pos >= L->len)
             return lex_fail(L, endc == '}' ? "unexpected end of template, expected '}}'"
                                            : "unexpected end of template, expected '%}'");
@@ -320,9 +354,10 @@ static xllm_status lex_tag_body(lexer *L, char endc, int *trim_after)
 /* After a tag: mode 2 strips all whitespace ("-%}"), 1 one newline (trim_blocks). */
 static void lex_trim_after(lexer *L, int mode)
 {
+    size_t w;
     if (mode == 2) {
-        while (L->pos < L->len && is_space(L->src[L->pos]))
-            lex_move(L, L->pos + 1);
+        while (L->pos < L->len && (w = ws_at(L->src + L->pos, L->len - L->pos)))
+            lex_move(L, L->pos + w);
     } else if (mode == 1 && L->pos < L->len && L->src[L->pos] == '\n') {
         lex_move(L, L->pos + 1);
     }
@@ -336,13 +371,13 @@ static int lex_is_tag_word(const lexer *L, size_t p, const char *word, size_t *e
     p += 2;
     if (p < n && (s[p] == '-' || s[p] == '+'))
         p++;
-    while (p < n && is_space(s[p]))
-        p++;
+    for (size_t w; p < n && (w = ws_at(s + p, n - p));)
+        p += w;
     if (p + wl > n || memcmp(s + p, word, wl) != 0 || (p + wl < n && is_name(s[p + wl])))
         return 0;
     p += wl;
-    while (p < n && is_space(s[p]))
-        p++;
+    for (size_t w; p < n && (w = ws_at(s + p, n - p));)
+        p += w;
     *strip_after = 1; /* (the caller decides whether trim_blocks applies) */
     if (p < n && (s[p] == '-' || s[p] == '+')) {
         *strip_after = s[p] == '-' ? 2 : 0;
@@ -358,9 +393,10 @@ static int lex_is_tag_word(const lexer *L, size_t p, const char *word, size_t *e
 static xllm_status lex_text(lexer *L, size_t tagpos, char kind, char mod)
 {
     size_t b = L->pos, e = tagpos;
+    size_t w;
     if (mod == '-') {
-        while (e > b && is_space(L->src[e - 1]))
-            e--;
+        while (e > b && (w = ws_before(L->src + b, e - b)))
+            e -= w;
     } else if (kind != '{' && mod != '+') {
         size_t l = e;
         while (l > b && L->src[l - 1] != '\n')

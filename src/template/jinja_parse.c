@@ -691,7 +691,7 @@ static xllm_status parse_if(parser *P, jnode *n)
 {
     static const char *const ends[] = {"elif", "else", "endif", NULL};
     const jtok *e;
-    TRY(parse_tuple(P, 1, 0, &n->a));
+    TRY(parse_tuple(P, 0, 0, &n->a)); /* Jinja2: no conditional expression as an if test */
     TRY(block_end(P));
     TRY(parse_body(P, ends, &n->body, &e));
     if (tok_is(e, JT_NAME, "elif")) {
