@@ -642,6 +642,8 @@ static xllm_status f_sort(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
     jv *rev = jargs_get(a, 0, "reverse"), *cs = jargs_get(a, 1, "case_sensitive"), *attr = jargs_get(a, 2, "attribute");
     jlist *items, *l;
     size_t *order;
+    if (rev && rev->type == JV_UNDEF) /* sorted(reverse=Undefined) is a TypeError */
+        return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "'Undefined' object cannot be interpreted as an integer");
     TRY(to_list(c, v, &items));
     jv *keys = jarena_alloc(&c->arena, (items->n + 1) * sizeof *keys);
     if (!keys || !(l = jlist_new(c, items->n)))
@@ -956,10 +958,23 @@ static xllm_status test_cmp(jctx *c, int id, jv v, jv *o, int *out)
     return XLLM_OK;
 }
 
+/* Arguments a test takes after the value (Jinja2's signatures). */
+static size_t test_arity(int id)
+{
+    switch (id) {
+    case T_DIVISIBLEBY: case T_EQ: case T_NE: case T_LT: case T_LE: case T_GT: case T_GE: case T_IN:
+    case T_SAMEAS: return 1;
+    default: return 0;
+    }
+}
+
 xllm_status jinja_test_apply(jctx *c, int id, jv v, const jargs *a, int *out)
 {
     jv *o = jargs_get(a, 0, NULL);
     TRY(jinja_check_step(c));
+    if (id >= 0 && (a->npos + a->nkw != test_arity(id) || a->nkw))
+        return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "the test takes %zu argument(s), %zu given", test_arity(id),
+                    a->npos + a->nkw);
     switch (id) {
     case T_BOOLEAN: *out = v.type == JV_BOOL; return XLLM_OK;
     case T_CALLABLE:
