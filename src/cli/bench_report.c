@@ -64,6 +64,10 @@ void xllm_bench_print_text(FILE *f, const xllm_bench_report *r)
     fprintf(f, "decode:     %.2f tokens/s (%d steps, median of %d)\n", r->decode_tps, r->gen_tokens - 1,
             r->repeats);
     fprintf(f, "ttft:       %.1f ms\n", r->ttft_seconds * 1e3);
+    if (r->prefix_tokens)
+        fprintf(f, "prefix:     %d shared tokens: first token %.1f ms cold, %.1f ms with %d cached (%.1f%%)\n",
+                r->prefix_tokens, r->prefix_cold_ttft * 1e3, r->prefix_warm_ttft * 1e3, r->prefix_cached,
+                r->prefix_cold_ttft > 0 ? 100 * r->prefix_warm_ttft / r->prefix_cold_ttft : 0.0);
     fprintf(f, "roofline:   %.3f of %.2f tokens/s (%.1f MB of weights per token at %.2f GB/s measured)\n",
             r->decode_roofline_ratio, roofline_tps(r), (double)r->decode_bytes_per_token / 1e6, r->bandwidth / 1e9);
     fprintf(f, "memory:     %.1f MiB resident, %.1f MiB peak\n", mib(r->rss_bytes), mib(r->peak_rss_bytes));
@@ -72,14 +76,18 @@ void xllm_bench_print_text(FILE *f, const xllm_bench_report *r)
     if (!r->n_levels)
         return;
     fprintf(f, "\nconcurrency (%s):\n", str(r->concurrency_mode));
-    fprintf(f, "%-11s %12s %12s %10s %10s %10s %10s %10s %10s\n", "sequences", "agg tok/s", "req tok/s",
-            "ttft p50", "ttft p95", "ttft p99", "itl p50", "itl p95", "itl p99");
+    fprintf(f, "%-11s %12s %12s %10s %10s %10s %10s %10s %10s %9s %8s %7s\n", "sequences", "agg tok/s",
+            "req tok/s", "ttft p50", "ttft p95", "ttft p99", "itl p50", "itl p95", "itl p99", "kv blocks",
+            "prefix", "preempt");
     for (int i = 0; i < r->n_levels; i++) {
         const xllm_bench_level *l = &r->levels[i];
-        fprintf(f, "%-11d %12.2f %12.2f %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms\n", l->concurrency,
-                l->aggregate_tps, l->per_request_tps, l->ttft_p50 * 1e3, l->ttft_p95 * 1e3, l->ttft_p99 * 1e3,
-                l->itl_p50 * 1e3, l->itl_p95 * 1e3, l->itl_p99 * 1e3);
+        fprintf(f, "%-11d %12.2f %12.2f %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %9d %8lld %7lld\n",
+                l->concurrency, l->aggregate_tps, l->per_request_tps, l->ttft_p50 * 1e3, l->ttft_p95 * 1e3,
+                l->ttft_p99 * 1e3, l->itl_p50 * 1e3, l->itl_p95 * 1e3, l->itl_p99 * 1e3, l->kv_blocks_peak,
+                l->prefix_hits, l->preemptions);
     }
+    if (r->n_levels && r->levels[0].arrival_rate > 0)
+        fprintf(f, "arrivals: Poisson, %.2f requests/s\n", r->levels[0].arrival_rate);
 }
 
 /* JSON numbers must be finite: NaN and infinities become null. */
@@ -98,6 +106,11 @@ static json_t *level_json(const xllm_bench_level *l)
     json_object_set_new(e, "itl_p50_s", jreal(l->itl_p50));
     json_object_set_new(e, "itl_p95_s", jreal(l->itl_p95));
     json_object_set_new(e, "itl_p99_s", jreal(l->itl_p99));
+    json_object_set_new(e, "arrival_rate", jreal(l->arrival_rate));
+    json_object_set_new(e, "kv_blocks_peak", json_integer(l->kv_blocks_peak));
+    json_object_set_new(e, "prefix_cache_hits", json_integer(l->prefix_hits));
+    json_object_set_new(e, "preemptions", json_integer(l->preemptions));
+    json_object_set_new(e, "scheduler_share", jreal(l->sched_share));
     return e;
 }
 
@@ -119,6 +132,12 @@ void xllm_bench_print_json(FILE *f, const xllm_bench_report *r)
     json_object_set_new(o, "prefill_tokens_per_s", jreal(r->prefill_tps));
     json_object_set_new(o, "decode_tokens_per_s", jreal(r->decode_tps));
     json_object_set_new(o, "ttft_seconds", jreal(r->ttft_seconds));
+    if (r->prefix_tokens) {
+        json_object_set_new(o, "prefix_tokens", json_integer(r->prefix_tokens));
+        json_object_set_new(o, "prefix_cached_tokens", json_integer(r->prefix_cached));
+        json_object_set_new(o, "prefix_cold_ttft_seconds", jreal(r->prefix_cold_ttft));
+        json_object_set_new(o, "prefix_warm_ttft_seconds", jreal(r->prefix_warm_ttft));
+    }
     json_object_set_new(o, "model_bytes", json_integer((json_int_t)r->model_bytes));
     json_object_set_new(o, "decode_bytes_per_token", json_integer((json_int_t)r->decode_bytes_per_token));
     json_object_set_new(o, "memory_bandwidth_bytes_per_s", jreal(r->bandwidth));
@@ -128,6 +147,8 @@ void xllm_bench_print_json(FILE *f, const xllm_bench_report *r)
     json_object_set_new(o, "rss_bytes", json_integer((json_int_t)r->rss_bytes));
     json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)r->peak_rss_bytes));
     json_object_set_new(o, "concurrency_mode", json_string(str(r->concurrency_mode)));
+    json_object_set_new(o, "kv_blocks_total", json_integer(r->kv_blocks_total));
+    json_object_set_new(o, "kv_type", json_string(str(r->kv_type)));
     for (int i = 0; i < r->n_levels; i++)
         json_array_append_new(levels, level_json(&r->levels[i]));
     json_object_set_new(o, "concurrency", levels);

@@ -28,6 +28,9 @@ typedef struct cli_model {
 } cli_model;
 
 xllm_status cli_model_open(const char *path, int n_threads, int n_ctx, int need_tokenizer, cli_model *m);
+/* The same with the KV cache in kv_type (xllm_kv_type; cli_model_open: f16). */
+xllm_status cli_model_open_kv(const char *path, int n_threads, int n_ctx, int32_t kv_type, int need_tokenizer,
+                              cli_model *m);
 void cli_model_close(cli_model *m);
 
 /* Tensor statistics of a container: count per dtype, parameters, data bytes. */
@@ -42,6 +45,10 @@ const char *cli_dominant_dtype(const cli_tensor_stats *ts);
 /* The option-table rows the model commands share (args.h's xllm_opt). */
 #define CLI_OPT_THREADS(var) {"threads", XLLM_OPT_INT, &(var), "compute threads (default: one per CPU)"}
 #define CLI_OPT_CTX(var) {"ctx", XLLM_OPT_INT, &(var), "context length (default: the model's, at most 4096)"}
+#define CLI_OPT_KV_TYPE(var) {"kv-type", XLLM_OPT_STR, &(var), "KV cache element type: f16 (default), q8_0, f32"}
+
+/* "f16" | "q8_0" | "f32" (NULL: f16) -> xllm_kv_type. */
+xllm_status cli_kv_type_parse(const char *name, int32_t *kv_type);
 
 /* Print "xllm CMD: <last error>" to stderr and return 1. */
 int cli_error(const char *cmd, xllm_status st);
