@@ -185,3 +185,21 @@ TEST(chat_template_dispatch_and_special_tokens)
     json_decref(chat);
     xllm_gguf_close(g);
 }
+
+TEST(chat_template_go_dialect_dispatch)
+{
+    xllm_chat_template *t = NULL;
+    const char *src = "{{- range .Messages }}<{{ .Role }}>{{ .Content }}\n{{ end }}";
+    CHECK_OK(xllm_chat_template_new(src, strlen(src), &t));
+    if (!t)
+        return;
+    CHECK_EQ_INT(xllm_chat_template_is_go(t), 1);
+    json_t *chat = json_loads("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", 0, NULL);
+    xllm_buf out;
+    xllm_buf_init(&out, 0);
+    CHECK_OK(xllm_chat_template_render(t, chat, &out));
+    CHECK_EQ_STR(out.data, "<user>hi\n");
+    xllm_buf_free(&out);
+    json_decref(chat);
+    xllm_chat_template_free(t);
+}
