@@ -198,8 +198,6 @@
 #define XLLM_RUNNER_MAX_CLIENT_OUT (XLLM_RUNNER_MAX_FRAME + (16u << 20))
 /* Runner: trace id kept for log lines (longer ones are cut). */
 #define XLLM_RUNNER_MAX_TRACE_ID 128
-/* Runner: grammar text of one request (GBNF files are a few KB). */
-#define XLLM_RUNNER_MAX_GRAMMAR (1u << 20)
 /* Jinja2 chat templates (untrusted: they come inside model files). Real templates
  * are < 64 KB and render a chat in well under 100k steps; the caps stop a hostile
  * template from looping, recursing or growing memory without bound. */
