@@ -6,7 +6,8 @@
  * other block ids, other offsets in the batch). Driven through
  * xllm_cpu_forward with hand-built block tables, for every weight type the
  * converter writes (a tiny random llama, quantized with the reference
- * quantizers), each KV type, and a sliding-window arch (gemma2). */
+ * quantizers), each KV type, a sliding-window arch (gemma2) and the demo
+ * model as shipped. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,23 @@ TEST(batch_invariance_kv_types)
     tiny_cfg c = inv_cfg("llama");
     check_type(&c, XLLM_DTYPE_F16, KV_ALL & ~KV_F16_ONLY);
     check_type(&c, XLLM_DTYPE_Q4_0, KV_ALL & ~KV_F16_ONLY);
+}
+
+/* The demo model as shipped (F16 weights, trained, 8 layers, 8192-token
+ * vocabulary) with the default KV type. */
+TEST(batch_invariance_demo_model)
+{
+    xllm_gguf *g = NULL;
+    xllm_model *m = NULL;
+    xllm_model_params mp = {1};
+    CHECK_OK(xllm_gguf_open("models/kjv-demo.gguf", &g));
+    if (g && xllm_model_load(g, &mp, &m) == XLLM_OK) {
+        int ok = check_model("kjv-demo", m, XLLM_KV_F16);
+        if (getenv("TEST_VERBOSE"))
+            fprintf(stderr, "  %-28s %-4s KV: %s\n", "kjv-demo F16 weights", "f16", ok ? "bit-identical" : "DIFFERS");
+    }
+    xllm_model_free(m);
+    xllm_gguf_close(g);
 }
 
 /* Sliding-window layers (window 8 < the 43-position sequences), soft-caps. */
