@@ -327,6 +327,10 @@ static xllm_status binary(jctx *c, int op, jv a, jv b, jv *out)
                 *out = jv_int(acc);
                 return XLLM_OK;
             }
+            if (fx == 0 && fy < 0)
+                return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "0.0 cannot be raised to a negative power");
+            if (fx < 0 && fy != floor(fy))
+                return jerr(c, XLLM_ERR_UNSUPPORTED, "a negative number to a fractional power (a complex number)");
             *out = jv_float(pow(fx, fy));
             return XLLM_OK;
         }
