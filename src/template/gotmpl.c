@@ -28,8 +28,10 @@ static int go_action(const char *p, const char *e)
         return 1;
     for (size_t i = 0; i < sizeof go_words / sizeof go_words[0]; i++) {
         size_t n = strlen(go_words[i]);
+        /* a Go keyword is followed by a space or the action's end; Jinja's
+         * {{ range(3)|list }} calls a function of that name */
         if ((size_t)(e - p) > n && memcmp(p, go_words[i], n) == 0 &&
-            !(isalnum((unsigned char)p[n]) || p[n] == '_'))
+            (isspace((unsigned char)p[n]) || p[n] == '}' || p[n] == '-'))
             return 1;
     }
     return 0;
