@@ -169,6 +169,8 @@ TEST(gotmpl_detect_dialect)
         {"{{ $x := 1 }}", 1},
         {"{{/* c */}}hi", 1},
         {"{{- range $i, $m := .Messages }}", 1},
+        {"{{ range(3)|list }}", 0},
+        {"{{ if(x) }}", 0},
         {"{% for m in messages %}{{ m.content }}{% endfor %}", 0},
         {"{{ bos_token }}{{ messages[0]['content'] }}", 0},
         {"{#- comment #}{{ .x }}", 0},
