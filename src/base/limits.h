@@ -39,6 +39,19 @@
 /* Sampler: largest penalty window ("all" means this many recent tokens). */
 #define XLLM_SAMPLER_MAX_WINDOW 65536
 
+/* Generation: stop strings per request (OpenAI allows 4, Ollama's clients send a
+ * handful) and the longest one (a stop string is a marker, not a document). */
+#define XLLM_MAX_STOP_STRINGS 16
+#define XLLM_MAX_STOP_BYTES 1024
+/* Generation: alternatives reported per token (OpenAI's top_logprobs limit). */
+#define XLLM_MAX_TOP_LOGPROBS 20
+/* Generation: logit_bias entries per request (OpenAI accepts up to 300). */
+#define XLLM_MAX_LOGIT_BIAS 1024
+/* Scheduler: sequences in one batch (the KV block tables per step are sized by it)
+ * and waiting requests (beyond it submit fails: "queue full"). */
+#define XLLM_SCHED_MAX_RUNNING 1024
+#define XLLM_SCHED_MAX_WAITING 100000
+
 /* benchmark: largest concurrency level (sequences decoded together in one
  * forward call; the KV pool grows with it; 256 covers serving benchmarks). */
 #define XLLM_BENCH_MAX_CONCURRENCY 256

@@ -22,6 +22,8 @@ int xllm_online_cpus(void);
 double xllm_measure_read_bandwidth(int n_threads, uint64_t bytes);
 /* Total physical memory in bytes. */
 uint64_t xllm_total_ram_bytes(void);
+/* Memory the kernel says is available for new allocations (MemAvailable), 0 if unknown. */
+uint64_t xllm_available_ram_bytes(void);
 /* "model name" of the CPU (static storage). */
 const char *xllm_cpu_name(void);
 

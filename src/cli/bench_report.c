@@ -72,14 +72,18 @@ void xllm_bench_print_text(FILE *f, const xllm_bench_report *r)
     if (!r->n_levels)
         return;
     fprintf(f, "\nconcurrency (%s):\n", str(r->concurrency_mode));
-    fprintf(f, "%-11s %12s %12s %10s %10s %10s %10s %10s %10s\n", "sequences", "agg tok/s", "req tok/s",
-            "ttft p50", "ttft p95", "ttft p99", "itl p50", "itl p95", "itl p99");
+    fprintf(f, "%-11s %12s %12s %10s %10s %10s %10s %10s %10s %9s %8s %7s\n", "sequences", "agg tok/s",
+            "req tok/s", "ttft p50", "ttft p95", "ttft p99", "itl p50", "itl p95", "itl p99", "kv blocks",
+            "prefix", "preempt");
     for (int i = 0; i < r->n_levels; i++) {
         const xllm_bench_level *l = &r->levels[i];
-        fprintf(f, "%-11d %12.2f %12.2f %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms\n", l->concurrency,
-                l->aggregate_tps, l->per_request_tps, l->ttft_p50 * 1e3, l->ttft_p95 * 1e3, l->ttft_p99 * 1e3,
-                l->itl_p50 * 1e3, l->itl_p95 * 1e3, l->itl_p99 * 1e3);
+        fprintf(f, "%-11d %12.2f %12.2f %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %9d %8lld %7lld\n",
+                l->concurrency, l->aggregate_tps, l->per_request_tps, l->ttft_p50 * 1e3, l->ttft_p95 * 1e3,
+                l->ttft_p99 * 1e3, l->itl_p50 * 1e3, l->itl_p95 * 1e3, l->itl_p99 * 1e3, l->kv_blocks_peak,
+                l->prefix_hits, l->preemptions);
     }
+    if (r->n_levels && r->levels[0].arrival_rate > 0)
+        fprintf(f, "arrivals: Poisson, %.2f requests/s\n", r->levels[0].arrival_rate);
 }
 
 /* JSON numbers must be finite: NaN and infinities become null. */
@@ -98,6 +102,11 @@ static json_t *level_json(const xllm_bench_level *l)
     json_object_set_new(e, "itl_p50_s", jreal(l->itl_p50));
     json_object_set_new(e, "itl_p95_s", jreal(l->itl_p95));
     json_object_set_new(e, "itl_p99_s", jreal(l->itl_p99));
+    json_object_set_new(e, "arrival_rate", jreal(l->arrival_rate));
+    json_object_set_new(e, "kv_blocks_peak", json_integer(l->kv_blocks_peak));
+    json_object_set_new(e, "prefix_cache_hits", json_integer(l->prefix_hits));
+    json_object_set_new(e, "preemptions", json_integer(l->preemptions));
+    json_object_set_new(e, "scheduler_share", jreal(l->sched_share));
     return e;
 }
 
@@ -128,6 +137,8 @@ void xllm_bench_print_json(FILE *f, const xllm_bench_report *r)
     json_object_set_new(o, "rss_bytes", json_integer((json_int_t)r->rss_bytes));
     json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)r->peak_rss_bytes));
     json_object_set_new(o, "concurrency_mode", json_string(str(r->concurrency_mode)));
+    json_object_set_new(o, "kv_blocks_total", json_integer(r->kv_blocks_total));
+    json_object_set_new(o, "kv_type", json_string(str(r->kv_type)));
     for (int i = 0; i < r->n_levels; i++)
         json_array_append_new(levels, level_json(&r->levels[i]));
     json_object_set_new(o, "concurrency", levels);

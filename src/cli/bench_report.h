@@ -17,6 +17,11 @@ typedef struct xllm_bench_level {
     double per_request_tps;  /* mean over sequences of their decode tokens/s (after the first token) */
     double ttft_p50, ttft_p95, ttft_p99; /* seconds from submit to first token */
     double itl_p50, itl_p95, itl_p99;    /* seconds between tokens of one sequence */
+    double arrival_rate;     /* requests/s of a Poisson stream; 0: all submitted together */
+    int kv_blocks_peak;      /* most KV blocks in use at once */
+    long long prefix_hits;   /* prompt blocks served from the prefix cache */
+    long long preemptions;   /* sequences preempted for lack of blocks */
+    double sched_share;      /* scheduler bookkeeping time / step time */
 } xllm_bench_level;
 
 typedef struct xllm_bench_report {
@@ -42,6 +47,8 @@ typedef struct xllm_bench_report {
     double decode_roofline_ratio;  /* decode_tps / (bandwidth / bytes_per_token) */
     double other_cpu_share;        /* share of machine CPU used by other processes */
     uint64_t rss_bytes, peak_rss_bytes;
+    int kv_blocks_total;           /* the scheduler's KV pool */
+    const char *kv_type;           /* "f16", "q8_0", "f32" */
     int n_levels;
     xllm_bench_level levels[XLLM_BENCH_MAX_LEVELS];
 } xllm_bench_report;

@@ -1,9 +1,10 @@
 /* cmd_benchmark.c - `xllm benchmark MODEL`: prefill and decode speed of one
  * sequence (median of repeats), the decode roofline (weight bytes a step reads
  * against the read bandwidth measured here), memory, and, per concurrency
- * level N, throughput and latency percentiles with N sequences decoded
- * together: one CPU-engine forward call per step over a flat batch of N tokens,
- * each sequence with its own KV blocks. Text, JSON, Markdown or Prometheus. */
+ * level N, throughput and latency percentiles of N requests driven through the
+ * scheduler (continuous batching, as the runner serves them), arriving together
+ * or as a Poisson stream. Text, JSON, Markdown or Prometheus. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/measure.h"
+#include "runtime/instance.h"
 #include "runtime/sampler.h"
 #include "kernels/cpu/kernels.h"
 
@@ -22,150 +24,74 @@ typedef struct bench_opts {
     int prompt_tokens, gen_tokens, repeats, threads, seed, bandwidth_mib;
     int json, report, prometheus, quiet;
     const char *concurrency;
+    const char *kv_type;
+    double arrival_rate;
+    int kv_blocks, step_tokens;
     int *levels; /* parsed --concurrency */
     int n_levels, max_level;
 } bench_opts;
 
-/* Buffers to run up to max_seq sequences together, allocated once. The level
- * runs drive the session's CPU context directly and use its whole KV pool
- * (sequence s owns blocks s*blocks_per_seq ...); the single-sequence runs go
- * through the session, which resets its own sequence first. */
-typedef struct level_bufs {
-    int32_t max_seq, n_prompt, n_gen, n_vocab, max_batch, blocks_per_seq;
-    int32_t *prompts;       /* [max_seq][n_prompt] */
-    int32_t *blocks;        /* [max_seq][blocks_per_seq] KV block ids, sequence s owns its own */
-    const int32_t **tables; /* [max_seq] rows of blocks */
-    int32_t *counts;        /* [max_seq] blocks_per_seq */
-    int32_t *tok, *pos, *seq; /* [max_batch] one forward call's tokens */
-    uint8_t *want;          /* [max_batch] logits wanted */
-    int32_t *last;          /* [max_seq] the newest token of each sequence */
-    float *logits;          /* [max_seq][n_vocab] */
-    double *t_tok;          /* [max_seq][n_gen] when each token was there */
-    double *samples;        /* [max_seq * n_gen] percentile scratch */
-} level_bufs;
+/* One level's requests: prompts, and when each request was submitted and
+ * each of its tokens arrived. */
+typedef struct level_run {
+    int32_t n_seq, n_prompt, n_gen;
+    int32_t *prompts;   /* [max_seq][n_prompt] */
+    double *t_submit;   /* [max_seq] */
+    double *t_tok;      /* [max_seq][n_gen] */
+    int32_t *n_got;     /* [max_seq] tokens so far */
+    double *samples;    /* [max_seq * n_gen] percentile scratch */
+    int32_t failed;     /* requests that ended in an error */
+    xllm_progress *prog;
+} level_run;
 
-static void level_bufs_free(level_bufs *b)
+typedef struct level_slot {
+    level_run *run;
+    int32_t i;
+} level_slot;
+
+static void level_run_free(level_run *b)
 {
     xllm_free(b->prompts);
-    xllm_free(b->blocks);
-    xllm_free(b->tables);
-    xllm_free(b->counts);
-    xllm_free(b->tok);
-    xllm_free(b->pos);
-    xllm_free(b->seq);
-    xllm_free(b->want);
-    xllm_free(b->last);
-    xllm_free(b->logits);
+    xllm_free(b->t_submit);
     xllm_free(b->t_tok);
+    xllm_free(b->n_got);
     xllm_free(b->samples);
 }
 
-static xllm_status level_bufs_init(level_bufs *b, cli_model *m, const bench_opts *o)
+static xllm_status level_run_init(level_run *b, const xllm_instance *in, const bench_opts *o)
 {
     size_t S = (size_t)o->max_level, G = (size_t)o->gen_tokens;
     memset(b, 0, sizeof *b);
-    b->max_seq = o->max_level;
     b->n_prompt = o->prompt_tokens;
     b->n_gen = o->gen_tokens;
-    b->n_vocab = xllm_session_n_vocab(m->session);
-    b->max_batch = xllm_cpu_ctx_max_batch(xllm_session_ctx(m->session));
-    b->blocks_per_seq = (o->prompt_tokens + o->gen_tokens + XLLM_KV_BLOCK_SIZE - 1) / XLLM_KV_BLOCK_SIZE;
     b->prompts = xllm_calloc(S * (size_t)b->n_prompt, sizeof(int32_t));
-    b->blocks = xllm_calloc(S * (size_t)b->blocks_per_seq, sizeof(int32_t));
-    b->tables = xllm_calloc(S, sizeof(int32_t *));
-    b->counts = xllm_calloc(S, sizeof(int32_t));
-    b->tok = xllm_calloc((size_t)b->max_batch, sizeof(int32_t));
-    b->pos = xllm_calloc((size_t)b->max_batch, sizeof(int32_t));
-    b->seq = xllm_calloc((size_t)b->max_batch, sizeof(int32_t));
-    b->want = xllm_calloc((size_t)b->max_batch, 1);
-    b->last = xllm_calloc(S, sizeof(int32_t));
-    b->logits = xllm_calloc(S * (size_t)b->n_vocab, sizeof(float));
+    b->t_submit = xllm_calloc(S, sizeof(double));
     b->t_tok = xllm_calloc(S * G, sizeof(double));
+    b->n_got = xllm_calloc(S, sizeof(int32_t));
     b->samples = xllm_calloc(S * G, sizeof(double));
-    if (!b->prompts || !b->blocks || !b->tables || !b->counts || !b->tok || !b->pos || !b->seq || !b->want ||
-        !b->last || !b->logits || !b->t_tok || !b->samples)
+    if (!b->prompts || !b->t_submit || !b->t_tok || !b->n_got || !b->samples)
         return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "benchmark: buffers for %d sequences", o->max_level);
-    for (size_t s = 0; s < S; s++) {
-        for (int32_t k = 0; k < b->blocks_per_seq; k++)
-            b->blocks[s * (size_t)b->blocks_per_seq + (size_t)k] = (int32_t)s * b->blocks_per_seq + k;
-        b->tables[s] = b->blocks + s * (size_t)b->blocks_per_seq;
-        b->counts[s] = b->blocks_per_seq;
-        cli_random_prompt(m->tok, b->n_vocab, (uint64_t)o->seed + 1 + s, b->prompts + s * (size_t)b->n_prompt,
+    for (size_t s = 0; s < S; s++)
+        cli_random_prompt(in->tok, in->info.n_vocab, (uint64_t)o->seed + 1 + s, b->prompts + s * (size_t)b->n_prompt,
                           b->n_prompt);
-    }
     return XLLM_OK;
 }
 
-static xllm_status forward(xllm_session *s, level_bufs *b, int32_t n_tokens, int32_t n_seq, const uint8_t *want)
+static void level_event(void *user, const xllm_gen_event *ev)
 {
-    xllm_batch bt;
-    memset(&bt, 0, sizeof bt);
-    bt.struct_size = sizeof bt;
-    bt.n_tokens = n_tokens;
-    bt.tokens = b->tok;
-    bt.positions = b->pos;
-    bt.seq = b->seq;
-    bt.n_seqs = n_seq;
-    bt.block_tables = b->tables;
-    bt.block_counts = b->counts;
-    bt.want_logits = want;
-    bt.logits = b->logits;
-    return xllm_cpu_forward(xllm_session_ctx(s), &bt);
+    level_slot *sl = user;
+    level_run *b = sl->run;
+    if (ev->type == XLLM_EVENT_FINAL) {
+        b->failed += ev->finish == XLLM_FINISH_ERROR;
+        return;
+    }
+    if (ev->token < 0 || b->n_got[sl->i] >= b->n_gen)
+        return;
+    b->t_tok[(size_t)sl->i * (size_t)b->n_gen + (size_t)b->n_got[sl->i]++] = xllm_now();
+    xllm_progress_add(b->prog, b->n_got[sl->i] == 1 ? (uint64_t)b->n_prompt : 1u);
 }
 
-/* All prompts, packed in order into forward calls of up to max_batch tokens;
- * a sequence's first token is there when the call holding its last prompt
- * token returns. */
-static xllm_status prefill_all(xllm_session *s, level_bufs *b, int32_t n_seq, xllm_progress *prog)
-{
-    int64_t total = (int64_t)n_seq * b->n_prompt;
-    for (int64_t q = 0; q < total;) {
-        int32_t k = total - q < b->max_batch ? (int32_t)(total - q) : b->max_batch, rows = 0;
-        xllm_status st;
-        double now;
-        for (int32_t j = 0; j < k; j++) {
-            int32_t sq = (int32_t)((q + j) / b->n_prompt), p = (int32_t)((q + j) % b->n_prompt);
-            b->tok[j] = b->prompts[(size_t)sq * (size_t)b->n_prompt + (size_t)p];
-            b->pos[j] = p;
-            b->seq[j] = sq;
-            b->want[j] = p == b->n_prompt - 1;
-        }
-        if ((st = forward(s, b, k, n_seq, b->want)) != XLLM_OK)
-            return st;
-        now = xllm_now();
-        for (int32_t j = 0; j < k; j++)
-            if (b->want[j]) {
-                b->last[b->seq[j]] = xllm_argmax(b->logits + (size_t)rows++ * (size_t)b->n_vocab, b->n_vocab);
-                b->t_tok[(size_t)b->seq[j] * (size_t)b->n_gen] = now;
-            }
-        q += k;
-        xllm_progress_add(prog, (uint64_t)k);
-    }
-    return XLLM_OK;
-}
-
-/* Decode step k (1 .. n_gen-1): every sequence's newest token in one call. */
-static xllm_status decode_step(xllm_session *s, level_bufs *b, int32_t n_seq, int32_t k, xllm_progress *prog)
-{
-    xllm_status st;
-    double now;
-    for (int32_t sq = 0; sq < n_seq; sq++) {
-        b->tok[sq] = b->last[sq];
-        b->pos[sq] = b->n_prompt + k - 1;
-        b->seq[sq] = sq;
-    }
-    if ((st = forward(s, b, n_seq, n_seq, NULL)) != XLLM_OK)
-        return st;
-    now = xllm_now();
-    for (int32_t sq = 0; sq < n_seq; sq++) {
-        b->last[sq] = xllm_argmax(b->logits + (size_t)sq * (size_t)b->n_vocab, b->n_vocab);
-        b->t_tok[(size_t)sq * (size_t)b->n_gen + (size_t)k] = now;
-    }
-    xllm_progress_add(prog, (uint64_t)n_seq);
-    return XLLM_OK;
-}
-
-static void summarize(level_bufs *b, int32_t n_seq, double t0, xllm_bench_level *out)
+static void summarize(level_run *b, int32_t n_seq, double t0, xllm_bench_level *out)
 {
     int32_t G = b->n_gen, n = 0;
     double t_end = t0, req = 0;
@@ -173,7 +99,7 @@ static void summarize(level_bufs *b, int32_t n_seq, double t0, xllm_bench_level 
         const double *t = b->t_tok + (size_t)sq * (size_t)G;
         t_end = t[G - 1] > t_end ? t[G - 1] : t_end;
         req += t[G - 1] > t[0] ? (G - 1) / (t[G - 1] - t[0]) : 0;
-        b->samples[sq] = t[0] - t0;
+        b->samples[sq] = t[0] - b->t_submit[sq];
     }
     out->concurrency = n_seq;
     out->seconds = t_end - t0;
@@ -192,20 +118,76 @@ static void summarize(level_bufs *b, int32_t n_seq, double t0, xllm_bench_level 
     out->itl_p99 = xllm_percentile(b->samples, n, 99);
 }
 
-static xllm_status run_level(xllm_session *s, level_bufs *b, int32_t n_seq, xllm_progress *prog,
+/* Arrival offsets (s) of a Poisson stream of rate r (0: all at once). */
+static double next_arrival(uint64_t *x, double rate)
+{
+    double u;
+    if (rate <= 0)
+        return 0;
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    u = ((double)(*x >> 11) + 0.5) * 0x1.0p-53;
+    return -log(u) / rate;
+}
+
+/* n_seq requests through the scheduler, each with its own random prompt and
+ * a fresh prefix-cache salt (nothing is reused across levels). */
+static xllm_status run_level(xllm_instance *in, level_run *b, int32_t n_seq, const bench_opts *o,
                              xllm_bench_level *out)
 {
-    double t0 = xllm_now();
-    xllm_status st = prefill_all(s, b, n_seq, prog);
-    for (int32_t k = 1; st == XLLM_OK && k < b->n_gen; k++)
-        st = decode_step(s, b, n_seq, k, prog);
-    if (st == XLLM_OK)
-        summarize(b, n_seq, t0, out);
-    return st;
+    level_slot slots[XLLM_BENCH_MAX_CONCURRENCY];
+    xllm_sched_stats s0, s1;
+    xllm_gen_params g = xllm_gen_params_default();
+    xllm_status st = XLLM_OK;
+    uint64_t x = (uint64_t)o->seed * 0x9e3779b97f4a7c15ull + (uint64_t)n_seq, sched_ns = 0, step_ns = 0;
+    double t0 = xllm_now(), due = t0;
+    int32_t submitted = 0;
+    b->n_seq = n_seq;
+    b->failed = 0;
+    memset(b->n_got, 0, sizeof(int32_t) * (size_t)n_seq);
+    g.max_tokens = b->n_gen;
+    g.ignore_eos = 1;
+    g.cache_salt = ((uint64_t)n_seq << 32) | 0x5a17u;
+    xllm_sched_stats_get(in->sched, &s0);
+    memset(out, 0, sizeof *out);
+    while (st == XLLM_OK && (submitted < n_seq || !xllm_sched_idle(in->sched))) {
+        double now = xllm_now();
+        while (submitted < n_seq && now >= due) {
+            slots[submitted].run = b;
+            slots[submitted].i = submitted;
+            b->t_submit[submitted] = now;
+            if ((st = xllm_sched_submit(in->sched, b->prompts + (size_t)submitted * (size_t)b->n_prompt,
+                                        b->n_prompt, &g, level_event, &slots[submitted], NULL)) != XLLM_OK)
+                break;
+            submitted++;
+            due += next_arrival(&x, o->arrival_rate);
+        }
+        if (st != XLLM_OK)
+            break;
+        if (xllm_sched_idle(in->sched)) { /* waiting for the next arrival */
+            continue;
+        }
+        st = xllm_sched_step(in->sched);
+        xllm_sched_stats_get(in->sched, &s1);
+        sched_ns += s1.last_sched_ns;
+        step_ns += s1.last_step_ns;
+        if (s1.blocks_used > out->kv_blocks_peak)
+            out->kv_blocks_peak = s1.blocks_used;
+    }
+    if (st == XLLM_OK && b->failed)
+        st = xllm_fail(XLLM_ERR_INTERNAL, "benchmark: %d requests failed", b->failed);
+    if (st != XLLM_OK)
+        return st;
+    summarize(b, n_seq, t0, out);
+    xllm_sched_stats_get(in->sched, &s1);
+    out->arrival_rate = o->arrival_rate;
+    out->prefix_hits = (long long)(s1.prefix_hits - s0.prefix_hits);
+    out->preemptions = (long long)(s1.preemptions - s0.preemptions);
+    out->sched_share = step_ns ? (double)sched_ns / (double)step_ns : 0;
+    return XLLM_OK;
 }
 
 /* Single sequence, o->repeats times: medians of prefill/decode speed and TTFT. */
-static xllm_status run_single(cli_model *m, const bench_opts *o, const int32_t *prompt, xllm_progress *prog,
+static xllm_status run_single(xllm_instance *in, const bench_opts *o, const int32_t *prompt, xllm_progress *prog,
                               xllm_bench_report *r)
 {
     double *v = xllm_calloc((size_t)o->repeats * 3, sizeof(double));
@@ -213,7 +195,8 @@ static xllm_status run_single(cli_model *m, const bench_opts *o, const int32_t *
     xllm_status st = v ? XLLM_OK : xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "benchmark: repeats");
     cli_gen_stats g;
     for (int i = 0; st == XLLM_OK && i < o->repeats; i++) {
-        st = cli_generate_greedy(m->session, prompt, o->prompt_tokens, o->gen_tokens, NULL, NULL, prog, &g);
+        st = cli_generate_greedy(in, prompt, o->prompt_tokens, o->gen_tokens, 0, 0x51u + (uint64_t)i, NULL, prog,
+                                 &g);
         pre[i] = cli_prefill_tps(&g);
         dec[i] = cli_decode_tps(&g);
         ttft[i] = g.prefill_s;
@@ -236,25 +219,26 @@ static uint64_t work_tokens(const bench_opts *o)
 }
 
 /* Everything after the model is loaded: warm-up, repeats, levels. */
-static xllm_status measure(cli_model *m, const bench_opts *o, xllm_bench_report *r)
+static xllm_status measure(xllm_instance *in, const bench_opts *o, xllm_bench_report *r)
 {
-    level_bufs b;
+    level_run b;
     xllm_progress prog;
     cli_gen_stats g;
-    xllm_status st = level_bufs_init(&b, m, o);
+    xllm_status st = level_run_init(&b, in, o);
     /* warm-up: page in the mapped weights and start the threads, untimed */
     if (st == XLLM_OK)
-        st = cli_generate_greedy(m->session, b.prompts, o->prompt_tokens < 16 ? o->prompt_tokens : 16, 2, NULL,
-                                 NULL, NULL, &g);
+        st = cli_generate_greedy(in, b.prompts, o->prompt_tokens < 16 ? o->prompt_tokens : 16, 2, 0, 0x77u, NULL,
+                                 NULL, &g);
     if (st != XLLM_OK)
         goto out;
     xllm_progress_begin(&prog, "benchmark", "tokens", work_tokens(o), o->quiet);
-    st = run_single(m, o, b.prompts, &prog, r);
+    b.prog = &prog;
+    st = run_single(in, o, b.prompts, &prog, r);
     for (int i = 0; i < o->n_levels && st == XLLM_OK; i++)
-        st = run_level(m->session, &b, o->levels[i], &prog, &r->levels[r->n_levels++]);
+        st = run_level(in, &b, o->levels[i], o, &r->levels[r->n_levels++]);
     xllm_progress_end(&prog, st == XLLM_OK);
 out:
-    level_bufs_free(&b);
+    level_run_free(&b);
     return st;
 }
 
@@ -265,6 +249,10 @@ static int check_opts(bench_opts *o)
         fprintf(stderr, "xllm benchmark: need --prompt-tokens >= 1, --gen-tokens >= 2, --repeats 1..%d, "
                         "--bandwidth-mib 1..65536 and at most one of --json, --report, --prometheus\n",
                 XLLM_BENCH_MAX_REPEATS);
+        return 2;
+    }
+    if (!(o->arrival_rate >= 0) || o->step_tokens < 1 || o->kv_blocks < 0) {
+        fprintf(stderr, "xllm benchmark: need --arrival-rate >= 0, --step-tokens >= 1, --kv-blocks >= 0\n");
         return 2;
     }
     if (!o->concurrency[0])
@@ -304,48 +292,66 @@ static void print_report(const bench_opts *o, const xllm_bench_report *r)
 }
 
 /* What the report says about the model and the run, before measuring. */
-static void describe(const char *path, const bench_opts *o, const cli_model *m, char *prompt_src, size_t cap,
-                     xllm_bench_report *r)
+static void describe(const char *path, const bench_opts *o, const cli_model_facts *mf, const xllm_instance *in,
+                     char *prompt_src, size_t cap, xllm_bench_report *r)
 {
-    snprintf(prompt_src, cap, "random token ids (seed %d%s)", o->seed,
-             m->tok ? ", BOS first when the vocabulary adds one, no control tokens" : "");
+    static const char *const kv_names[XLLM_KV_TYPE_COUNT] = {"f16", "q8_0", "f32"};
+    snprintf(prompt_src, cap, "random token ids (seed %d, BOS first when the vocabulary adds one, no control tokens)",
+             o->seed);
     r->model = path;
-    r->arch = m->arch;
-    r->quant = m->quant;
+    r->arch = mf->arch;
+    r->quant = mf->quant;
     r->kernels = xllm_kernels_variant();
     r->cpu = xllm_cpu_name();
     r->prompt_source = prompt_src;
-    r->concurrency_mode = "batched: the sequences of a level share one forward call per step";
+    r->concurrency_mode = "scheduler";
     r->threads = o->threads;
     r->cpus = xllm_online_cpus();
     r->prompt_tokens = o->prompt_tokens;
     r->gen_tokens = o->gen_tokens;
     r->repeats = o->repeats;
-    r->load_seconds = m->load_seconds;
-    r->model_bytes = m->model_bytes;
-    r->decode_bytes_per_token = cli_decode_bytes_per_token(xllm_session_model(m->session));
+    r->load_seconds = in->load_s;
+    r->model_bytes = mf->model_bytes;
+    r->decode_bytes_per_token = mf->decode_bytes;
+    r->kv_blocks_total = in->n_blocks;
+    r->kv_type = in->info.kv_type >= 0 && in->info.kv_type < XLLM_KV_TYPE_COUNT ? kv_names[in->info.kv_type] : "?";
 }
 
 static int benchmark(const char *path, bench_opts *o)
 {
-    cli_model m = {0};
+    xllm_instance *in = NULL;
+    xllm_instance_params ip = xllm_instance_params_default();
+    cli_model_facts mf;
     cli_cpu_meter cpu;
     xllm_bench_report r;
     xllm_status st;
-    char prompt_src[96];
+    char prompt_src[128];
     int32_t bps = (o->prompt_tokens + o->gen_tokens + XLLM_KV_BLOCK_SIZE - 1) / XLLM_KV_BLOCK_SIZE;
     memset(&r, 0, sizeof r);
     o->threads = o->threads > 0 ? o->threads : xllm_online_cpus();
     o->max_level = o->max_level > 1 ? o->max_level : 1;
+    if ((st = cli_model_facts_get(path, &mf)) != XLLM_OK)
+        return cli_error("benchmark", st);
     cli_cpu_meter_start(&cpu);
     /* bandwidth first, then the peak RSS starts over, so its buffer does not count */
     r.bandwidth = xllm_measure_read_bandwidth(o->threads, (uint64_t)o->bandwidth_mib << 20);
     xllm_reset_peak_rss();
-    /* the session's KV pool holds bps blocks for each of max_level sequences */
-    if ((st = cli_model_open(path, o->threads, o->max_level * bps * XLLM_KV_BLOCK_SIZE, 0, &m)) != XLLM_OK)
+    ip.model_path = path;
+    ip.n_threads = o->threads;
+    ip.n_ctx = bps * XLLM_KV_BLOCK_SIZE;
+    ip.kv_blocks = o->kv_blocks > 0 ? o->kv_blocks : o->max_level * bps;
+    ip.max_batch_tokens = o->step_tokens;
+    ip.sched.max_running = o->max_level;
+    ip.sched.max_waiting = XLLM_BENCH_MAX_CONCURRENCY;
+    if ((st = cli_kv_type_parse(o->kv_type, &ip.kv_type)) != XLLM_OK || (st = xllm_instance_open(&ip, &in)) != XLLM_OK)
         return cli_error("benchmark", st);
-    describe(path, o, &m, prompt_src, sizeof prompt_src, &r);
-    if ((st = measure(&m, o, &r)) == XLLM_OK) {
+    if (!in->sched) {
+        xllm_instance_close(in);
+        fprintf(stderr, "xllm benchmark: %s is an embedding model (no generation to measure)\n", path);
+        return 1;
+    }
+    describe(path, o, &mf, in, prompt_src, sizeof prompt_src, &r);
+    if ((st = measure(in, o, &r)) == XLLM_OK) {
         r.decode_roofline_ratio =
             r.bandwidth > 0 ? r.decode_tps / (r.bandwidth / (double)r.decode_bytes_per_token) : 0;
         r.rss_bytes = xllm_rss_bytes();
@@ -353,13 +359,13 @@ static int benchmark(const char *path, bench_opts *o)
         r.other_cpu_share = cli_cpu_meter_other_share(&cpu);
         print_report(o, &r);
     }
-    cli_model_close(&m);
+    xllm_instance_close(in);
     return st == XLLM_OK ? 0 : cli_error("benchmark", st);
 }
 
 int cmd_benchmark(int argc, char **argv)
 {
-    bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, 0, 0};
+    bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, 0, 0, 512, NULL, 0, 0};
     const char *pos[1];
     int n_pos = 0, rc;
     const xllm_opt opts[] = {
@@ -376,6 +382,11 @@ int cmd_benchmark(int argc, char **argv)
         {"report", XLLM_OPT_FLAG, &o.report, "print a Markdown report"},
         {"prometheus", XLLM_OPT_FLAG, &o.prometheus, "print Prometheus text exposition format"},
         {"quiet", XLLM_OPT_FLAG, &o.quiet, "no progress on stderr"},
+        {"arrival-rate", XLLM_OPT_FLOAT, &o.arrival_rate,
+         "requests/s of a Poisson arrival stream per level (default 0: all arrive together)"},
+        CLI_OPT_KV_TYPE(o.kv_type),
+        {"kv-blocks", XLLM_OPT_INT, &o.kv_blocks, "KV pool blocks (default: enough for the largest level)"},
+        {"step-tokens", XLLM_OPT_INT, &o.step_tokens, "token budget of one scheduler step (default 512)"},
     };
     rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &n_pos,
                          "MODEL [options]\n\n"

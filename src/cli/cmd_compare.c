@@ -158,7 +158,7 @@ out:
 }
 
 /* Greedy outputs of every prompt (stopping at end of text), timings summed. */
-static xllm_status run_prompts(const compare_opts *o, cli_model *m, const compare_work *w, model_result *r)
+static xllm_status run_prompts(const compare_opts *o, xllm_instance *m, const compare_work *w, model_result *r)
 {
     xllm_status st = XLLM_OK;
     r->ids = xllm_calloc((size_t)w->n_prompts, sizeof *r->ids);
@@ -175,7 +175,8 @@ static xllm_status run_prompts(const compare_opts *o, cli_model *m, const compar
             return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "compare: outputs");
         st = xllm_tokenize(m->tok, w->prompts[i], strlen(w->prompts[i]), 1, 1, &prompt, &n);
         if (st == XLLM_OK)
-            st = cli_generate_greedy(m->session, prompt, (int32_t)n, o->num_predict, m->tok, r->ids[i], NULL, &g);
+            st = cli_generate_greedy(m, prompt, (int32_t)n, o->num_predict, 1, (uint64_t)i + 1, r->ids[i], NULL,
+                                     &g);
         xllm_free(prompt);
         if (st != XLLM_OK)
             break;
@@ -207,11 +208,21 @@ static xllm_status run_model(const char *path, const char *label, const compare_
     r->n_vocab = xllm_tokenizer_n_vocab(m.tok);
     r->vocab_hash = vocab_hash(m.tok);
     st = run_perplexity(o, &m, w, label, r);
-    if (st == XLLM_OK)
-        st = run_prompts(o, &m, w, r);
+    cli_model_close(&m);
+    /* generation goes through the scheduler, in its own instance of the model */
+    if (st == XLLM_OK) {
+        xllm_instance_params ip = xllm_instance_params_default();
+        xllm_instance *in = NULL;
+        ip.model_path = path;
+        ip.n_threads = o->threads;
+        ip.sched.max_running = 1;
+        if ((st = xllm_instance_open(&ip, &in)) == XLLM_OK)
+            st = in->sched ? run_prompts(o, in, w, r)
+                           : xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "%s is an embedding model", path);
+        xllm_instance_close(in);
+    }
     r->rss_end = xllm_rss_bytes();
     r->peak_rss = xllm_peak_rss_bytes();
-    cli_model_close(&m);
     return st;
 }
 

@@ -2,7 +2,8 @@
  * on this machine: load time, resident memory (before and after load, after
  * generating, peak), time to first token for the first request after load
  * (cold: weights still paging in) and for a second one (warm), and prefill and
- * decode tokens/s of a real, tokenized prompt. CPU engine (no VRAM yet). */
+ * decode tokens/s of a real, tokenized prompt, through the scheduler. CPU
+ * engine (no VRAM yet). */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,12 +15,14 @@
 #include "cli/common.h"
 #include "cli/measure.h"
 #include "kernels/cpu/kernels.h"
+#include "runtime/instance.h"
 
 #define PROFILE_DEFAULT_PROMPT "In the beginning God created the heaven and the earth."
 
 typedef struct profile_opts {
     const char *prompt;
     int num_predict, threads, ctx, json;
+    const char *kv_type;
 } profile_opts;
 
 typedef struct profile_result {
@@ -28,6 +31,7 @@ typedef struct profile_result {
     uint64_t model_bytes, rss_before, rss_loaded, rss_end, peak_rss;
     double load_s;
     cli_gen_stats cold, warm;
+    cli_model_facts facts;
 } profile_result;
 
 static void print_text(const profile_result *p)
@@ -79,30 +83,37 @@ static void print_json(const profile_result *p)
     json_decref(o);
 }
 
-/* Load, then the same greedy request twice (cold, warm). */
-static xllm_status profile(const char *path, const profile_opts *o, cli_model *m, profile_result *p)
+/* Load, then the same greedy request twice through the scheduler (cold,
+ * warm; the second with a fresh prefix-cache salt, so it recomputes). */
+static xllm_status profile(const char *path, const profile_opts *o, xllm_instance **in, profile_result *p)
 {
+    xllm_instance_params ip = xllm_instance_params_default();
+    cli_model_facts *mf = &p->facts;
     int32_t *ids = NULL;
     size_t n = 0;
     xllm_status st;
+    if ((st = cli_model_facts_get(path, mf)) != XLLM_OK)
+        return st;
     xllm_reset_peak_rss();
     p->rss_before = xllm_rss_bytes();
-    if ((st = cli_model_open(path, o->threads, o->ctx, 1, m)) != XLLM_OK)
+    ip.model_path = path;
+    ip.n_threads = o->threads;
+    ip.n_ctx = o->ctx;
+    ip.sched.max_running = 1;
+    if ((st = cli_kv_type_parse(o->kv_type, &ip.kv_type)) != XLLM_OK || (st = xllm_instance_open(&ip, in)) != XLLM_OK)
         return st;
-    p->load_s = m->load_seconds;
+    if (!(*in)->sched)
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "%s is an embedding model (no generation to profile)", path);
+    p->load_s = (*in)->load_s;
     p->rss_loaded = xllm_rss_bytes();
-    p->model_bytes = m->model_bytes;
-    p->quant = m->quant;
-    p->arch = m->arch;
-    if ((st = xllm_tokenize(m->tok, o->prompt, strlen(o->prompt), 1, 1, &ids, &n)) != XLLM_OK)
+    p->model_bytes = mf->model_bytes;
+    p->quant = mf->quant;
+    p->arch = mf->arch;
+    if ((st = xllm_tokenize((*in)->tok, o->prompt, strlen(o->prompt), 1, 1, &ids, &n)) != XLLM_OK)
         return st;
-    if (n == 0 || (int64_t)n >= xllm_session_n_ctx(m->session))
-        st = xllm_fail(XLLM_ERR_LIMIT, "the prompt is %zu tokens; the context holds %d", n,
-                       xllm_session_n_ctx(m->session));
+    st = cli_generate_greedy(*in, ids, (int32_t)n, o->num_predict, 0, 1, NULL, NULL, &p->cold);
     if (st == XLLM_OK)
-        st = cli_generate_greedy(m->session, ids, (int32_t)n, o->num_predict, NULL, NULL, NULL, &p->cold);
-    if (st == XLLM_OK)
-        st = cli_generate_greedy(m->session, ids, (int32_t)n, o->num_predict, NULL, NULL, NULL, &p->warm);
+        st = cli_generate_greedy(*in, ids, (int32_t)n, o->num_predict, 0, 2, NULL, NULL, &p->warm);
     p->rss_end = xllm_rss_bytes();
     p->peak_rss = xllm_peak_rss_bytes();
     xllm_free(ids);
@@ -111,9 +122,9 @@ static xllm_status profile(const char *path, const profile_opts *o, cli_model *m
 
 int cmd_profile(int argc, char **argv)
 {
-    profile_opts o = {PROFILE_DEFAULT_PROMPT, 32, 0, 0, 0};
+    profile_opts o = {PROFILE_DEFAULT_PROMPT, 32, 0, 0, 0, NULL};
     profile_result p;
-    cli_model m = {0};
+    xllm_instance *in = NULL;
     const char *pos[1];
     int n_pos = 0, rc;
     xllm_status st;
@@ -123,6 +134,7 @@ int cmd_profile(int argc, char **argv)
                                                       "(default 32)"},
         CLI_OPT_THREADS(o.threads),
         CLI_OPT_CTX(o.ctx),
+        CLI_OPT_KV_TYPE(o.kv_type),
         {"json", XLLM_OPT_FLAG, &o.json, "print one JSON object"},
     };
     rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &n_pos,
@@ -141,11 +153,11 @@ int cmd_profile(int argc, char **argv)
     p.prompt = o.prompt;
     o.threads = o.threads > 0 ? o.threads : xllm_online_cpus();
     p.threads = o.threads;
-    st = profile(pos[0], &o, &m, &p);
+    st = profile(pos[0], &o, &in, &p);
     if (st == XLLM_OK && o.json)
         print_json(&p);
     else if (st == XLLM_OK)
         print_text(&p);
-    cli_model_close(&m);
+    xllm_instance_close(in);
     return st == XLLM_OK ? 0 : cli_error("profile", st);
 }

@@ -1,7 +1,8 @@
 /* cmd_run.c - `xllm run MODEL [PROMPT]`: in-process text continuation. With a
  * prompt (or text on a non-terminal stdin) it prints one continuation; on a
  * terminal without a prompt it asks for prompts in a loop. The prompt is used
- * raw (no chat template yet). */
+ * raw (no chat template yet). Generation goes through the scheduler, as in
+ * the runner. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,74 +13,59 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "runtime/instance.h"
 #include "runtime/sampler.h"
 
 typedef struct run_opts {
     double temperature, top_p, min_p, repeat_penalty;
     int top_k, seed, num_predict, threads, ctx, verbose;
+    const char *kv_type;
 } run_opts;
 
-/* Generate from prompt; prints text as it completes. */
-static xllm_status generate(cli_model *m, const run_opts *o, const char *prompt)
+static void print_event(void *user, const xllm_gen_event *ev)
+{
+    xllm_gen_event *last = user;
+    if (ev->type == XLLM_EVENT_TOKEN && ev->text_len) {
+        fwrite(ev->text, 1, ev->text_len, stdout);
+        fflush(stdout);
+    }
+    if (ev->type == XLLM_EVENT_FINAL)
+        *last = *ev;
+}
+
+/* Generate from prompt through the scheduler; prints text as it completes. */
+static xllm_status generate(xllm_instance *in, const run_opts *o, const char *prompt)
 {
     xllm_status rc;
-    int32_t *toks = NULL, n_vocab = xllm_session_n_vocab(m->session), next;
-    size_t n = 0, len;
-    float *logits = NULL;
-    xllm_sampler *smp = NULL;
-    xllm_detok *dt = NULL;
-    xllm_sampler_params sp = xllm_sampler_defaults();
-    const char *piece;
-    int produced = 0, limit;
-    sp.temperature = (float)o->temperature;
-    sp.top_k = o->top_k;
-    sp.top_p = (float)o->top_p;
-    sp.min_p = (float)o->min_p;
-    sp.repeat_penalty = (float)o->repeat_penalty;
-    sp.seed = o->seed >= 0 ? (uint64_t)o->seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    xllm_session_reset(m->session);
-    rc = xllm_tokenize(m->tok, prompt, strlen(prompt), 1, 1, &toks, &n);
-    if (rc != XLLM_OK)
+    int32_t *toks = NULL;
+    size_t n = 0;
+    xllm_gen_params g = xllm_gen_params_default();
+    xllm_gen_event fin;
+    memset(&fin, 0, sizeof fin);
+    g.sampling = xllm_sampler_defaults();
+    g.sampling.temperature = (float)o->temperature;
+    g.sampling.top_k = o->top_k;
+    g.sampling.top_p = (float)o->top_p;
+    g.sampling.min_p = (float)o->min_p;
+    g.sampling.repeat_penalty = (float)o->repeat_penalty;
+    g.sampling.seed = o->seed >= 0 ? (uint64_t)o->seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    g.max_tokens = o->num_predict;
+    if ((rc = xllm_tokenize(in->tok, prompt, strlen(prompt), 1, 1, &toks, &n)) != XLLM_OK)
         goto out;
-    if (n == 0 || (int64_t)n >= xllm_session_n_ctx(m->session)) {
-        rc = xllm_fail(XLLM_ERR_LIMIT, "the prompt is %zu tokens; the context holds %d", n,
-                       xllm_session_n_ctx(m->session));
+    if ((rc = xllm_sched_submit(in->sched, toks, (int32_t)n, &g, print_event, &fin, NULL)) != XLLM_OK)
         goto out;
-    }
-    logits = xllm_malloc(sizeof(float) * (size_t)n_vocab);
-    if (!logits) {
-        rc = xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "out of memory");
-        goto out;
-    }
-    if ((rc = xllm_sampler_new(&sp, n_vocab, &smp)) != XLLM_OK || (rc = xllm_detok_new(m->tok, 0, &dt)) != XLLM_OK)
-        goto out;
-    for (size_t i = 0; i < n; i++)
-        xllm_sampler_accept(smp, toks[i]);
-    rc = xllm_session_eval(m->session, toks, (int32_t)n, 0, logits);
-    limit = xllm_session_n_ctx(m->session) - (int)n;
-    if (o->num_predict >= 0 && o->num_predict < limit)
-        limit = o->num_predict;
-    while (rc == XLLM_OK && produced < limit) {
-        next = xllm_sampler_sample(smp, logits);
-        if (xllm_tokenizer_is_eog(m->tok, next))
-            break;
-        xllm_sampler_accept(smp, next);
-        produced++;
-        if ((rc = xllm_detok_push(dt, next, &piece, &len)) != XLLM_OK)
-            break;
-        fwrite(piece, 1, len, stdout);
-        fflush(stdout);
-        if (produced < limit)
-            rc = xllm_session_eval(m->session, &next, 1, 0, logits);
-    }
-    if (rc == XLLM_OK && (rc = xllm_detok_flush(dt, &piece, &len)) == XLLM_OK)
-        fwrite(piece, 1, len, stdout);
+    while (rc == XLLM_OK && !xllm_sched_idle(in->sched))
+        rc = xllm_sched_step(in->sched);
     putchar('\n');
+    fflush(stdout);
+    if (rc == XLLM_OK && fin.finish == XLLM_FINISH_ERROR)
+        rc = xllm_fail(XLLM_ERR_INTERNAL, "%s", fin.error ? fin.error : "generation failed");
+    if (rc == XLLM_OK && o->verbose)
+        fprintf(stderr, "prompt %d tokens (%d cached), %d generated, finish %s; prefill %.1f ms, decode %.1f tok/s\n",
+                fin.n_prompt, fin.n_cached, fin.n_generated, xllm_finish_str(fin.finish), fin.t.prefill_ns / 1e6,
+                fin.t.decode_ns ? (fin.n_generated - 1) * 1e9 / (double)fin.t.decode_ns : 0.0);
 out:
     xllm_free(toks);
-    xllm_free(logits);
-    xllm_sampler_free(smp);
-    xllm_detok_free(dt);
     return rc;
 }
 
@@ -93,7 +79,7 @@ static int read_stdin(xllm_buf *b)
     return 0;
 }
 
-static int repl(cli_model *m, const run_opts *o)
+static int repl(xllm_instance *m, const run_opts *o)
 {
     char line[8192];
     for (;;) {
@@ -116,10 +102,11 @@ static int repl(cli_model *m, const run_opts *o)
 
 int cmd_run(int argc, char **argv)
 {
-    run_opts o = {0.8, 0.9, 0.0, 1.1, 40, -1, -1, 0, 0, 0};
+    run_opts o = {0.8, 0.9, 0.0, 1.1, 40, -1, -1, 0, 0, 0, NULL};
     const char *pos[2];
     int n_pos = 0, rc;
-    cli_model m = {0};
+    xllm_instance *m = NULL;
+    xllm_instance_params ip = xllm_instance_params_default();
     xllm_buf in;
     xllm_status st;
     const xllm_opt opts[] = {
@@ -132,8 +119,10 @@ int cmd_run(int argc, char **argv)
         {"num-predict", XLLM_OPT_INT, &o.num_predict, "tokens to generate, -1 = until the end (default -1)"},
         CLI_OPT_THREADS(o.threads),
         CLI_OPT_CTX(o.ctx),
+        CLI_OPT_KV_TYPE(o.kv_type),
+        {"verbose", XLLM_OPT_FLAG, &o.verbose, "print token counts and speed to stderr"},
     };
-    rc = xllm_args_parse(argc, argv, opts, 9, pos, 2, &n_pos, "MODEL [PROMPT] [options]");
+    rc = xllm_args_parse(argc, argv, opts, 11, pos, 2, &n_pos, "MODEL [PROMPT] [options]");
     if (rc)
         return rc == 1 ? 0 : rc;
     if (n_pos < 1) {
@@ -145,23 +134,31 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "xllm run: temperature must be 0..2, top-p in (0,1], min-p in [0,1], top-k >= 0\n");
         return 2;
     }
-    st = cli_model_open(pos[0], o.threads, o.ctx, 1, &m);
-    if (st != XLLM_OK)
+    ip.model_path = pos[0];
+    ip.n_threads = o.threads;
+    ip.n_ctx = o.ctx;
+    ip.sched.max_running = 1;
+    if ((st = cli_kv_type_parse(o.kv_type, &ip.kv_type)) != XLLM_OK || (st = xllm_instance_open(&ip, &m)) != XLLM_OK)
         return cli_error("run", st);
+    if (!m->sched) {
+        xllm_instance_close(m);
+        fprintf(stderr, "xllm run: %s is an embedding model; use xllm embed\n", pos[0]);
+        return 1;
+    }
     rc = 0;
     if (n_pos == 2) {
-        st = generate(&m, &o, pos[1]);
+        st = generate(m, &o, pos[1]);
     } else if (!isatty(0)) {
         xllm_buf_init(&in, 64u << 20);
-        st = read_stdin(&in) == 0 ? generate(&m, &o, in.data ? in.data : "")
+        st = read_stdin(&in) == 0 ? generate(m, &o, in.data ? in.data : "")
                                   : xllm_fail(XLLM_ERR_LIMIT, "standard input is larger than 64 MiB");
         xllm_buf_free(&in);
     } else {
-        rc = repl(&m, &o);
+        rc = repl(m, &o);
         st = XLLM_OK;
     }
     if (st != XLLM_OK)
         rc = cli_error("run", st);
-    cli_model_close(&m);
+    xllm_instance_close(m);
     return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/fs.h"
 #include "base/sysinfo.h"
@@ -87,4 +88,18 @@ void cli_print_float(FILE *f, float v)
         fputs("null", f);
     else
         fprintf(f, "%.9g", (double)v);
+}
+
+xllm_status cli_kv_type_parse(const char *name, int32_t *kv_type)
+{
+    static const char *const names[XLLM_KV_TYPE_COUNT] = {"f16", "q8_0", "f32"};
+    *kv_type = XLLM_KV_F16;
+    if (!name)
+        return XLLM_OK;
+    for (int32_t t = 0; t < XLLM_KV_TYPE_COUNT; t++)
+        if (!strcasecmp(name, names[t])) {
+            *kv_type = t;
+            return XLLM_OK;
+        }
+    return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "--kv-type %s: expected f16, q8_0 or f32", name);
 }

@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "cli/progress.h"
 #include "engine/session.h"
+#include "runtime/instance.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -27,13 +28,14 @@ typedef struct cli_gen_stats {
 double cli_prefill_tps(const cli_gen_stats *g); /* n_prompt / prefill_s (0 when unmeasured) */
 double cli_decode_tps(const cli_gen_stats *g);  /* n_steps / decode_s (0 when unmeasured) */
 
-/* Greedy (argmax) continuation of prompt[n_prompt] from an empty cache: at
- * most max_new (>= 1) tokens, fewer when the context fills or, with stop
- * given, at its first end-of-generation token (not produced). out (optional,
+/* Greedy continuation of prompt[n_prompt] through the instance's scheduler,
+ * alone: at most max_new (>= 1) tokens, fewer when the context fills or, with
+ * stop_at_eog, at the first end-of-generation token (not produced). salt keys
+ * the prefix cache (a fresh salt: nothing cached is reused). out (optional,
  * [max_new]) receives the ids; prog (optional) counts evaluated tokens. */
-xllm_status cli_generate_greedy(xllm_session *s, const int32_t *prompt, int32_t n_prompt, int32_t max_new,
-                                const xllm_tokenizer *stop, int32_t *out, xllm_progress *prog, cli_gen_stats *st);
-
+xllm_status cli_generate_greedy(xllm_instance *in, const int32_t *prompt, int32_t n_prompt, int32_t max_new,
+                                int stop_at_eog, uint64_t salt, int32_t *out, xllm_progress *prog,
+                                cli_gen_stats *st);
 
 /* n reproducible pseudo-random ids in [0, n_vocab) from seed; with tok,
  * control tokens are skipped and ids[0] is BOS when the vocabulary adds one. */
@@ -43,6 +45,17 @@ void cli_random_prompt(const xllm_tokenizer *tok, int32_t n_vocab, uint64_t seed
  * embedding (and position / token-type tables) excluded, since a step reads
  * one row of them, unless it doubles as the output head (tied). */
 uint64_t cli_decode_bytes_per_token(const xllm_model *m);
+
+/* What reports say about a model file, read from its metadata without
+ * loading it: architecture, dominant weight type, tensor bytes, and the
+ * bytes a decode step reads (as cli_decode_bytes_per_token, from the tensor
+ * table: every tensor but the token / position / token-type embeddings, the
+ * token embedding counted when it doubles as the output head). */
+typedef struct cli_model_facts {
+    char arch[32], quant[16];
+    uint64_t model_bytes, decode_bytes;
+} cli_model_facts;
+xllm_status cli_model_facts_get(const char *path, cli_model_facts *f);
 
 /* CPU time of this process and of the whole machine since start. */
 typedef struct cli_cpu_meter {

@@ -321,3 +321,29 @@ float xllm_logprob(const float *logits, int32_t n_vocab, int32_t token)
 {
     return (float)xllm_logprob_d(logits, n_vocab, token);
 }
+
+float xllm_logprobs_top(const float *logits, int32_t n_vocab, int32_t token, int32_t k, int32_t *top_ids,
+                        float *top_lp)
+{
+    double mx = logits[xllm_argmax(logits, n_vocab)], sum = 0, lz;
+    int32_t n = 0;
+    for (int32_t i = 0; i < n_vocab; i++) {
+        float v = logits[i];
+        int32_t j;
+        sum += exp((double)v - mx);
+        if (k <= 0 || (n == k && !(v > top_lp[n - 1])))
+            continue;
+        /* insertion into the sorted top list (raw logits for now) */
+        j = n < k ? n++ : k - 1;
+        for (; j > 0 && v > top_lp[j - 1]; j--) {
+            top_lp[j] = top_lp[j - 1];
+            top_ids[j] = top_ids[j - 1];
+        }
+        top_lp[j] = v;
+        top_ids[j] = i;
+    }
+    lz = mx + log(sum);
+    for (int32_t j = 0; j < n; j++)
+        top_lp[j] = (float)((double)top_lp[j] - lz);
+    return token >= 0 && token < n_vocab ? (float)((double)logits[token] - lz) : NAN;
+}

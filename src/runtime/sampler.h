@@ -43,6 +43,11 @@ void xllm_sampler_accept(xllm_sampler *s, int32_t token);
 float xllm_logprob(const float *logits, int32_t n_vocab, int32_t token);
 /* The same in double (perplexity sums many of them). */
 double xllm_logprob_d(const float *logits, int32_t n_vocab, int32_t token);
+/* Log-softmax of the raw logits (accumulated in double): returns token's
+ * logprob and writes the k most likely tokens (ids, logprobs; most likely
+ * first, lower id first on ties) into top_ids / top_lp (k may be 0). */
+float xllm_logprobs_top(const float *logits, int32_t n_vocab, int32_t token, int32_t k, int32_t *top_ids,
+                        float *top_lp);
 /* Index of the largest of v[n] (the first one on ties): plain greedy decoding. */
 int32_t xllm_argmax(const float *v, int32_t n);
 

@@ -258,3 +258,5 @@ void xllm_detok_free(xllm_detok *d)
     xllm_buf_free(&d->out);
     xllm_free(d);
 }
+
+void xllm_detok_continue(xllm_detok *d) { d->started = 1; }

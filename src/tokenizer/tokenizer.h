@@ -83,6 +83,9 @@ xllm_status xllm_detok_push(xllm_detok *d, int32_t id, const char **text, size_t
 /* End of stream: bytes still held (an incomplete character) come out as U+FFFD. */
 xllm_status xllm_detok_flush(xllm_detok *d, const char **text, size_t *len);
 void xllm_detok_free(xllm_detok *d);
+/* The stream continues earlier text (a generation after its prompt): the
+ * leading-space strip of SPM / WordPiece decoding does not apply. */
+void xllm_detok_continue(xllm_detok *d);
 
 /* Accessors. Ids are -1 when the vocabulary has no such token. */
 int32_t xllm_tokenizer_n_vocab(const xllm_tokenizer *tok);

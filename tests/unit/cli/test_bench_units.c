@@ -76,8 +76,8 @@ static void sample_report(xllm_bench_report *r)
     r->bandwidth = 1.5e10;
     r->decode_roofline_ratio = 0.81;
     r->n_levels = 2;
-    r->levels[0] = (xllm_bench_level){1, 2.0, 20, 20, 0.1, 0.1, 0.1, 0.05, 0.06, 0.07};
-    r->levels[1] = (xllm_bench_level){4, 3.0, 60, 15, 0.3, 0.4, 0.45, 0.06, 0.08, 0.09};
+    r->levels[0] = (xllm_bench_level){1, 2.0, 20, 20, 0.1, 0.1, 0.1, 0.05, 0.06, 0.07, 0, 6, 0, 0, 0.01};
+    r->levels[1] = (xllm_bench_level){4, 3.0, 60, 15, 0.3, 0.4, 0.45, 0.06, 0.08, 0.09, 0, 24, 3, 1, 0.01};
 }
 
 static char *print_to_string(void (*print)(FILE *, const xllm_bench_report *), const xllm_bench_report *r)

@@ -99,7 +99,7 @@ TEST(engine_plugin_open)
     char dir[] = "/tmp/xllm-engine-XXXXXX", path[512];
     xllm_engine *e = NULL;
     xllm_engine_ctx *ctx = (xllm_engine_ctx *)1;
-    xllm_engine_load_params lp = {sizeof lp, "m.gguf", 0, 1, 1, 0, -1, 1};
+    xllm_engine_load_params lp = {sizeof lp, "m.gguf", 0, 1, 1, 0, -1, 1, XLLM_KV_F16};
     xllm_engine_memory mem = {sizeof mem, 0, 0, 0, 0};
     if (!mkdtemp(dir) || build_toy(dir, "libtoy.so", 1, "toy") || build_toy(dir, "libold.so", 99, "toy") ||
         build_toy(dir, "libother.so", 1, "other")) {
@@ -147,7 +147,7 @@ TEST(engine_cpu_builtin_abi)
     xllm_gguf *g = NULL;
     xllm_engine *e = NULL;
     xllm_engine_ctx *ctx = NULL;
-    xllm_engine_load_params lp = {sizeof lp, path, 4, 8, 1, 0, -1, 1};
+    xllm_engine_load_params lp = {sizeof lp, path, 4, 8, 1, 0, -1, 1, XLLM_KV_F16};
     xllm_engine_memory mem = {sizeof mem, 0, 0, 0, 0};
     xllm_engine_model_info info = {.struct_size = sizeof info};
     int32_t tok[2] = {3, 4}, pos[2] = {0, 1}, seq[2] = {0, 0}, blocks[1] = {2}, nb = 1;
