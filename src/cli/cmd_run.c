@@ -20,6 +20,7 @@ typedef struct run_opts {
     double temperature, top_p, min_p, repeat_penalty;
     int top_k, seed, num_predict, threads, ctx, verbose;
     const char *kv_type;
+    const char *device;
 } run_opts;
 
 static void print_event(void *user, const xllm_gen_event *ev)
@@ -102,7 +103,7 @@ static int repl(xllm_instance *m, const run_opts *o)
 
 int cmd_run(int argc, char **argv)
 {
-    run_opts o = {0.8, 0.9, 0.0, 1.1, 40, -1, -1, 0, 0, 0, NULL};
+    run_opts o = {0.8, 0.9, 0.0, 1.1, 40, -1, -1, 0, 0, 0, NULL, NULL};
     const char *pos[2];
     int n_pos = 0, rc;
     xllm_instance *m = NULL;
@@ -120,6 +121,7 @@ int cmd_run(int argc, char **argv)
         CLI_OPT_THREADS(o.threads),
         CLI_OPT_CTX(o.ctx),
         CLI_OPT_KV_TYPE(o.kv_type),
+        CLI_OPT_DEVICE(o.device),
         {"verbose", XLLM_OPT_FLAG, &o.verbose, "print token counts and speed to stderr"},
     };
     rc = xllm_args_parse(argc, argv, opts, 11, pos, 2, &n_pos, "MODEL [PROMPT] [options]");
@@ -136,6 +138,7 @@ int cmd_run(int argc, char **argv)
     }
     ip.model_path = pos[0];
     ip.n_threads = o.threads;
+    ip.device = o.device;
     ip.n_ctx = o.ctx;
     ip.sched.max_running = 1;
     if ((st = cli_kv_type_parse(o.kv_type, &ip.kv_type)) != XLLM_OK || (st = xllm_instance_open(&ip, &m)) != XLLM_OK)
