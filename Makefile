@@ -97,6 +97,8 @@ $(BUILD)/libxllm.a: $(LIB_OBJ)
 $(BUILD)/xllm: $(MAIN_OBJ) $(BUILD)/libxllm.a
 	$(CC) $(LDSAN) -o $@ $(MAIN_OBJ) $(BUILD)/libxllm.a $(LDLIBS)
 
+$(TEST_OBJ): CFLAGS += -Icuda
+
 $(BUILD)/obj/cuda/cuda_plan.o: cuda/cuda_plan.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Icuda -c $< -o $@

@@ -12,6 +12,7 @@
 #include "cuda_limits.h"
 
 #define MMV_WARPS 4
+#define MMV_MAX_R 4 /* rows per warp */
 
 /* The fixed-order warp sum (xor butterfly: every lane gets the same bits). */
 static __device__ __forceinline__ float warp_sum(float v)
@@ -22,46 +23,149 @@ static __device__ __forceinline__ float warp_sum(float v)
     return v;
 }
 
-/* One warp per row r: y[t][r] = sum_s dot(W[r] sub-block s, x[t] sub-block s). */
+/* x of up to XC_MMV_MAX_TOKENS tokens, one chunk of 32 sub-blocks (1024
+ * columns) at a time, in shared memory: [token][sub-block][32 + 4 pad] floats
+ * (the pad keeps a quarter-warp's 16-byte reads on distinct banks). */
+#define MMV_PAD 36
+#define MMV_CHUNK 32
+
+/* Warp w of the block owns rows r0 + w*R .. r0 + w*R + R-1; lane l takes
+ * sub-block c + l of every chunk c, so each weight byte is read once and x
+ * comes from shared memory (loaded once per block, not once per row). */
 static __device__ __forceinline__ void mmv_body(int T, const uint8_t *W, size_t row_bytes, int64_t rows, int nsub,
-                                                const float *x, int64_t ldx, int n, float *y, int64_t ldy)
+                                                const float *x, int64_t ldx, int n, float *y, int64_t ldy, int R)
 {
-    int lane = threadIdx.x & 31;
-    int64_t r = (int64_t)blockIdx.x * MMV_WARPS + (threadIdx.x >> 5);
-    float acc[XC_MMV_MAX_TOKENS];
-    if (r >= rows)
-        return;
-    const uint8_t *row = W + (size_t)r * row_bytes;
+    __shared__ __align__(16) float xs[XC_MMV_MAX_TOKENS][MMV_CHUNK][MMV_PAD];
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    int64_t r0 = ((int64_t)blockIdx.x * MMV_WARPS + w) * R;
+    float acc[MMV_MAX_R][XC_MMV_MAX_TOKENS];
 #pragma unroll
-    for (int t = 0; t < XC_MMV_MAX_TOKENS; t++)
-        acc[t] = 0.0f;
-    for (int s = lane; s < nsub; s += 32) {
-        float w[32];
-        xc_deq32(T, row, s, w);
+    for (int r = 0; r < MMV_MAX_R; r++)
 #pragma unroll
-        for (int t = 0; t < XC_MMV_MAX_TOKENS; t++) {
-            if (t < n) {
-                const float4 *xv = (const float4 *)(x + (size_t)t * ldx + (size_t)s * 32);
-                float p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
+        for (int t = 0; t < XC_MMV_MAX_TOKENS; t++)
+            acc[r][t] = 0.0f;
+    for (int c0 = 0; c0 < nsub; c0 += MMV_CHUNK) {
+        int nc = nsub - c0 < MMV_CHUNK ? nsub - c0 : MMV_CHUNK, s = c0 + lane;
+        __syncthreads();
+        for (int i = threadIdx.x; i < n * nc * 8; i += MMV_WARPS * 32) { /* float4 units */
+            int t = i / (nc * 8), rem = i % (nc * 8), sb = rem / 8, k = rem % 8;
+            *(float4 *)&xs[t][sb][4 * k] = __ldg((const float4 *)(x + (size_t)t * ldx + (size_t)(c0 + sb) * 32) + k);
+        }
+        __syncthreads();
+        if (lane >= nc)
+            continue;
+        if (n == 1) {
+            float xr[32];
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                float4 v = *(const float4 *)&xs[0][lane][4 * k];
+                xr[4 * k] = v.x, xr[4 * k + 1] = v.y, xr[4 * k + 2] = v.z, xr[4 * k + 3] = v.w;
+            }
+#pragma unroll
+            for (int r = 0; r < MMV_MAX_R; r++) {
+                float wv[32], p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
+                if (r >= R || r0 + r >= rows)
+                    break;
+                xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, s, wv);
 #pragma unroll
                 for (int k = 0; k < 8; k++) {
-                    float4 v = __ldg(xv + k);
-                    p0 = fmaf(w[4 * k], v.x, p0);
-                    p1 = fmaf(w[4 * k + 1], v.y, p1);
-                    p2 = fmaf(w[4 * k + 2], v.z, p2);
-                    p3 = fmaf(w[4 * k + 3], v.w, p3);
+                    p0 = fmaf(wv[4 * k], xr[4 * k], p0);
+                    p1 = fmaf(wv[4 * k + 1], xr[4 * k + 1], p1);
+                    p2 = fmaf(wv[4 * k + 2], xr[4 * k + 2], p2);
+                    p3 = fmaf(wv[4 * k + 3], xr[4 * k + 3], p3);
                 }
-                acc[t] += (p0 + p1) + (p2 + p3);
+                acc[r][0] += (p0 + p1) + (p2 + p3);
+            }
+            continue;
+        }
+#pragma unroll
+        for (int r = 0; r < MMV_MAX_R; r++) {
+            float wv[32];
+            if (r >= R || r0 + r >= rows)
+                break;
+            xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, s, wv);
+#pragma unroll
+            for (int t = 0; t < XC_MMV_MAX_TOKENS; t++) {
+                float p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
+                if (t >= n)
+                    break;
+#pragma unroll
+                for (int k = 0; k < 8; k++) {
+                    float4 v = *(const float4 *)&xs[t][lane][4 * k];
+                    p0 = fmaf(wv[4 * k], v.x, p0);
+                    p1 = fmaf(wv[4 * k + 1], v.y, p1);
+                    p2 = fmaf(wv[4 * k + 2], v.z, p2);
+                    p3 = fmaf(wv[4 * k + 3], v.w, p3);
+                }
+                acc[r][t] += (p0 + p1) + (p2 + p3);
             }
         }
     }
 #pragma unroll
-    for (int t = 0; t < XC_MMV_MAX_TOKENS; t++) {
-        if (t < n) {
-            float v = warp_sum(acc[t]);
+    for (int r = 0; r < MMV_MAX_R; r++) {
+        if (r >= R || r0 + r >= rows)
+            break;
+#pragma unroll
+        for (int t = 0; t < XC_MMV_MAX_TOKENS; t++) {
+            if (t >= n)
+                break;
+            float v = warp_sum(acc[r][t]);
             if (lane == 0)
-                y[(size_t)t * ldy + r] = v;
+                y[(size_t)t * ldy + r0 + r] = v;
         }
+    }
+}
+
+/* Batch of one: warp w owns MMV1_R rows; x comes through L1/L2 once per warp
+ * (shared by its rows) and each lane folds two sub-blocks per step, so enough
+ * independent weight loads are in flight to keep HBM busy. */
+#define MMV1_R 2
+static __device__ __forceinline__ void mmv1_body(int T, const uint8_t *W, size_t row_bytes, int64_t rows, int nsub,
+                                                 const float *x, float *y)
+{
+    int lane = threadIdx.x & 31;
+    int64_t r0 = ((int64_t)blockIdx.x * MMV_WARPS + (threadIdx.x >> 5)) * MMV1_R;
+    float acc[MMV1_R];
+#pragma unroll
+    for (int r = 0; r < MMV1_R; r++)
+        acc[r] = 0.0f;
+    if (r0 >= rows)
+        return;
+    for (int s0 = lane; s0 < nsub; s0 += 64) {
+#pragma unroll
+        for (int u = 0; u < 2; u++) {
+            int s = s0 + 32 * u;
+            float xr[32];
+            if (s >= nsub)
+                break;
+            const float4 *xv = (const float4 *)(x + (size_t)s * 32);
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                float4 v = __ldg(xv + k);
+                xr[4 * k] = v.x, xr[4 * k + 1] = v.y, xr[4 * k + 2] = v.z, xr[4 * k + 3] = v.w;
+            }
+#pragma unroll
+            for (int r = 0; r < MMV1_R; r++) {
+                float wv[32], p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
+                if (r0 + r >= rows)
+                    break;
+                xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, s, wv);
+#pragma unroll
+                for (int k = 0; k < 8; k++) {
+                    p0 = fmaf(wv[4 * k], xr[4 * k], p0);
+                    p1 = fmaf(wv[4 * k + 1], xr[4 * k + 1], p1);
+                    p2 = fmaf(wv[4 * k + 2], xr[4 * k + 2], p2);
+                    p3 = fmaf(wv[4 * k + 3], xr[4 * k + 3], p3);
+                }
+                acc[r] += (p0 + p1) + (p2 + p3);
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < MMV1_R; r++) {
+        float v = warp_sum(acc[r]);
+        if (lane == 0 && r0 + r < rows)
+            y[r0 + r] = v;
     }
 }
 
@@ -90,9 +194,14 @@ static __device__ __forceinline__ void deq16_body(int T, const uint8_t *W, size_
 #define XC_KERNELS(name, id)                                                                                   \
     __global__ void __launch_bounds__(MMV_WARPS * 32) k_mmv_##name(const uint8_t *W, size_t rb, int64_t rows,   \
                                                                    int nsub, const float *x, int64_t ldx, int n, \
-                                                                   float *y, int64_t ldy)                        \
+                                                                   float *y, int64_t ldy, int R)                 \
     {                                                                                                          \
-        mmv_body(id, W, rb, rows, nsub, x, ldx, n, y, ldy);                                                    \
+        mmv_body(id, W, rb, rows, nsub, x, ldx, n, y, ldy, R);                                                 \
+    }                                                                                                          \
+    __global__ void __launch_bounds__(MMV_WARPS * 32) k_mmv1_##name(const uint8_t *W, size_t rb, int64_t rows,  \
+                                                                    int nsub, const float *x, float *y)          \
+    {                                                                                                          \
+        mmv1_body(id, W, rb, rows, nsub, x, y);                                                                \
     }                                                                                                          \
     __global__ void k_deq16_##name(const uint8_t *W, size_t rb, int64_t rows, int nsub, __half *out)           \
     {                                                                                                          \
@@ -101,7 +210,8 @@ static __device__ __forceinline__ void deq16_body(int T, const uint8_t *W, size_
 XC_DTYPES(XC_KERNELS)
 #undef XC_KERNELS
 
-typedef void (*mmv_fn)(const uint8_t *, size_t, int64_t, int, const float *, int64_t, int, float *, int64_t);
+typedef void (*mmv_fn)(const uint8_t *, size_t, int64_t, int, const float *, int64_t, int, float *, int64_t, int);
+typedef void (*mmv1_fn)(const uint8_t *, size_t, int64_t, int, const float *, float *);
 typedef void (*deq16_fn)(const uint8_t *, size_t, int64_t, int, __half *);
 
 static mmv_fn mmv_for(uint32_t t)
@@ -109,6 +219,17 @@ static mmv_fn mmv_for(uint32_t t)
     switch (t) {
 #define XC_CASE(name, id) \
     case id: return k_mmv_##name;
+        XC_DTYPES(XC_CASE)
+#undef XC_CASE
+    }
+    return NULL;
+}
+
+static mmv1_fn mmv1_for(uint32_t t)
+{
+    switch (t) {
+#define XC_CASE(name, id) \
+    case id: return k_mmv1_##name;
         XC_DTYPES(XC_CASE)
 #undef XC_CASE
     }
@@ -171,10 +292,16 @@ static int mmv(xck_blas *b, const xc_mat *w, const float *x, int n, float *y)
     if (!f)
         return (int)cudaErrorInvalidValue;
     for (int t0 = 0; t0 < n; t0 += XC_MMV_MAX_TOKENS) {
-        int k = n - t0 < XC_MMV_MAX_TOKENS ? n - t0 : XC_MMV_MAX_TOKENS;
-        f<<<blocks_for(w->rows, MMV_WARPS), MMV_WARPS * 32, 0, b->stream>>>(
+        int k = n - t0 < XC_MMV_MAX_TOKENS ? n - t0 : XC_MMV_MAX_TOKENS, R = MMV_MAX_R;
+        if (k == 1) {
+            mmv1_for(w->dtype)<<<blocks_for(w->rows, MMV_WARPS * MMV1_R), MMV_WARPS * 32, 0, b->stream>>>(
+                (const uint8_t *)w->d, w->row_bytes, w->rows, nsub, x + (size_t)t0 * w->cols,
+                y + (size_t)t0 * w->rows);
+            continue;
+        }
+        f<<<blocks_for(w->rows, MMV_WARPS * R), MMV_WARPS * 32, 0, b->stream>>>(
             (const uint8_t *)w->d, w->row_bytes, w->rows, nsub, x + (size_t)t0 * w->cols, w->cols, k,
-            y + (size_t)t0 * w->rows, w->rows);
+            y + (size_t)t0 * w->rows, w->rows, R);
     }
     return (int)cudaGetLastError();
 }

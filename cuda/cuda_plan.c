@@ -59,8 +59,8 @@ static void add_tensors(const xllm_hparams *hp, const xllm_tensors *t, int skip_
                 s->weight_bytes += (uint64_t)xllm_dim_value(hp, ri->ne0) * sizeof(float);
             continue;
         }
-        if (!w->data || (skip_output && r == XLLM_R_OUTPUT))
-            continue;
+        if (!w->data || (skip_output && r == XLLM_R_OUTPUT && w->data == t->mat[XLLM_R_TOKEN_EMBD].data))
+            continue; /* tied embeddings: one device copy */
         s->weight_bytes += (uint64_t)w->rows * xllm_dtype_row_bytes(w->dtype, (uint64_t)w->cols, ok);
         if ((uint64_t)w->rows * (uint64_t)w->cols > s->max_matrix_elems)
             s->max_matrix_elems = (uint64_t)w->rows * (uint64_t)w->cols;
@@ -89,7 +89,7 @@ xllm_status xc_plan_sizes(const xllm_model *m, int32_t n_blocks, int32_t max_bat
     memset(out, 0, sizeof *out);
     if (!xc_kv_supported(kv_type))
         return xllm_fail(XLLM_ERR_UNSUPPORTED, "cuda engine: KV type %d is not supported (f16, q8_0)", kv_type);
-    add_tensors(hp, &m->glob, 0, out, &ok, &quantized);
+    add_tensors(hp, &m->glob, 1, out, &ok, &quantized);
     for (int32_t l = 0; l < hp->n_layer; l++)
         add_tensors(hp, &m->layers[l], 0, out, &ok, &quantized);
     if (!ok)
