@@ -14,6 +14,7 @@
 
 #include "base/alloc.h"
 #include "base/dtype.h"
+#include "base/fp16.h"
 #include "cuda_kernels.h"
 #include "kernels/cpu/kernels.h"
 
@@ -43,7 +44,7 @@ static int check_type(xck_blas *bl, uint32_t t, int64_t rows, int64_t cols, cons
     int ok = 1;
     size_t rb = (size_t)xllm_dtype_row_bytes(t, (uint64_t)cols, &ok);
     uint8_t *wq = xllm_malloc(rb * (size_t)rows);
-    float *wf = xllm_malloc(sizeof(float) * (size_t)(rows * cols)), *x = xllm_malloc(sizeof(float) * 64 * cols);
+    float *wf = xllm_malloc(sizeof(float) * (size_t)(rows * cols)), *x = xllm_malloc(sizeof(float) * 64 * (size_t)cols);
     float *y = xllm_malloc(sizeof(float) * 64 * rows);
     double *ref = xllm_malloc(sizeof(double) * 64 * rows);
     void *dw, *dx, *dy;
@@ -62,7 +63,7 @@ static int check_type(xck_blas *bl, uint32_t t, int64_t rows, int64_t cols, cons
     CUDA_OK(cudaMemcpy(dw, wq, rb * (size_t)rows, cudaMemcpyHostToDevice));
     CUDA_OK(cudaMemcpy(dx, x, sizeof(float) * 64 * cols, cudaMemcpyHostToDevice));
     m.dtype = t, m.rows = rows, m.cols = cols, m.row_bytes = rb, m.d = dw;
-    for (int k = 0; k < 64; k++)
+    for (int k = 0; k < 40; k++)
         for (int64_t r = 0; r < rows; r++) {
             double s = 0;
             for (int64_t c = 0; c < cols; c++)
@@ -141,6 +142,90 @@ static void time_type(xck_blas *bl, uint32_t t, int64_t rows, int64_t cols, int 
     cudaFree(dy);
 }
 
+/* q/k/v finishing (no rope, norm or bias) + attention over a shuffled block
+ * table against a float64 reference: all positions in one call, then again
+ * one token per call. Returns the worst rel L2 of the attention output. */
+static double check_attention(int n_head, int n_kv, int hd, int np, int one_by_one)
+{
+    int nb = 8, q_dim = n_head * hd, kv_dim = n_kv * hd;
+    size_t kbb = (size_t)16 * n_kv * hd * 2;
+    float *q = xllm_malloc(sizeof(float) * np * q_dim), *k = xllm_malloc(sizeof(float) * np * kv_dim);
+    float *v = xllm_malloc(sizeof(float) * np * kv_dim), *out = xllm_malloc(sizeof(float) * np * q_dim);
+    int32_t meta[64 * 2 + 8], table[8] = {5, 2, 7, 0, 3, 1, 6, 4};
+    void *dq, *dk, *dv, *dout, *dkv, *dmeta;
+    double worst = 0, scale = 1.0 / sqrt((double)hd);
+    for (int i = 0; i < np * q_dim; i++)
+        q[i] = frand();
+    for (int i = 0; i < np * kv_dim; i++)
+        k[i] = frand(), v[i] = frand();
+    CUDA_OK(cudaMalloc(&dq, sizeof(float) * np * q_dim));
+    CUDA_OK(cudaMalloc(&dk, sizeof(float) * np * kv_dim));
+    CUDA_OK(cudaMalloc(&dv, sizeof(float) * np * kv_dim));
+    CUDA_OK(cudaMalloc(&dout, sizeof(float) * np * q_dim));
+    CUDA_OK(cudaMalloc(&dkv, 2 * kbb * nb));
+    CUDA_OK(cudaMalloc(&dmeta, sizeof meta));
+    CUDA_OK(cudaMemset(dkv, 0, 2 * kbb * nb));
+    for (int t0 = 0; t0 < np; t0 += one_by_one ? 1 : np) {
+        int n = one_by_one ? 1 : np;
+        xck_batch b;
+        xck_qkv_args qa;
+        xck_attn_args aa;
+        xck_kv kv = {dkv, (uint8_t *)dkv + kbb * nb, kbb, kbb, 0};
+        for (int i = 0; i < n; i++)
+            meta[i] = t0 + i, meta[64 + i] = 0;
+        memcpy(meta + 128, table, sizeof table);
+        CUDA_OK(cudaMemcpy(dmeta, meta, sizeof meta, cudaMemcpyHostToDevice));
+        CUDA_OK(cudaMemcpy(dq, q + (size_t)t0 * q_dim, sizeof(float) * n * q_dim, cudaMemcpyHostToDevice));
+        CUDA_OK(cudaMemcpy(dk, k + (size_t)t0 * kv_dim, sizeof(float) * n * kv_dim, cudaMemcpyHostToDevice));
+        CUDA_OK(cudaMemcpy(dv, v + (size_t)t0 * kv_dim, sizeof(float) * n * kv_dim, cudaMemcpyHostToDevice));
+        b.n_tokens = n, b.pos = (int32_t *)dmeta, b.seq = (int32_t *)dmeta + 64, b.tables = (int32_t *)dmeta + 128;
+        b.table_stride = 8;
+        memset(&qa, 0, sizeof qa);
+        qa.q_in = dq, qa.k_in = dk, qa.v_in = dv, qa.sq = q_dim, qa.sk = kv_dim, qa.sv = kv_dim;
+        qa.n_head = n_head, qa.n_kv = n_kv, qa.hd_k = hd, qa.hd_v = hd, qa.q_out = dq;
+        memset(&aa, 0, sizeof aa);
+        aa.q = dq, aa.out = (float *)dout + (size_t)t0 * q_dim, aa.n_head = n_head, aa.n_kv = n_kv;
+        aa.hd_k = hd, aa.hd_v = hd, aa.scale = (float)scale;
+        if (xck_qkv(0, &b, &qa, &kv) || xck_attention(0, &b, &aa, &kv)) {
+            fprintf(stderr, "attention launch failed\n");
+            return INFINITY;
+        }
+        CUDA_OK(cudaDeviceSynchronize());
+    }
+    CUDA_OK(cudaMemcpy(out, dout, sizeof(float) * np * q_dim, cudaMemcpyDeviceToHost));
+    for (int t = 0; t < np; t++)
+        for (int h = 0; h < n_head; h++) {
+            int g = h / (n_head / n_kv);
+            double sc[64], mx = -1e300, l = 0, num = 0, den = 0;
+            for (int j = 0; j <= t; j++) {
+                double d = 0;
+                for (int e = 0; e < hd; e++) /* keys and values as the f16 cache holds them */
+                    d += (double)q[(size_t)t * q_dim + h * hd + e] *
+                         xllm_f16_to_f32(xllm_f32_to_f16(k[(size_t)j * kv_dim + g * hd + e]));
+                sc[j] = d * scale;
+                mx = sc[j] > mx ? sc[j] : mx;
+            }
+            for (int j = 0; j <= t; j++)
+                l += exp(sc[j] - mx);
+            for (int e = 0; e < hd; e++) {
+                double o = 0;
+                for (int j = 0; j <= t; j++)
+                    o += exp(sc[j] - mx) / l * xllm_f16_to_f32(xllm_f32_to_f16(v[(size_t)j * kv_dim + g * hd + e]));
+                double diff = out[(size_t)t * q_dim + h * hd + e] - o;
+                num += diff * diff, den += o * o;
+            }
+            double rel = sqrt(num / den);
+            if (!(rel <= worst)) {
+                worst = rel;
+                if (rel > 1e-3)
+                    printf("ATT  bad: token %d head %d rel %.3g\n", t, h, rel);
+            }
+        }
+    cudaFree(dq), cudaFree(dk), cudaFree(dv), cudaFree(dout), cudaFree(dkv), cudaFree(dmeta);
+    xllm_free(q), xllm_free(k), xllm_free(v), xllm_free(out);
+    return worst;
+}
+
 int main(void)
 {
     xck_blas bl = {0};
@@ -164,6 +249,27 @@ int main(void)
         printf("KCHECK %-6s rows 96 cols 512 n=1,3,8,40: worst rel L2 %.3g (tol %.0e) %s\n", xllm_dtype_name(types[i]),
                worst, tol, worst <= tol ? "ok" : "FAIL");
         fails += !(worst <= tol);
+    }
+    {
+        static const uint32_t big[] = {XLLM_DTYPE_F16, XLLM_DTYPE_Q4_K, XLLM_DTYPE_F32};
+        int nb[] = {1, 16, 40};
+        for (int i = 0; i < 3; i++) {
+            double worst;
+            check_type(&bl, big[i], 1024, 5632, nb, 3, &worst);
+            printf("KCHECK %-6s rows 1024 cols 5632 n=1,16,40: worst rel L2 %.3g %s\n", xllm_dtype_name(big[i]), worst,
+                   worst <= 5e-3 ? "ok" : "FAIL");
+            fails += !(worst <= 5e-3);
+        }
+    }
+    {
+        static const int shapes[][3] = {{8, 4, 32}, {32, 4, 64}, {4, 2, 16}, {32, 8, 128}};
+        for (int i = 0; i < 4; i++)
+            for (int obo = 0; obo < 2; obo++) {
+                double w = check_attention(shapes[i][0], shapes[i][1], shapes[i][2], 40, obo);
+                printf("KCHECK attention heads %d/%d dim %d, 40 positions %s: worst rel L2 %.3g %s\n", shapes[i][0],
+                       shapes[i][1], shapes[i][2], obo ? "one per call" : "in one call", w, w <= 1e-4 ? "ok" : "FAIL");
+                fails += !(w <= 1e-4);
+            }
     }
     {
         uint32_t tt[] = {XLLM_DTYPE_F16, XLLM_DTYPE_Q8_0, XLLM_DTYPE_Q4_0, XLLM_DTYPE_Q4_K, XLLM_DTYPE_Q6_K};
