@@ -18,6 +18,12 @@
 #include "model/hf.h"
 
 #define ALIGN 256
+#define GRAPH_SLOTS 32 /* decode-step graphs kept: (tokens, table width, logits rows) shapes */
+
+typedef struct xc_graph {
+    int n_tokens, stride, n_rows; /* the shape it was captured for (0: empty slot) */
+    cudaGraphExec_t exec;
+} xc_graph;
 
 typedef struct xc_set {
     xc_mat mat[XLLM_ROLE_COUNT];
@@ -43,8 +49,19 @@ struct xc_ctx {
     size_t meta_cap;    /* int32 entries */
     int32_t *h_meta;    /* pinned staging of d_meta */
     xc_batch_plan plan;
+    xc_graph graphs[GRAPH_SLOTS]; /* captured decode steps (batches of <= XC_MMV_MAX_TOKENS) */
+    int use_graphs;
     char error[XLLM_MAX_ERROR_MESSAGE];
 };
+
+static void drop_graphs(xc_ctx *c)
+{
+    for (int i = 0; i < GRAPH_SLOTS; i++) {
+        if (c->graphs[i].n_tokens)
+            cudaGraphExecDestroy(c->graphs[i].exec);
+        c->graphs[i].n_tokens = 0;
+    }
+}
 
 static xllm_status ctx_fail(xc_ctx *c, xllm_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static xllm_status ctx_fail(xc_ctx *c, xllm_status st, const char *fmt, ...)
@@ -197,16 +214,23 @@ static xllm_status alloc_scratch(xc_ctx *c)
     float **dst[] = {&c->x, &c->h, &c->q, &c->k, &c->v, &c->att, &c->big, &c->ff, &c->logits};
     size_t total = 0, off = 0, act = align_up(T * (size_t)c->sz.max_cols * 2);
     size_t w16 = T > XC_MMV_MAX_TOKENS ? align_up((size_t)c->sz.max_matrix_elems * 2) : 0;
+    size_t xq = align_up((size_t)XC_MMV_MAX_TOKENS * (size_t)c->sz.max_cols);
+    size_t xd = align_up((size_t)XC_MMV_MAX_TOKENS * (size_t)c->sz.max_cols / 32 * 8);
+    const char *q8 = getenv("XLLM_CUDA_Q8ACT");
     xllm_status st;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         total += align_up(sizes[i] * sizeof(float));
-    CK(cudaMalloc(&c->d_scratch, total + act + w16), "scratch");
+    CK(cudaMalloc(&c->d_scratch, total + act + w16 + xq + xd), "scratch");
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         *dst[i] = (float *)((uint8_t *)c->d_scratch + off);
         off += align_up(sizes[i] * sizeof(float));
     }
     c->blas.act16 = (uint8_t *)c->d_scratch + off;
     c->blas.w16 = w16 ? (uint8_t *)c->d_scratch + off + act : NULL;
+    if (!(q8 && q8[0] == '0')) { /* int8 activations for the decode mat-vec of Q8_0/Q4_0/Q4_K/Q6_K */
+        c->blas.xq = (int8_t *)c->d_scratch + off + act + w16;
+        c->blas.xd = (uint8_t *)c->d_scratch + off + act + w16 + xq;
+    }
     return XLLM_OK;
 }
 
@@ -218,6 +242,7 @@ static xllm_status meta_reserve(xc_ctx *c, size_t tables)
     if (need <= c->meta_cap)
         return XLLM_OK;
     need += need / 2;
+    drop_graphs(c); /* they hold the old buffer's address */
     if (c->d_meta)
         cudaFree(c->d_meta);
     if (c->h_meta)
@@ -288,6 +313,10 @@ xllm_status xc_ctx_create(const xllm_engine_load_params *p, xc_ctx **out)
             goto out;
     }
     c->blas.mmv_only = inv && inv[0] == '1';
+    {
+        const char *g = getenv("XLLM_CUDA_GRAPHS");
+        c->use_graphs = !(g && g[0] == '0');
+    }
     if ((st = upload(c)) != XLLM_OK || (st = alloc_scratch(c)) != XLLM_OK || (st = meta_reserve(c, 0)) != XLLM_OK)
         goto out;
     if (c->sz.kv_bytes &&
@@ -311,6 +340,7 @@ void xc_ctx_free(xc_ctx *c)
         return;
     if (c->stream)
         cudaStreamSynchronize(c->stream);
+    drop_graphs(c);
     xck_blas_free(&c->blas);
     if (c->d_weights)
         cudaFree(c->d_weights);
@@ -470,19 +500,15 @@ static xllm_status stage_batch(xc_ctx *c, const xllm_batch *b, xck_batch *kb, in
     return XLLM_OK;
 }
 
-static xllm_status run_layers(xc_ctx *c, const xllm_batch *b)
+/* Every kernel of one forward after the batch upload (capturable). */
+static xllm_status enqueue_layers(xc_ctx *c, const xck_batch *kb, const int32_t *d_rows, int nr)
 {
     const xllm_hparams *hp = c->hp;
-    xck_batch kb;
-    int32_t *d_rows;
-    int nr = c->plan.n_rows;
     xllm_status st;
-    if ((st = stage_batch(c, b, &kb, &d_rows)) != XLLM_OK)
-        return st;
-    CK(xck_embed(c->stream, &c->glob.mat[XLLM_R_TOKEN_EMBD], c->d_meta, b->n_tokens, hp->embd_scale, c->x), "embed");
+    CK(xck_embed(c->stream, &c->glob.mat[XLLM_R_TOKEN_EMBD], c->d_meta, kb->n_tokens, hp->embd_scale, c->x), "embed");
     for (int32_t l = 0; l < hp->n_layer; l++)
-        if ((st = attention_block(c, &c->layers[l], l, &kb)) != XLLM_OK ||
-            (st = ffn_block(c, &c->layers[l], b->n_tokens)) != XLLM_OK)
+        if ((st = attention_block(c, &c->layers[l], l, kb)) != XLLM_OK ||
+            (st = ffn_block(c, &c->layers[l], kb->n_tokens)) != XLLM_OK)
             return st;
     if (!nr)
         return XLLM_OK;
@@ -492,6 +518,61 @@ static xllm_status run_layers(xc_ctx *c, const xllm_batch *b)
         return st;
     if (hp->final_softcap > 0.0f)
         CK(xck_softcap(c->stream, c->logits, (int64_t)nr * hp->n_vocab, hp->final_softcap), "softcap");
+    return XLLM_OK;
+}
+
+/* Decode-sized batches replay a captured graph of enqueue_layers (launch
+ * overhead otherwise dominates a small model's step); the shape picks it. */
+static xllm_status run_graph(xc_ctx *c, const xck_batch *kb, const int32_t *d_rows, int nr)
+{
+    xc_graph *g = NULL, *free_slot = NULL;
+    cudaGraph_t graph = NULL;
+    xllm_status st;
+    for (int i = 0; i < GRAPH_SLOTS && !g; i++) {
+        xc_graph *s = &c->graphs[i];
+        if (s->n_tokens == kb->n_tokens && s->stride == kb->table_stride && s->n_rows == nr)
+            g = s;
+        else if (!s->n_tokens && !free_slot)
+            free_slot = s;
+    }
+    if (!g) {
+        if (!free_slot) {
+            drop_graphs(c);
+            free_slot = &c->graphs[0];
+        }
+        CK(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal), "graph capture");
+        st = enqueue_layers(c, kb, d_rows, nr);
+        {
+            cudaError_t e = cudaStreamEndCapture(c->stream, &graph);
+            if (st == XLLM_OK && (st = dev_check(c, (int)e, "graph capture")) == XLLM_OK)
+                st = dev_check(c, (int)cudaGraphInstantiate(&free_slot->exec, graph, 0), "graph instantiate");
+        }
+        if (graph)
+            cudaGraphDestroy(graph);
+        if (st != XLLM_OK)
+            return st;
+        g = free_slot;
+        g->n_tokens = kb->n_tokens, g->stride = kb->table_stride, g->n_rows = nr;
+    }
+    CK(cudaGraphLaunch(g->exec, c->stream), "graph launch");
+    return XLLM_OK;
+}
+
+static xllm_status run_layers(xc_ctx *c, const xllm_batch *b)
+{
+    const xllm_hparams *hp = c->hp;
+    xck_batch kb;
+    int32_t *d_rows;
+    int nr = c->plan.n_rows;
+    xllm_status st;
+    if ((st = stage_batch(c, b, &kb, &d_rows)) != XLLM_OK)
+        return st;
+    if (c->use_graphs && b->n_tokens <= XC_MMV_MAX_TOKENS)
+        st = run_graph(c, &kb, d_rows, nr);
+    else
+        st = enqueue_layers(c, &kb, d_rows, nr);
+    if (st != XLLM_OK || !nr)
+        return st;
     CK(cudaMemcpyAsync(b->logits, c->logits, (size_t)nr * (size_t)hp->n_vocab * sizeof(float),
                        cudaMemcpyDeviceToHost, c->stream), "logits download");
     return XLLM_OK;

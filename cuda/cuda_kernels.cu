@@ -243,8 +243,10 @@ static __device__ __forceinline__ void kv_load(const uint8_t *row, int kv_type, 
 {
     int lane = threadIdx.x & 31;
 #pragma unroll
+    for (int r = 0; r < HD_REGS; r++)
+        v[r] = 0.0f; /* every register: the dot products run over all HD_REGS */
+#pragma unroll
     for (int r = 0; r < HD_REGS; r++) {
-        v[r] = 0.0f;
         if (32 * r >= hd)
             break;
         if (kv_type == KV_Q8_0) {

@@ -37,7 +37,12 @@ typedef struct xck_blas {
     void *act16;      /* device [max_tokens][max_cols] f16/bf16 activations */
     void *w16;        /* device f16 copy of one dequantized matrix (NULL: none needed) */
     int mmv_only;     /* 1: every batch through the mat-vec kernels (batch invariant) */
+    int8_t *xq;       /* device [XC_MMV_MAX_TOKENS][max_cols] int8 activations (NULL: f32 mat-vec only) */
+    void *xd;         /* device float2 [XC_MMV_MAX_TOKENS][max_cols / 32]: scale, scale * sum */
 } xck_blas;
+
+/* 1 if dtype has an int8-activation mat-vec kernel (Q8_0, Q4_0, Q4_K, Q6_K). */
+int xck_mmvq_supported(uint32_t dtype);
 
 int xck_blas_init(xck_blas *b, cudaStream_t stream); /* 0 or a cublasStatus_t */
 void xck_blas_free(xck_blas *b);

@@ -285,6 +285,8 @@ extern "C" void xck_blas_free(xck_blas *b)
 
 extern "C" const char *xck_blas_error(int st) { return cublasGetStatusString((cublasStatus_t)st); }
 
+extern "C" int xck_mmvq(cudaStream_t st, const xc_mat *w, const float *x, int n, float *y, int8_t *xq, void *xd);
+
 static int mmv(xck_blas *b, const xc_mat *w, const float *x, int n, float *y)
 {
     mmv_fn f = mmv_for(w->dtype);
@@ -293,6 +295,12 @@ static int mmv(xck_blas *b, const xc_mat *w, const float *x, int n, float *y)
         return (int)cudaErrorInvalidValue;
     for (int t0 = 0; t0 < n; t0 += XC_MMV_MAX_TOKENS) {
         int k = n - t0 < XC_MMV_MAX_TOKENS ? n - t0 : XC_MMV_MAX_TOKENS, R = MMV_MAX_R;
+        if (b->xq && xck_mmvq_supported(w->dtype)) {
+            int rc = xck_mmvq(b->stream, w, x + (size_t)t0 * w->cols, k, y + (size_t)t0 * w->rows, b->xq, b->xd);
+            if (rc)
+                return rc;
+            continue;
+        }
         if (k == 1) {
             mmv1_for(w->dtype)<<<blocks_for(w->rows, MMV_WARPS * MMV1_R), MMV_WARPS * 32, 0, b->stream>>>(
                 (const uint8_t *)w->d, w->row_bytes, w->rows, nsub, x + (size_t)t0 * w->cols,

@@ -101,7 +101,7 @@ xllm_status xc_plan_sizes(const xllm_model *m, int32_t n_blocks, int32_t max_bat
         out->k_block_bytes + (uint64_t)XLLM_KV_BLOCK_SIZE * hp->n_head_kv * xc_kv_row_bytes(kv_type, hp->head_dim_v);
     out->kv_bytes = (uint64_t)(n_blocks > 0 ? n_blocks : 0) * out->kv_block_bytes * (uint64_t)hp->n_layer;
     out->scratch_bytes = T * floats_per_token(hp) * sizeof(float) + T * (uint64_t)out->max_cols * 2 +
-                         4 * T * sizeof(int32_t);
+                         4 * T * sizeof(int32_t) + (uint64_t)XC_MMV_MAX_TOKENS * (uint64_t)out->max_cols * 5 / 4;
     if (T > XC_MMV_MAX_TOKENS && quantized)
         out->scratch_bytes += out->max_matrix_elems * 2; /* dequantized f16 copy of one matrix */
     return XLLM_OK;
