@@ -1,6 +1,8 @@
 # Makefile - builds build/xllm, the unit tests (plain and ASan+UBSan), fuzz targets.
 #   make            build/xllm
-#   make test       install deps if missing, run unit tests, then the sanitizer build of them
+#   make test       install deps if missing, run unit tests, the e2e tests (real clients against
+#                   a live xllm serve), then the sanitizer build of the unit tests
+#   make e2e-test   only the e2e tests (tests/e2e, node --test; npm ci when node_modules lacks the clients)
 #   make run        build and run xllm on the demo model in models/
 #   make fuzz       build the libFuzzer targets (clang) into build-fuzz/
 #   make CUDA=1     also the CUDA engine plugin: build/libxllm-cuda.so, build/cuda.json
@@ -22,7 +24,7 @@ else
 endif
 CFLAGS ?=
 CFLAGS += $(CFLAGS_BASE) $(OPT)
-LDLIBS := -ljansson -lpcre2-8 -lutf8proc -lcrypto -ldl -lm -pthread
+LDLIBS := -ljansson -lpcre2-8 -lutf8proc -lcrypto -lmicrohttpd -lcurl -lz -ledit -ldl -lm -pthread
 
 # Per-file ISA flags: kernels named *_avx2.c / *_avx512.c are compiled for that
 # ISA and only called after the start-up CPU check.
@@ -37,7 +39,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test unit-test san-test run deps fuzz clean models bench-models cuda
+.PHONY: all test unit-test san-test e2e-test run deps fuzz clean models bench-models cuda
 all: $(BUILD)/xllm
 
 # ---- CUDA engine plugin (make CUDA=1; the objects of src/ are PIC so the
@@ -116,10 +118,17 @@ san-test:
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/xllm build-asan/xllm-tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 XLLM_BIN=build-asan/xllm build-asan/xllm-tests $(T)
 
+# The official openai / ollama / @anthropic-ai/sdk clients against build/xllm serve
+# on the demo model; each test file starts and always kills its own server.
+e2e-test: $(BUILD)/xllm
+	@test -f node_modules/openai/package.json || npm ci --no-audit --no-fund
+	XLLM_BIN=$(BUILD)/xllm timeout 300 node --test --test-concurrency=1 tests/e2e/
+
 # The CUDA plugin is built (and its GPU-free tests run) where nvcc exists.
 test: deps
 	@if command -v nvcc >/dev/null 2>&1; then $(MAKE) CUDA=1 cuda; fi
 	$(MAKE) unit-test
+	$(MAKE) e2e-test
 	$(MAKE) san-test
 
 DEMO_MODEL ?= $(firstword $(wildcard models/*.gguf))

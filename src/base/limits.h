@@ -35,6 +35,9 @@
 #define XLLM_MAX_LAYERS 512
 /* Threads in the CPU compute pool. */
 #define XLLM_MAX_THREADS 256
+/* Attention head size (key or value): the largest real one is 256 (Gemma);
+ * the CPU attention keeps one head row on the stack. */
+#define XLLM_MAX_HEAD_DIM 1024
 
 /* Sampler: largest penalty window ("all" means this many recent tokens). */
 #define XLLM_SAMPLER_MAX_WINDOW 65536
@@ -61,5 +64,138 @@
 #define XLLM_COMPARE_MAX_PROMPTS 256
 /* compare / perplexity: largest text file scored (~16M tokens of English). */
 #define XLLM_PPL_MAX_TEXT_BYTES (64u << 20)
+
+/* store: largest manifest file read (real ones are < 2 KB; a safetensors
+ * model with many shards a few KB). */
+#define XLLM_STORE_MAX_MANIFEST (4u << 20)
+/* store: largest text layer read into memory (template, system, params,
+ * license, messages; licenses reach ~30 KB). */
+#define XLLM_STORE_MAX_TEXT_LAYER (16u << 20)
+/* store: manifests scanned by list / delete (an Ollama directory holds tens). */
+#define XLLM_STORE_MAX_MANIFESTS 65536
+/* pull: largest registry JSON reply read (manifests, Hugging Face file
+ * lists; a repo listing with blobs=true of 1,000 files is ~300 KB). */
+#define XLLM_PULL_MAX_JSON (16u << 20)
+/* pull: parallel ranged parts of one blob (Ollama uses up to 16). */
+#define XLLM_PULL_MAX_PARTS 16
+/* pull: layers per manifest we accept. */
+#define XLLM_PULL_MAX_LAYERS 1024
+/* Modelfile: largest file read, and commands in one. */
+#define XLLM_MODELFILE_MAX_BYTES (16u << 20)
+#define XLLM_MODELFILE_MAX_COMMANDS 4096
+/* export/import: entries in one archive. */
+#define XLLM_ARCHIVE_MAX_ENTRIES 4096
+/* Grammar: largest GBNF text accepted (generated schema grammars are < 100 KB). */
+#define XLLM_GRAMMAR_MAX_TEXT (4u << 20)
+/* Grammar: rules after desugaring (groups and repetitions add rules). */
+#define XLLM_GRAMMAR_MAX_RULES (1u << 18)
+/* Grammar: elements in all alternatives (bounds memory of a hostile {m,n}). */
+#define XLLM_GRAMMAR_MAX_ELEMS (1u << 22)
+/* Grammar: largest m or n in x{m,n} (maxLength of real schemas < 10k). */
+#define XLLM_GRAMMAR_MAX_REPEAT 10000
+/* Grammar: parenthesis nesting depth (the parser recurses). */
+#define XLLM_GRAMMAR_MAX_NESTING 128
+/* Grammar: stacks in one state of the automaton (ambiguous grammars fan out). */
+#define XLLM_GRAMMAR_MAX_STACKS 65536
+/* Grammar state: interned stack sets / nodes before the caches are flushed
+ * (a set costs ~1 KiB of transitions). */
+#define XLLM_GRAMMAR_FLUSH_SETS 16384
+#define XLLM_GRAMMAR_FLUSH_NODES (1u << 20)
+/* Grammar state: bytes of cached token masks per sequence (128k vocab: 16 KiB each). */
+#define XLLM_GRAMMAR_MASK_CACHE (8u << 20)
+/* Lazy grammar: trigger words and their length. */
+#define XLLM_GRAMMAR_MAX_TRIGGERS 64
+#define XLLM_GRAMMAR_MAX_TRIGGER_LEN 256
+/* JSON schema -> GBNF: nesting depth of the schema walk and size of the text. */
+#define XLLM_JSON_SCHEMA_MAX_DEPTH 64
+#define XLLM_JSON_SCHEMA_MAX_GBNF (4u << 20)
+/* Jinja2 chat templates (untrusted: they come inside model files). Real templates
+ * are < 64 KB and render a chat in well under 100k steps; the caps stop a hostile
+ * template from looping, recursing or growing memory without bound. */
+#define XLLM_JINJA_MAX_SOURCE (1u << 20)
+/* Evaluation steps (one per statement or expression node) per render. */
+#define XLLM_JINJA_MAX_STEPS 5000000u
+/* Nesting of macro calls and of the parser's recursion (keeps the C stack safe). */
+#define XLLM_JINJA_MAX_DEPTH 200
+/* Rendered output (a prompt: models' contexts are < 2M tokens of ~4 bytes). */
+#define XLLM_JINJA_MAX_OUTPUT (16u << 20)
+/* Memory one render (values, strings) or one parse may allocate. */
+#define XLLM_JINJA_MAX_MEMORY (256u << 20)
+/* range() length: Jinja2's sandbox (MAX_RANGE) refuses more. */
+#define XLLM_JINJA_MAX_RANGE 100000
+/* store: largest manifest file read (real ones are < 2 KB; a safetensors
+ * model with many shards a few KB). */
+#define XLLM_STORE_MAX_MANIFEST (4u << 20)
+/* store: largest text layer read into memory (template, system, params,
+ * license, messages; licenses reach ~30 KB). */
+#define XLLM_STORE_MAX_TEXT_LAYER (16u << 20)
+/* store: manifests scanned by list / delete (an Ollama directory holds tens). */
+#define XLLM_STORE_MAX_MANIFESTS 65536
+/* pull: largest registry JSON reply read (manifests, Hugging Face file
+ * lists; a repo listing with blobs=true of 1,000 files is ~300 KB). */
+#define XLLM_PULL_MAX_JSON (16u << 20)
+/* pull: parallel ranged parts of one blob (Ollama uses up to 16). */
+#define XLLM_PULL_MAX_PARTS 16
+/* pull: layers per manifest we accept. */
+#define XLLM_PULL_MAX_LAYERS 1024
+/* Modelfile: largest file read, and commands in one. */
+#define XLLM_MODELFILE_MAX_BYTES (16u << 20)
+#define XLLM_MODELFILE_MAX_COMMANDS 4096
+/* export/import: entries in one archive. */
+#define XLLM_ARCHIVE_MAX_ENTRIES 4096
+/* server: largest request body (SPEC S-2: 50 MB, base64 images included). */
+#define XLLM_SERVER_MAX_BODY (50u * 1000u * 1000u)
+/* server: messages per chat request (long agent transcripts reach a few thousand). */
+#define XLLM_SERVER_MAX_MESSAGES 100000
+/* server: choices per request (OpenAI n; each is one sequence in the batch). */
+#define XLLM_SERVER_MAX_N 128
+/* server: models served under names (--model, store). */
+#define XLLM_SERVER_MAX_MODELS 256
+/* server: Responses API conversations kept for previous_response_id (oldest dropped). */
+#define XLLM_SERVER_MAX_RESPONSES 256
+/* server: inputs per embedding request (OpenAI allows 2048). */
+#define XLLM_SERVER_MAX_EMBED_INPUTS 2048
+/* server: HTTP connections at once (each costs a socket and a few KB). */
+#define XLLM_SERVER_MAX_CONNECTIONS 4096
+/* server: memory pool of one HTTP connection (request line + headers + I/O
+ * buffers). MHD's default is 32 KiB, which made 1,000 idle keep-alive
+ * connections cost 32 MB; headers of real clients are < 2 KiB. */
+#define XLLM_SERVER_CONN_MEMORY (8u << 10)
+/* server: bytes a streaming response hands MHD per call (a few SSE events). */
+#define XLLM_SERVER_STREAM_BLOCK 2048
+/* server: graceful shutdown waits this long for running requests (SPEC S-2). */
+#define XLLM_SERVER_SHUTDOWN_S 30
+/* Runner protocol: largest frame payload. A 1M-token prompt as JSON is ~8 MB;
+ * 2,048 embeddings of 4,096 floats are 32 MiB; the reader allocates up to
+ * this per frame, so it also bounds what a hostile peer can make us hold. */
+#define XLLM_RUNNER_MAX_FRAME (40u << 20)
+/* Runner: inputs of one embed request (OpenAI allows 2,048). */
+#define XLLM_RUNNER_MAX_EMBED_INPUTS 2048
+/* Runner: prompt tokens of one request (the largest contexts are 1M-2M). */
+#define XLLM_RUNNER_MAX_PROMPT_TOKENS (1 << 22)
+/* Runner: connected clients (the server keeps one or a few connections). */
+#define XLLM_RUNNER_MAX_CLIENTS 64
+/* Runner: unsent bytes queued for one client: one largest frame plus 16 MiB
+ * of token events (~400k tokens); a client further behind is dropped and its
+ * requests cancelled, so a stalled reader cannot stall or bloat the runner. */
+#define XLLM_RUNNER_MAX_CLIENT_OUT (XLLM_RUNNER_MAX_FRAME + (16u << 20))
+/* Runner: trace id kept for log lines (longer ones are cut). */
+#define XLLM_RUNNER_MAX_TRACE_ID 128
+/* Runner: grammar text of one request (GBNF files are a few KB). */
+#define XLLM_RUNNER_MAX_GRAMMAR (1u << 20)
+/* Jinja2 chat templates (untrusted: they come inside model files). Real templates
+ * are < 64 KB and render a chat in well under 100k steps; the caps stop a hostile
+ * template from looping, recursing or growing memory without bound. */
+#define XLLM_JINJA_MAX_SOURCE (1u << 20)
+/* Evaluation steps (one per statement or expression node) per render. */
+#define XLLM_JINJA_MAX_STEPS 5000000u
+/* Nesting of macro calls and of the parser's recursion (keeps the C stack safe). */
+#define XLLM_JINJA_MAX_DEPTH 200
+/* Rendered output (a prompt: models' contexts are < 2M tokens of ~4 bytes). */
+#define XLLM_JINJA_MAX_OUTPUT (16u << 20)
+/* Memory one render (values, strings) or one parse may allocate. */
+#define XLLM_JINJA_MAX_MEMORY (256u << 20)
+/* range() length: Jinja2's sandbox (MAX_RANGE) refuses more. */
+#define XLLM_JINJA_MAX_RANGE 100000
 
 #endif

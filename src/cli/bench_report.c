@@ -64,6 +64,10 @@ void xllm_bench_print_text(FILE *f, const xllm_bench_report *r)
     fprintf(f, "decode:     %.2f tokens/s (%d steps, median of %d)\n", r->decode_tps, r->gen_tokens - 1,
             r->repeats);
     fprintf(f, "ttft:       %.1f ms\n", r->ttft_seconds * 1e3);
+    if (r->prefix_tokens)
+        fprintf(f, "prefix:     %d shared tokens: first token %.1f ms cold, %.1f ms with %d cached (%.1f%%)\n",
+                r->prefix_tokens, r->prefix_cold_ttft * 1e3, r->prefix_warm_ttft * 1e3, r->prefix_cached,
+                r->prefix_cold_ttft > 0 ? 100 * r->prefix_warm_ttft / r->prefix_cold_ttft : 0.0);
     fprintf(f, "roofline:   %.3f of %.2f tokens/s (%.1f MB of weights per token at %.2f GB/s measured)\n",
             r->decode_roofline_ratio, roofline_tps(r), (double)r->decode_bytes_per_token / 1e6, r->bandwidth / 1e9);
     fprintf(f, "memory:     %.1f MiB resident, %.1f MiB peak\n", mib(r->rss_bytes), mib(r->peak_rss_bytes));
@@ -128,6 +132,12 @@ void xllm_bench_print_json(FILE *f, const xllm_bench_report *r)
     json_object_set_new(o, "prefill_tokens_per_s", jreal(r->prefill_tps));
     json_object_set_new(o, "decode_tokens_per_s", jreal(r->decode_tps));
     json_object_set_new(o, "ttft_seconds", jreal(r->ttft_seconds));
+    if (r->prefix_tokens) {
+        json_object_set_new(o, "prefix_tokens", json_integer(r->prefix_tokens));
+        json_object_set_new(o, "prefix_cached_tokens", json_integer(r->prefix_cached));
+        json_object_set_new(o, "prefix_cold_ttft_seconds", jreal(r->prefix_cold_ttft));
+        json_object_set_new(o, "prefix_warm_ttft_seconds", jreal(r->prefix_warm_ttft));
+    }
     json_object_set_new(o, "model_bytes", json_integer((json_int_t)r->model_bytes));
     json_object_set_new(o, "decode_bytes_per_token", json_integer((json_int_t)r->decode_bytes_per_token));
     json_object_set_new(o, "memory_bandwidth_bytes_per_s", jreal(r->bandwidth));

@@ -48,6 +48,9 @@ typedef struct xllm_bench_report {
     double other_cpu_share;        /* share of machine CPU used by other processes */
     uint64_t rss_bytes, peak_rss_bytes;
     int kv_blocks_total;           /* the scheduler's KV pool */
+    int prefix_tokens;             /* --shared-prefix: tokens the two requests share (0: not run) */
+    int prefix_cached;             /* prompt tokens the second request took from the prefix cache */
+    double prefix_cold_ttft, prefix_warm_ttft; /* seconds to first token, first and second request */
     const char *kv_type;           /* "f16", "q8_0", "f32" */
     int n_levels;
     xllm_bench_level levels[XLLM_BENCH_MAX_LEVELS];

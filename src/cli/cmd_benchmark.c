@@ -12,6 +12,7 @@
 #include "base/limits.h"
 #include "base/sysinfo.h"
 #include "cli/args.h"
+#include "cli/bench_http.h"
 #include "cli/bench_report.h"
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -27,7 +28,7 @@ typedef struct bench_opts {
     const char *kv_type;
     const char *device;
     double arrival_rate;
-    int kv_blocks, step_tokens;
+    int kv_blocks, step_tokens, shared_prefix;
     int *levels; /* parsed --concurrency */
     int n_levels, max_level;
 } bench_opts;
@@ -211,6 +212,32 @@ static xllm_status run_single(xllm_instance *in, const bench_opts *o, const int3
     return st;
 }
 
+/* Two requests sharing their first o->shared_prefix tokens (then 16 of their
+ * own): time to first token of the first (cold) and of the second, which
+ * takes the shared blocks from the prefix cache. */
+static xllm_status run_prefix(xllm_instance *in, const bench_opts *o, xllm_bench_report *r)
+{
+    int32_t n = o->shared_prefix + 16, *p = xllm_calloc((size_t)n, sizeof(int32_t));
+    xllm_sched_stats s0, s1;
+    cli_gen_stats g;
+    xllm_status st = p ? XLLM_OK : xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "benchmark: prefix prompt");
+    if (st != XLLM_OK)
+        return st;
+    cli_random_prompt(in->tok, in->info.n_vocab, (uint64_t)o->seed + 1000, p, n);
+    st = cli_generate_greedy(in, p, n, 2, 0, 0x9e37u, NULL, NULL, &g);
+    r->prefix_cold_ttft = g.prefill_s;
+    cli_random_prompt(in->tok, in->info.n_vocab, (uint64_t)o->seed + 2000, p + o->shared_prefix, 16);
+    xllm_sched_stats_get(in->sched, &s0);
+    if (st == XLLM_OK)
+        st = cli_generate_greedy(in, p, n, 2, 0, 0x9e37u, NULL, NULL, &g);
+    xllm_sched_stats_get(in->sched, &s1);
+    r->prefix_warm_ttft = g.prefill_s;
+    r->prefix_tokens = o->shared_prefix;
+    r->prefix_cached = (int)(s1.cached_tokens - s0.cached_tokens);
+    xllm_free(p);
+    return st;
+}
+
 static uint64_t work_tokens(const bench_opts *o)
 {
     uint64_t per_seq = (uint64_t)o->prompt_tokens + (uint64_t)o->gen_tokens - 1, n = (uint64_t)o->repeats;
@@ -235,6 +262,8 @@ static xllm_status measure(xllm_instance *in, const bench_opts *o, xllm_bench_re
     xllm_progress_begin(&prog, "benchmark", "tokens", work_tokens(o), o->quiet);
     b.prog = &prog;
     st = run_single(in, o, b.prompts, &prog, r);
+    if (st == XLLM_OK && o->shared_prefix > 0)
+        st = run_prefix(in, o, r);
     for (int i = 0; i < o->n_levels && st == XLLM_OK; i++)
         st = run_level(in, &b, o->levels[i], o, &r->levels[r->n_levels++]);
     xllm_progress_end(&prog, st == XLLM_OK);
@@ -252,8 +281,10 @@ static int check_opts(bench_opts *o)
                 XLLM_BENCH_MAX_REPEATS);
         return 2;
     }
-    if (!(o->arrival_rate >= 0) || o->step_tokens < 1 || o->kv_blocks < 0) {
-        fprintf(stderr, "xllm benchmark: need --arrival-rate >= 0, --step-tokens >= 1, --kv-blocks >= 0\n");
+    if (!(o->arrival_rate >= 0) || o->step_tokens < 1 || o->kv_blocks < 0 || o->shared_prefix < 0 ||
+        o->shared_prefix > (1 << 20)) {
+        fprintf(stderr, "xllm benchmark: need --arrival-rate >= 0, --step-tokens >= 1, --kv-blocks >= 0, "
+                        "--shared-prefix 0..1048576\n");
         return 2;
     }
     if (!o->concurrency[0])
@@ -296,7 +327,6 @@ static void print_report(const bench_opts *o, const xllm_bench_report *r)
 static void describe(const char *path, const bench_opts *o, const cli_model_facts *mf, const xllm_instance *in,
                      char *prompt_src, size_t cap, xllm_bench_report *r)
 {
-    static const char *const kv_names[XLLM_KV_TYPE_COUNT] = {"f16", "q8_0", "f32"};
     snprintf(prompt_src, cap, "random token ids (seed %d, BOS first when the vocabulary adds one, no control tokens)",
              o->seed);
     r->model = path;
@@ -315,7 +345,7 @@ static void describe(const char *path, const bench_opts *o, const cli_model_fact
     r->model_bytes = mf->model_bytes;
     r->decode_bytes_per_token = mf->decode_bytes;
     r->kv_blocks_total = in->n_blocks;
-    r->kv_type = in->info.kv_type >= 0 && in->info.kv_type < XLLM_KV_TYPE_COUNT ? kv_names[in->info.kv_type] : "?";
+    r->kv_type = xllm_kv_type_name(in->info.kv_type);
 }
 
 static int benchmark(const char *path, bench_opts *o)
@@ -327,7 +357,9 @@ static int benchmark(const char *path, bench_opts *o)
     xllm_bench_report r;
     xllm_status st;
     char prompt_src[128];
-    int32_t bps = (o->prompt_tokens + o->gen_tokens + XLLM_KV_BLOCK_SIZE - 1) / XLLM_KV_BLOCK_SIZE;
+    int32_t longest = o->prompt_tokens + o->gen_tokens > o->shared_prefix + 18 ? o->prompt_tokens + o->gen_tokens
+                                                                                : o->shared_prefix + 18;
+    int32_t bps = (longest + XLLM_KV_BLOCK_SIZE - 1) / XLLM_KV_BLOCK_SIZE;
     memset(&r, 0, sizeof r);
     o->threads = o->threads > 0 ? o->threads : xllm_online_cpus();
     o->max_level = o->max_level > 1 ? o->max_level : 1;
@@ -367,7 +399,9 @@ static int benchmark(const char *path, bench_opts *o)
 
 int cmd_benchmark(int argc, char **argv)
 {
-    bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, NULL, 0, 0, 512, NULL, 0, 0};
+    if (xllm_bench_http_wanted(argc, argv)) /* --server URL: an HTTP server instead of a model file */
+        return xllm_bench_http(argc, argv);
+    bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, NULL, 0, 0, 512, 0, NULL, 0, 0};
     const char *pos[1];
     int n_pos = 0, rc;
     const xllm_opt opts[] = {
@@ -390,6 +424,8 @@ int cmd_benchmark(int argc, char **argv)
         CLI_OPT_DEVICE(o.device),
         {"kv-blocks", XLLM_OPT_INT, &o.kv_blocks, "KV pool blocks (default: enough for the largest level)"},
         {"step-tokens", XLLM_OPT_INT, &o.step_tokens, "token budget of one scheduler step (default 512)"},
+        {"shared-prefix", XLLM_OPT_INT, &o.shared_prefix,
+         "also time two requests sharing N prompt tokens: first token cold and from the prefix cache (default 0)"},
     };
     rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &n_pos,
                          "MODEL [options]\n\n"

@@ -3,7 +3,6 @@
 
 #include <math.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/fs.h"
 #include "base/sysinfo.h"
@@ -18,11 +17,21 @@ xllm_status cli_open_container(const char *path, xllm_gguf **out)
 
 xllm_status cli_model_open(const char *path, int n_threads, int n_ctx, int need_tokenizer, cli_model *m)
 {
+    return cli_model_open_kv(path, n_threads, n_ctx, XLLM_KV_F16, need_tokenizer, m);
+}
+
+xllm_status cli_model_open_kv(const char *path, int n_threads, int n_ctx, int32_t kv_type, int need_tokenizer,
+                              cli_model *m)
+{
     xllm_status st;
+    xllm_session_params sp = xllm_session_params_default();
     double t0 = xllm_now();
     m->session = NULL;
     m->tok = NULL;
-    st = xllm_session_open(path, n_threads, n_ctx, &m->session);
+    sp.n_threads = n_threads;
+    sp.n_ctx = n_ctx;
+    sp.kv_type = kv_type;
+    st = xllm_session_open_ex(path, &sp, &m->session);
     if (st != XLLM_OK)
         return st;
     m->load_seconds = xllm_now() - t0;
@@ -92,14 +101,8 @@ void cli_print_float(FILE *f, float v)
 
 xllm_status cli_kv_type_parse(const char *name, int32_t *kv_type)
 {
-    static const char *const names[XLLM_KV_TYPE_COUNT] = {"f16", "q8_0", "f32"};
-    *kv_type = XLLM_KV_F16;
-    if (!name)
-        return XLLM_OK;
-    for (int32_t t = 0; t < XLLM_KV_TYPE_COUNT; t++)
-        if (!strcasecmp(name, names[t])) {
-            *kv_type = t;
-            return XLLM_OK;
-        }
-    return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "--kv-type %s: expected f16, q8_0 or f32", name);
+    *kv_type = name ? xllm_kv_type_parse(name) : XLLM_KV_F16;
+    if (*kv_type < 0)
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "--kv-type %s: expected f16, q8_0 or f32", name);
+    return XLLM_OK;
 }

@@ -28,6 +28,9 @@ typedef struct cli_model {
 } cli_model;
 
 xllm_status cli_model_open(const char *path, int n_threads, int n_ctx, int need_tokenizer, cli_model *m);
+/* The same with the KV cache in kv_type (xllm_kv_type; cli_model_open: f16). */
+xllm_status cli_model_open_kv(const char *path, int n_threads, int n_ctx, int32_t kv_type, int need_tokenizer,
+                              cli_model *m);
 void cli_model_close(cli_model *m);
 
 /* Tensor statistics of a container: count per dtype, parameters, data bytes. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "kernels/cpu/kernels.h"
 
 static const struct {
     const char *name;
@@ -11,6 +12,10 @@ static const struct {
 } commands[] = {
 #define XLLM_CLI_ENTRY(name, fn, help) {name, fn, help},
     XLLM_CLI_COMMANDS(XLLM_CLI_ENTRY)
+#undef XLLM_CLI_ENTRY
+}, hidden[] = {
+#define XLLM_CLI_ENTRY(name, fn, help) {name, fn, help},
+    XLLM_CLI_HIDDEN_COMMANDS(XLLM_CLI_ENTRY)
 #undef XLLM_CLI_ENTRY
 };
 
@@ -32,9 +37,16 @@ int main(int argc, char **argv)
         printf("xllm version %s\n", XLLM_VERSION);
         return 0;
     }
+    if (xllm_kernels_init() != XLLM_OK) { /* refuse rather than die of SIGILL later */
+        fprintf(stderr, "xllm: %s\n", xllm_last_error());
+        return 1;
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
+        if (!strcmp(argv[1], hidden[i].name))
+            return hidden[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "xllm: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1,7 +1,8 @@
 /* cpu_attention.c - the attention half of a layer on CPU: per-token q/k/v
- * finishing (biases, q/k norm, rope, KV block write) and attention over the
- * paged KV blocks (decoders) or over the batch's own tokens (encoders), with
- * an online softmax over chunks of up to one block of positions. */
+ * finishing (biases, q/k norm, rope, KV block write in the context's KV
+ * type) and attention over the paged KV blocks (decoders) or over the batch's
+ * own f32 tokens (encoders), with an online softmax over chunks of up to one
+ * block of positions. */
 #include <math.h>
 #include <string.h>
 
@@ -51,13 +52,12 @@ static void qkv_row(void *arg, int64_t i)
         const xllm_batch *b = c->b;
         int32_t pos = b->positions[i], slot = pos % XLLM_KV_BLOCK_SIZE;
         int32_t blk = b->block_tables[b->seq[i]][pos / XLLM_KV_BLOCK_SIZE];
-        float *kb = xllm_cpu_k_layer(c, job->layer) + (size_t)blk * c->k_block_floats;
-        float *vb = xllm_cpu_v_layer(c, job->layer) + (size_t)blk * c->v_block_floats;
+        uint8_t *kb = xllm_cpu_k_layer(c, job->layer) + (size_t)blk * c->k_block_bytes;
+        uint8_t *vb = xllm_cpu_v_layer(c, job->layer) + (size_t)blk * c->v_block_bytes;
         for (int32_t h = 0; h < hp->n_head_kv; h++) {
-            memcpy(kb + ((size_t)h * XLLM_KV_BLOCK_SIZE + (size_t)slot) * (size_t)hp->head_dim_k,
-                   k + (int64_t)h * hp->head_dim_k, sizeof(float) * (size_t)hp->head_dim_k);
-            memcpy(vb + ((size_t)h * XLLM_KV_BLOCK_SIZE + (size_t)slot) * (size_t)hp->head_dim_v,
-                   v + (int64_t)h * hp->head_dim_v, sizeof(float) * (size_t)hp->head_dim_v);
+            size_t row = (size_t)h * XLLM_KV_BLOCK_SIZE + (size_t)slot;
+            xllm_kv_store_row(c->kv_dtype, k + (int64_t)h * hp->head_dim_k, hp->head_dim_k, kb + row * c->k_row_bytes);
+            xllm_kv_store_row(c->kv_dtype, v + (int64_t)h * hp->head_dim_v, hp->head_dim_v, vb + row * c->v_row_bytes);
         }
     }
 }
@@ -75,12 +75,12 @@ typedef struct att_state {
     float *acc; /* [head_dim_v] running weighted sum of V */
 } att_state;
 
-/* Fold n (<= BLOCK) keys into the state: online softmax (kernels). */
-static void att_chunk(att_state *st, const xllm_hparams *hp, const float *q, const float *const *kr,
-                      const float *const *vr, int n)
+/* Fold n (<= BLOCK) keys (rows of kv) into the state: online softmax (kernels). */
+static void att_chunk(att_state *st, const xllm_hparams *hp, uint32_t kv, const float *q, const void *const *kr,
+                      const void *const *vr, int n)
 {
-    xllm_attn_fold(q, kr, vr, n, hp->head_dim_k, hp->head_dim_v, hp->attn_scale, hp->attn_softcap, &st->m, &st->l,
-                   st->acc);
+    xllm_attn_fold(kv, q, kr, vr, n, hp->head_dim_k, hp->head_dim_v, hp->attn_scale, hp->attn_softcap, &st->m,
+                   &st->l, st->acc);
 }
 
 /* Decoder: keys lo..p of the token's sequence from the KV blocks. */
@@ -91,25 +91,26 @@ static void attend_paged(const xllm_layer_job *job, int64_t i, int32_t kvh, cons
     const xllm_batch *b = c->b;
     int32_t p = b->positions[i], lo = 0;
     const int32_t *table = b->block_tables[b->seq[i]];
-    const float *kl = xllm_cpu_k_layer(c, job->layer), *vl = xllm_cpu_v_layer(c, job->layer);
-    const float *kr[XLLM_KV_BLOCK_SIZE], *vr[XLLM_KV_BLOCK_SIZE];
+    const uint8_t *kl = xllm_cpu_k_layer(c, job->layer), *vl = xllm_cpu_v_layer(c, job->layer);
+    const void *kr[XLLM_KV_BLOCK_SIZE], *vr[XLLM_KV_BLOCK_SIZE];
     if (job->swa && p - hp->n_swa + 1 > 0)
         lo = p - hp->n_swa + 1;
+    /* one fold per KV block: the chunks depend only on the token's position */
     for (int32_t blk = lo / XLLM_KV_BLOCK_SIZE; blk <= p / XLLM_KV_BLOCK_SIZE; blk++) {
         int32_t j0 = blk * XLLM_KV_BLOCK_SIZE, j1 = j0 + XLLM_KV_BLOCK_SIZE - 1, n = 0;
-        const float *kb = kl + (size_t)table[blk] * c->k_block_floats +
-                          (size_t)kvh * XLLM_KV_BLOCK_SIZE * (size_t)hp->head_dim_k;
-        const float *vb = vl + (size_t)table[blk] * c->v_block_floats +
-                          (size_t)kvh * XLLM_KV_BLOCK_SIZE * (size_t)hp->head_dim_v;
+        const uint8_t *kb = kl + (size_t)table[blk] * c->k_block_bytes +
+                            (size_t)kvh * XLLM_KV_BLOCK_SIZE * c->k_row_bytes;
+        const uint8_t *vb = vl + (size_t)table[blk] * c->v_block_bytes +
+                            (size_t)kvh * XLLM_KV_BLOCK_SIZE * c->v_row_bytes;
         if (j0 < lo)
             j0 = lo;
         if (j1 > p)
             j1 = p;
         for (int32_t j = j0; j <= j1; j++, n++) {
-            kr[n] = kb + (size_t)(j % XLLM_KV_BLOCK_SIZE) * (size_t)hp->head_dim_k;
-            vr[n] = vb + (size_t)(j % XLLM_KV_BLOCK_SIZE) * (size_t)hp->head_dim_v;
+            kr[n] = kb + (size_t)(j % XLLM_KV_BLOCK_SIZE) * c->k_row_bytes;
+            vr[n] = vb + (size_t)(j % XLLM_KV_BLOCK_SIZE) * c->v_row_bytes;
         }
-        att_chunk(st, hp, q, kr, vr, n);
+        att_chunk(st, hp, c->kv_dtype, q, kr, vr, n);
     }
 }
 
@@ -121,7 +122,7 @@ static void attend_batch(const xllm_layer_job *job, int64_t i, int32_t kvh, cons
     const xllm_batch *b = c->b;
     int32_t s = b->seq[i], p = b->positions[i], n = 0;
     int64_t dk = (int64_t)hp->n_head_kv * hp->head_dim_k, dv = (int64_t)hp->n_head_kv * hp->head_dim_v;
-    const float *kr[XLLM_KV_BLOCK_SIZE], *vr[XLLM_KV_BLOCK_SIZE];
+    const void *kr[XLLM_KV_BLOCK_SIZE], *vr[XLLM_KV_BLOCK_SIZE];
     for (int32_t t = c->seq_start[s]; t < c->seq_start[s + 1]; t++) {
         int32_t j = c->seq_tok[t], pj = b->positions[j];
         if ((hp->causal && pj > p) || (job->swa && p - pj >= hp->n_swa) || (job->swa && pj - p >= hp->n_swa))
@@ -129,12 +130,12 @@ static void attend_batch(const xllm_layer_job *job, int64_t i, int32_t kvh, cons
         kr[n] = c->k + j * dk + (int64_t)kvh * hp->head_dim_k;
         vr[n] = c->v + j * dv + (int64_t)kvh * hp->head_dim_v;
         if (++n == XLLM_KV_BLOCK_SIZE) {
-            att_chunk(st, hp, q, kr, vr, n);
+            att_chunk(st, hp, XLLM_DTYPE_F32, q, kr, vr, n);
             n = 0;
         }
     }
     if (n)
-        att_chunk(st, hp, q, kr, vr, n);
+        att_chunk(st, hp, XLLM_DTYPE_F32, q, kr, vr, n);
 }
 
 typedef struct att_job {

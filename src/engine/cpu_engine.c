@@ -15,8 +15,35 @@
 
 xllm_cpu_params xllm_cpu_params_default(void)
 {
-    xllm_cpu_params p = {0, 512, 0, -1, 1};
+    xllm_cpu_params p = {0, 512, 0, -1, 1, XLLM_KV_F16};
     return p;
+}
+
+static const struct {
+    const char *name;
+    uint32_t dtype;
+} kv_types[XLLM_KV_TYPE_COUNT] = {
+    [XLLM_KV_F16] = {"f16", XLLM_DTYPE_F16},
+    [XLLM_KV_Q8_0] = {"q8_0", XLLM_DTYPE_Q8_0},
+    [XLLM_KV_F32] = {"f32", XLLM_DTYPE_F32},
+};
+
+xllm_status xllm_cpu_kv_dtype(int32_t t, uint32_t *dtype)
+{
+    if (t < 0 || t >= XLLM_KV_TYPE_COUNT)
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "cpu engine: unknown KV type %d (0 f16, 1 q8_0, 2 f32)", t);
+    *dtype = kv_types[t].dtype;
+    return XLLM_OK;
+}
+
+const char *xllm_kv_type_name(int32_t t) { return t >= 0 && t < XLLM_KV_TYPE_COUNT ? kv_types[t].name : "?"; }
+
+int32_t xllm_kv_type_parse(const char *name)
+{
+    for (int32_t t = 0; name && t < XLLM_KV_TYPE_COUNT; t++)
+        if (strcmp(name, kv_types[t].name) == 0)
+            return t;
+    return -1;
 }
 
 static int is_encoder(const xllm_hparams *hp) { return (hp->arch->flags & XLLM_ARCH_F_ENCODER) != 0; }
@@ -41,7 +68,11 @@ void xllm_cpu_memory_required(const xllm_hparams *hp, const xllm_cpu_params *p, 
                               uint64_t *scratch_bytes)
 {
     uint64_t T = p->max_batch_tokens > 0 ? (uint64_t)p->max_batch_tokens : 1;
-    uint64_t per_block = (uint64_t)XLLM_KV_BLOCK_SIZE * (uint64_t)(dim_k(hp) + dim_v(hp)) * sizeof(float);
+    uint32_t kv = XLLM_DTYPE_F32;
+    if (p->kv_type >= 0 && p->kv_type < XLLM_KV_TYPE_COUNT)
+        kv = kv_types[p->kv_type].dtype;
+    uint64_t per_block = (uint64_t)XLLM_KV_BLOCK_SIZE * (uint64_t)hp->n_head_kv *
+                         (xllm_kv_row_bytes(kv, hp->head_dim_k) + xllm_kv_row_bytes(kv, hp->head_dim_v));
     *kv_bytes = is_encoder(hp) ? 0 : (uint64_t)(p->n_blocks > 0 ? p->n_blocks : 0) * per_block * hp->n_layer;
     *scratch_bytes = T * scratch_floats_per_token(hp) * sizeof(float) + (3 * T + 1) * sizeof(int32_t) +
                      (uint64_t)XLLM_MAX_THREADS * ((uint64_t)hp->head_dim_v + 16) * sizeof(float);
@@ -91,9 +122,9 @@ xllm_status xllm_cpu_ctx_create(const xllm_model *m, const xllm_cpu_params *p, x
     xllm_status st;
     *out = NULL;
     if (!m || !p || p->max_batch_tokens < 1 || p->max_batch_tokens > (1 << 20) || p->n_blocks < 0 ||
-        p->pooling < -1 || p->pooling > XLLM_POOLING_LAST)
-        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT,
-                         "cpu engine: bad parameters (max_batch_tokens in [1, 2^20], n_blocks >= 0, pooling -1..3)");
+        p->pooling < -1 || p->pooling > XLLM_POOLING_LAST || p->kv_type < 0 || p->kv_type >= XLLM_KV_TYPE_COUNT)
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "cpu engine: bad parameters (max_batch_tokens in [1, 2^20], "
+                                                    "n_blocks >= 0, pooling -1..3, kv_type 0..2)");
     c = xllm_calloc(1, sizeof *c);
     if (!c)
         return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "cpu engine context");
@@ -101,6 +132,7 @@ xllm_status xllm_cpu_ctx_create(const xllm_model *m, const xllm_cpu_params *p, x
     c->hp = &m->hp;
     c->p = *p;
     c->pooling = p->pooling >= 0 ? (xllm_pooling)p->pooling : m->hp.pooling;
+    c->kv_dtype = kv_types[p->kv_type].dtype;
     {
         int ok1 = 1, ok2 = 1;
         const xllm_weight *te = &m->glob.mat[XLLM_R_TOKEN_EMBD], *pe = &m->glob.mat[XLLM_R_POS_EMBD];
@@ -121,9 +153,11 @@ xllm_status xllm_cpu_ctx_create(const xllm_model *m, const xllm_cpu_params *p, x
         goto out;
     if (!is_encoder(c->hp) && p->n_blocks > 0) {
         uint64_t kv_bytes, scratch;
-        c->k_block_floats = (size_t)XLLM_KV_BLOCK_SIZE * (size_t)dim_k(c->hp);
-        c->v_block_floats = (size_t)XLLM_KV_BLOCK_SIZE * (size_t)dim_v(c->hp);
-        c->layer_floats = (size_t)p->n_blocks * (c->k_block_floats + c->v_block_floats);
+        c->k_row_bytes = xllm_kv_row_bytes(c->kv_dtype, c->hp->head_dim_k);
+        c->v_row_bytes = xllm_kv_row_bytes(c->kv_dtype, c->hp->head_dim_v);
+        c->k_block_bytes = (size_t)XLLM_KV_BLOCK_SIZE * (size_t)c->hp->n_head_kv * c->k_row_bytes;
+        c->v_block_bytes = (size_t)XLLM_KV_BLOCK_SIZE * (size_t)c->hp->n_head_kv * c->v_row_bytes;
+        c->layer_bytes = (size_t)p->n_blocks * (c->k_block_bytes + c->v_block_bytes);
         xllm_cpu_memory_required(c->hp, p, &kv_bytes, &scratch);
         c->kv_bytes = kv_bytes <= SIZE_MAX ? (size_t)kv_bytes : 0;
         /* zeroed, backed as used; 2 MiB pages: one fault per 2 MiB of KV (4 KiB faults
@@ -159,6 +193,7 @@ const xllm_model *xllm_cpu_ctx_model(const xllm_cpu_ctx *c) { return c->m; }
 int32_t xllm_cpu_ctx_n_blocks(const xllm_cpu_ctx *c) { return c->kv ? c->p.n_blocks : 0; }
 int32_t xllm_cpu_ctx_max_batch(const xllm_cpu_ctx *c) { return c->p.max_batch_tokens; }
 xllm_pooling xllm_cpu_ctx_pooling(const xllm_cpu_ctx *c) { return c->pooling; }
+int32_t xllm_cpu_ctx_kv_type(const xllm_cpu_ctx *c) { return c->p.kv_type; }
 
 xllm_status xllm_cpu_kv_copy_block(xllm_cpu_ctx *c, int32_t src, int32_t dst)
 {
@@ -166,11 +201,9 @@ xllm_status xllm_cpu_kv_copy_block(xllm_cpu_ctx *c, int32_t src, int32_t dst)
         return ctx_fail(c, XLLM_ERR_INVALID_ARGUMENT, "kv_copy_block: blocks %d -> %d out of range [0, %d)", src,
                         dst, c->kv ? c->p.n_blocks : 0);
     for (int32_t l = 0; l < c->hp->n_layer && src != dst; l++) {
-        float *k = xllm_cpu_k_layer(c, l), *v = xllm_cpu_v_layer(c, l);
-        memcpy(k + (size_t)dst * c->k_block_floats, k + (size_t)src * c->k_block_floats,
-               sizeof(float) * c->k_block_floats);
-        memcpy(v + (size_t)dst * c->v_block_floats, v + (size_t)src * c->v_block_floats,
-               sizeof(float) * c->v_block_floats);
+        uint8_t *k = xllm_cpu_k_layer(c, l), *v = xllm_cpu_v_layer(c, l);
+        memcpy(k + (size_t)dst * c->k_block_bytes, k + (size_t)src * c->k_block_bytes, c->k_block_bytes);
+        memcpy(v + (size_t)dst * c->v_block_bytes, v + (size_t)src * c->v_block_bytes, c->v_block_bytes);
     }
     return XLLM_OK;
 }

@@ -20,12 +20,16 @@ struct xllm_cpu_ctx {
     size_t embd_row_bytes; /* bytes of one token_embd row */
     size_t pos_row_bytes;  /* bytes of one position_embd row (0: none) */
 
-    /* KV pool (decoders): layer l's K at kv + l * layer_floats, V after K */
-    float *kv;
-    size_t kv_bytes; /* of the kv mapping */
-    size_t k_block_floats; /* n_head_kv * BLOCK * head_dim_k */
-    size_t v_block_floats; /* n_head_kv * BLOCK * head_dim_v */
-    size_t layer_floats;   /* n_blocks * (k_block_floats + v_block_floats) */
+    /* KV pool (decoders): layer l's K at kv + l * layer_bytes, V after K;
+     * rows of kv_dtype (xllm_kv_row_bytes) */
+    uint8_t *kv;
+    size_t kv_bytes;      /* of the kv mapping */
+    uint32_t kv_dtype;    /* XLLM_DTYPE_F32 / F16 / Q8_0 (from p.kv_type) */
+    size_t k_row_bytes;   /* one head's key row: head_dim_k elements */
+    size_t v_row_bytes;   /* one head's value row: head_dim_v elements */
+    size_t k_block_bytes; /* n_head_kv * BLOCK * k_row_bytes */
+    size_t v_block_bytes; /* n_head_kv * BLOCK * v_row_bytes */
+    size_t layer_bytes;   /* n_blocks * (k_block_bytes + v_block_bytes) */
 
     /* scratch for max_batch_tokens = T tokens */
     float *x;       /* [T][n_embd] residual stream */
@@ -66,10 +70,10 @@ void xllm_cpu_qkv_finish(xllm_layer_job *job);
 /* Attention of every (token, head) into c->att. */
 void xllm_cpu_attention(xllm_layer_job *job);
 
-static inline float *xllm_cpu_k_layer(const xllm_cpu_ctx *c, int32_t l) { return c->kv + (size_t)l * c->layer_floats; }
-static inline float *xllm_cpu_v_layer(const xllm_cpu_ctx *c, int32_t l)
+static inline uint8_t *xllm_cpu_k_layer(const xllm_cpu_ctx *c, int32_t l) { return c->kv + (size_t)l * c->layer_bytes; }
+static inline uint8_t *xllm_cpu_v_layer(const xllm_cpu_ctx *c, int32_t l)
 {
-    return c->kv + (size_t)l * c->layer_floats + (size_t)c->p.n_blocks * c->k_block_floats;
+    return c->kv + (size_t)l * c->layer_bytes + (size_t)c->p.n_blocks * c->k_block_bytes;
 }
 
 #endif

@@ -26,11 +26,15 @@ static xllm_status read_params(const xllm_engine_load_params *p, xllm_engine_loa
     q->pooling = -1;
     q->normalize = 1;
     q->max_batch_tokens = 512;
+    q->kv_type = XLLM_KV_F16; /* callers built before kv_type existed */
     if (!p || p->struct_size < offsetof(xllm_engine_load_params, n_threads) + sizeof(int32_t))
         return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "cpu engine: load params missing or too old");
     memcpy(q, p, p->struct_size < sizeof *q ? p->struct_size : sizeof *q);
     if (!q->model_path)
         return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "cpu engine: no model_path");
+    if (q->kv_type < 0 || q->kv_type >= XLLM_KV_TYPE_COUNT)
+        return xllm_fail(XLLM_ERR_UNSUPPORTED, "cpu engine: KV type %d is not one of f16 (0), q8_0 (1), f32 (2)",
+                         q->kv_type);
     return XLLM_OK;
 }
 
@@ -47,6 +51,7 @@ static xllm_cpu_params cpu_params(const xllm_engine_load_params *q)
     cp.n_threads = q->n_threads;
     cp.pooling = q->pooling;
     cp.normalize = q->normalize;
+    cp.kv_type = q->kv_type;
     return cp;
 }
 
@@ -137,8 +142,8 @@ static int cpu_model_info(xllm_engine_ctx *e, xllm_engine_model_info *out)
     out->is_encoder = xllm_model_is_encoder(e->m);
     out->pooling = (int32_t)xllm_cpu_ctx_pooling(e->c);
     snprintf(out->arch, sizeof out->arch, "%s", hp->arch->name);
-    out->kv_types = 1u << XLLM_KV_F32;
-    out->kv_type = XLLM_KV_F32;
+    out->kv_types = 1u << XLLM_KV_F16 | 1u << XLLM_KV_Q8_0 | 1u << XLLM_KV_F32;
+    out->kv_type = xllm_cpu_ctx_kv_type(e->c);
     return XLLM_ENGINE_OK;
 }
 

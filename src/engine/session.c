@@ -21,7 +21,29 @@ struct xllm_session {
     uint8_t *want;     /* [max_batch] */
 };
 
+xllm_session_params xllm_session_params_default(void)
+{
+    xllm_session_params p = {0, 0, XLLM_KV_F16};
+    return p;
+}
+
 xllm_status xllm_session_open(const char *path, int n_threads, int n_ctx, xllm_session **out)
+{
+    xllm_session_params p = xllm_session_params_default();
+    p.n_threads = n_threads;
+    p.n_ctx = n_ctx;
+    return xllm_session_open_ex(path, &p, out);
+}
+
+xllm_status xllm_session_open_gguf(xllm_gguf *g, int n_threads, int n_ctx, xllm_session **out)
+{
+    xllm_session_params p = xllm_session_params_default();
+    p.n_threads = n_threads;
+    p.n_ctx = n_ctx;
+    return xllm_session_open_gguf_ex(g, &p, out);
+}
+
+xllm_status xllm_session_open_ex(const char *path, const xllm_session_params *p, xllm_session **out)
 {
     xllm_gguf *g = NULL;
     xllm_status st;
@@ -34,16 +56,16 @@ xllm_status xllm_session_open(const char *path, int n_threads, int n_ctx, xllm_s
         st = xllm_gguf_open(path, &g);
     if (st != XLLM_OK)
         return st;
-    return xllm_session_open_gguf(g, n_threads, n_ctx, out);
+    return xllm_session_open_gguf_ex(g, p, out);
 }
 
-xllm_status xllm_session_open_gguf(xllm_gguf *g, int n_threads, int n_ctx, xllm_session **out)
+xllm_status xllm_session_open_gguf_ex(xllm_gguf *g, const xllm_session_params *p, xllm_session **out)
 {
     xllm_session *s = NULL;
     xllm_model_params mp = {1};
     xllm_cpu_params cp = xllm_cpu_params_default();
     xllm_status st;
-    int enc;
+    int enc, n_ctx = p ? p->n_ctx : 0;
     *out = NULL;
     s = xllm_calloc(1, sizeof *s);
     if (!s) {
@@ -64,7 +86,8 @@ xllm_status xllm_session_open_gguf(xllm_gguf *g, int n_threads, int n_ctx, xllm_
     s->max_batch = enc ? s->n_ctx : (s->n_ctx < 512 ? s->n_ctx : 512);
     cp.n_blocks = enc ? 0 : s->n_ctx / XLLM_KV_BLOCK_SIZE;
     cp.max_batch_tokens = s->max_batch;
-    cp.n_threads = n_threads;
+    cp.n_threads = p ? p->n_threads : 0;
+    cp.kv_type = p ? p->kv_type : XLLM_KV_F16;
     if ((st = xllm_cpu_ctx_create(s->m, &cp, &s->c)) != XLLM_OK)
         goto out;
     s->blocks = xllm_calloc((size_t)(s->n_ctx / XLLM_KV_BLOCK_SIZE) + 1, sizeof(int32_t));

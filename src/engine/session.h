@@ -18,10 +18,21 @@
 
 typedef struct xllm_session xllm_session;
 
-/* n_threads <= 0: one per CPU; n_ctx <= 0: min(model context, 4096). */
-xllm_status xllm_session_open(const char *path, int n_threads, int n_ctx, xllm_session **out);
+typedef struct xllm_session_params {
+    int n_threads;   /* <= 0: one per CPU */
+    int n_ctx;       /* <= 0: min(model context, 4096) */
+    int32_t kv_type; /* xllm_kv_type of the KV cache: XLLM_KV_F16 (default), _Q8_0, _F32 */
+} xllm_session_params;
+
+/* n_threads 0, n_ctx 0, kv_type XLLM_KV_F16. */
+xllm_session_params xllm_session_params_default(void);
+
+xllm_status xllm_session_open_ex(const char *path, const xllm_session_params *p, xllm_session **out);
 /* Same over a container the caller already opened; the session takes
  * ownership of g (closed by xllm_session_close, also on failure). */
+xllm_status xllm_session_open_gguf_ex(xllm_gguf *g, const xllm_session_params *p, xllm_session **out);
+/* The defaults with n_threads and n_ctx (f16 KV). */
+xllm_status xllm_session_open(const char *path, int n_threads, int n_ctx, xllm_session **out);
 xllm_status xllm_session_open_gguf(xllm_gguf *g, int n_threads, int n_ctx, xllm_session **out);
 void xllm_session_close(xllm_session *s);
 

@@ -3,6 +3,7 @@
 #include "model/arch.h"
 
 #include "base/alloc.h"
+#include "base/limits.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -282,9 +283,9 @@ static xllm_status check_shape_rules(const key_reader *kr, const xllm_hparams *h
     if (hp->arch->rope != XLLM_ROPE_NONE && (hp->n_rot <= 0 || hp->n_rot % 2 || hp->n_rot > hp->head_dim_k))
         return xllm_fail(XLLM_ERR_FORMAT, "%s: rope.dimension_count %d must be even and in [2, key_length %d]",
                          kr->file, hp->n_rot, hp->head_dim_k);
-    if (hp->head_dim_k > 1024 || hp->head_dim_v > 1024)
-        return xllm_fail(XLLM_ERR_UNSUPPORTED, "%s: head dimension %d/%d exceeds 1024", kr->file, hp->head_dim_k,
-                         hp->head_dim_v);
+    if (hp->head_dim_k > XLLM_MAX_HEAD_DIM || hp->head_dim_v > XLLM_MAX_HEAD_DIM)
+        return xllm_fail(XLLM_ERR_UNSUPPORTED, "%s: head dimension %d/%d exceeds %d", kr->file, hp->head_dim_k,
+                         hp->head_dim_v, XLLM_MAX_HEAD_DIM);
     return XLLM_OK;
 }
 

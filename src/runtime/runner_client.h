@@ -13,7 +13,10 @@
  * Ownership: the client owns its socket and reader thread; xllm_rclient_close
  * joins the thread (no callback runs after it returns). Threading: submit,
  * cancel, embed and stats may be called from any thread concurrently;
- * callbacks must not block for long (they delay every other request's events). */
+ * callbacks must not block for long (they delay every other request's events).
+ * From inside a callback only cancel may be called (submit, stats and embed
+ * wait for the reader thread the callback runs on: they fail with
+ * INVALID_ARGUMENT there). */
 #ifndef XLLM_RUNTIME_RUNNER_CLIENT_H
 #define XLLM_RUNTIME_RUNNER_CLIENT_H
 

@@ -8,6 +8,7 @@
 
 #include "base/alloc.h"
 #include "engine/engine_host.h"
+#include "runtime/grammar.h"
 #include "runtime/kv_blocks.h"
 #include "runtime/stops.h"
 
@@ -37,6 +38,8 @@ typedef struct seq {
     xllm_sampler *sampler;  /* made at first admission, kept through preemption */
     xllm_detok *detok;
     xllm_stops *stops;
+    xllm_grammar *grammar;  /* compiled at submit, or NULL */
+    xllm_grammar_state *gstate;
     uint64_t admit_order;
     uint64_t t_submit, t_sched, t_first;
     struct seq *prev, *next; /* waiting queue links */
@@ -72,6 +75,8 @@ struct xllm_sched {
     int32_t *b_counts;
     step_part *parts;
     float *logits;          /* [rows_cap][n_vocab] */
+    float *masked;          /* [n_vocab] a row with the grammar mask applied */
+    xllm_grammar_vocab *gvocab; /* made at the first grammar request */
     char *text;             /* [2 * max_piece + stop bytes] assembled event text */
     xllm_top_logprob top[XLLM_MAX_TOP_LOGPROBS];
     int32_t top_ids[XLLM_MAX_TOP_LOGPROBS];
@@ -227,8 +232,9 @@ xllm_status xllm_sched_new(const xllm_engine_api *api, xllm_engine_ctx *ctx, con
     s->parts = xllm_calloc((size_t)s->p.max_running, sizeof *s->parts);
     s->logits = xllm_calloc((size_t)s->rows_cap * (size_t)s->n_vocab, sizeof(float));
     s->text = xllm_malloc((size_t)s->max_piece * 2 + XLLM_MAX_STOP_BYTES + 16);
+    s->masked = xllm_malloc(sizeof(float) * (size_t)s->n_vocab);
     if (!s->running || !s->b_tok || !s->b_pos || !s->b_seq || !s->b_want || !s->b_tables || !s->b_counts ||
-        !s->parts || !s->logits || !s->text) {
+        !s->parts || !s->logits || !s->text || !s->masked) {
         st = xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "scheduler: step buffers for %zu tokens", T);
         goto fail;
     }
@@ -255,6 +261,8 @@ static void seq_free(seq *q)
     xllm_sampler_free(q->sampler);
     xllm_detok_free(q->detok);
     xllm_stops_free(q->stops);
+    xllm_grammar_state_free(q->gstate);
+    xllm_grammar_free(q->grammar);
     xllm_free(q);
 }
 
@@ -280,6 +288,8 @@ void xllm_sched_free(xllm_sched *s)
     xllm_free(s->b_counts);
     xllm_free(s->parts);
     xllm_free(s->logits);
+    xllm_free(s->masked);
+    xllm_grammar_vocab_free(s->gvocab);
     xllm_free(s->text);
     xllm_free(s);
 }
@@ -346,6 +356,28 @@ static xllm_status seq_copy_params(seq *q, const xllm_gen_params *p)
     return XLLM_OK;
 }
 
+/* Compile the request's grammar and make its state (lazy when triggers are given). */
+static xllm_status seq_grammar(xllm_sched *s, seq *q, const xllm_gen_params *p)
+{
+    xllm_grammar_triggers tr;
+    xllm_status st;
+    if (!p->grammar)
+        return XLLM_OK;
+    if (!s->gvocab && (st = xllm_grammar_vocab_new(s->tok, &s->gvocab)) != XLLM_OK)
+        return st;
+    if ((st = xllm_grammar_compile(p->grammar, strlen(p->grammar), p->grammar_root, &q->grammar)) != XLLM_OK)
+        return st;
+    if ((st = xllm_grammar_state_new(q->grammar, &q->gstate)) != XLLM_OK)
+        return st;
+    if (p->n_grammar_triggers <= 0 && p->n_grammar_trigger_tokens <= 0)
+        return XLLM_OK;
+    tr.words = p->grammar_triggers;
+    tr.n_words = p->n_grammar_triggers > 0 ? (size_t)p->n_grammar_triggers : 0;
+    tr.tokens = p->grammar_trigger_tokens;
+    tr.n_tokens = p->n_grammar_trigger_tokens > 0 ? (size_t)p->n_grammar_trigger_tokens : 0;
+    return xllm_grammar_state_set_lazy(q->gstate, &tr);
+}
+
 xllm_status xllm_sched_submit(xllm_sched *s, const int32_t *prompt, int32_t n_prompt, const xllm_gen_params *p,
                               xllm_gen_cb cb, void *user, uint64_t *id)
 {
@@ -378,7 +410,7 @@ xllm_status xllm_sched_submit(xllm_sched *s, const int32_t *prompt, int32_t n_pr
         st = xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "request of %d tokens", n_ctx);
         goto fail;
     }
-    if ((st = seq_copy_params(q, p)) != XLLM_OK)
+    if ((st = seq_copy_params(q, p)) != XLLM_OK || (st = seq_grammar(s, q, p)) != XLLM_OK)
         goto fail;
     memcpy(q->tok, prompt, sizeof(int32_t) * (size_t)n_prompt);
     q->n_tok = q->n_prompt = n_prompt;
@@ -754,13 +786,59 @@ static int32_t token_text(xllm_sched *s, seq *q, int32_t t, int last, size_t *le
 }
 
 /* Sample the next token of q from its last logits row; returns 1 when q finished. */
+/* Near the token budget, keep only tokens after which the grammar's shortest
+ * completion still fits in what is left (a token is at least one byte), so the
+ * output ends inside the language. Checked within CLOSE_MARGIN tokens of the
+ * point where the shortest completion no longer fits at all. */
+#define CLOSE_MARGIN 64
+static void close_in(xllm_sched *s, seq *q)
+{
+    size_t rem = xllm_grammar_min_remaining(q->gstate), after;
+    int64_t left = (int64_t)q->max_new - q->n_generated - 1; /* tokens after this one */
+    int32_t fits = 0;
+    if (rem == 0 || left > (int64_t)rem + CLOSE_MARGIN)
+        return;
+    for (int pass = 0; pass < 2; pass++) { /* count first: if nothing fits, keep the grammar's mask */
+        for (int32_t t = 0; t < s->n_vocab; t++) {
+            int ok;
+            if (s->masked[t] == -INFINITY)
+                continue;
+            ok = xllm_grammar_peek(q->gstate, s->gvocab, t, &after) == XLLM_OK && (int64_t)after <= left;
+            if (pass == 0)
+                fits += ok;
+            else if (!ok)
+                s->masked[t] = -INFINITY;
+        }
+        if (fits == 0)
+            return;
+    }
+}
+
+/* The sampled token, with the grammar's mask applied to a copy of the row. */
+static int32_t pick(xllm_sched *s, seq *q, const float *row)
+{
+    if (!q->gstate)
+        return xllm_sampler_sample(q->sampler, row);
+    memcpy(s->masked, row, sizeof(float) * (size_t)s->n_vocab);
+    if (xllm_grammar_apply(q->gstate, s->gvocab, s->masked) != XLLM_OK)
+        return -1;
+    if (xllm_grammar_triggered(q->gstate))
+        close_in(s, q);
+    return xllm_sampler_sample(q->sampler, s->masked);
+}
+
 static int sample_next(xllm_sched *s, seq *q, const float *row)
 {
-    int32_t t = xllm_sampler_sample(q->sampler, row), k = top_count(s, q), hit;
+    int32_t t = pick(s, q, row), k = top_count(s, q), hit;
     float lp = NAN;
     size_t len;
-    int eog = xllm_tokenizer_is_eog(s->tok, t) && !q->p.ignore_eos, last;
+    int eog, last;
     uint64_t now = now_ns();
+    if (t < 0 || (q->gstate && xllm_grammar_accept(q->gstate, s->gvocab, t) != XLLM_OK)) {
+        finish(s, q, XLLM_FINISH_ERROR, "grammar: no token can continue the output", NULL);
+        return 1;
+    }
+    eog = xllm_tokenizer_is_eog(s->tok, t) && !q->p.ignore_eos;
     if (!q->t_first)
         q->t_first = now;
     if (eog) {
@@ -778,6 +856,8 @@ static int sample_next(xllm_sched *s, seq *q, const float *row)
     s->st.generated_tokens++;
     s->rate_tokens++;
     last = q->n_generated >= q->max_new || q->n_tok >= q->n_ctx;
+    if (q->gstate && xllm_grammar_done(q->gstate)) /* nothing more can follow */
+        last = 2;
     hit = token_text(s, q, t, last, &len);
     emit_token(s, q, t, 0, s->text, len, lp, k);
     if (hit >= 0) {
@@ -785,7 +865,7 @@ static int sample_next(xllm_sched *s, seq *q, const float *row)
         return 1;
     }
     if (last) {
-        finish(s, q, XLLM_FINISH_LENGTH, NULL, NULL);
+        finish(s, q, last == 2 ? XLLM_FINISH_STOP : XLLM_FINISH_LENGTH, NULL, NULL);
         return 1;
     }
     return 0;

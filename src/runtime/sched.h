@@ -70,6 +70,13 @@ typedef struct xllm_gen_params {
     const float *bias_values;
     int32_t n_bias;
     uint64_t cache_salt;       /* extra prefix-cache key (e.g. a LoRA id); 0 = none */
+    const char *grammar;       /* GBNF constraining the output (NULL: none); compiled at submit,
+                                  a malformed one fails the submit with line:column */
+    const char *grammar_root;  /* start rule (NULL: "root") */
+    const char *const *grammar_triggers; /* lazy grammar: enforced from the first of these words */
+    int32_t n_grammar_triggers;
+    const int32_t *grammar_trigger_tokens; /* ... or right after one of these tokens */
+    int32_t n_grammar_trigger_tokens;
 } xllm_gen_params;
 
 /* Defaults: greedy (temperature 0, no penalties), max_tokens -1, no stops. */

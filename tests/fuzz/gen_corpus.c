@@ -1,6 +1,6 @@
 /* gen_corpus.c - writes the small seed corpus of the fuzz targets (each file
  * < 4 KB) with xllm's own writers plus a few hand-built variants:
- *   cc -std=c11 -D_GNU_SOURCE -Isrc tests/fuzz/gen_corpus.c build/libxllm.a -ljansson -lm -pthread -o /tmp/gen_corpus
+ *   cc -std=c11 -D_GNU_SOURCE -Isrc tests/fuzz/gen_corpus.c build/libxllm.a -ljansson -lpcre2-8 -lutf8proc -lcrypto -ldl -lm -pthread -o /tmp/gen_corpus
  *   /tmp/gen_corpus tests/fuzz/corpus */
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +9,10 @@
 #include "base/dtype.h"
 #include "format/gguf.h"
 #include "format/safetensors.h"
+#include "runtime/runner_proto.h"
+
+#include <math.h>
+#include <sys/stat.h>
 
 #define CHECK(x) do { if ((x) != XLLM_OK) { fprintf(stderr, "%s: %s\n", #x, xllm_last_error()); return 1; } } while (0)
 
@@ -105,10 +109,82 @@ static int gguf_v2_seed(const char *dir)
     return fclose(f) != 0;
 }
 
+static int write_buf(const char *dir, const char *name, const xllm_buf *b)
+{
+    char path[512];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/runner/%s", dir, name);
+    if (!(f = fopen(path, "wb")))
+        return 1;
+    fwrite(b->data, 1, b->len, f);
+    return fclose(f) != 0;
+}
+
+/* Runner protocol: one file per frame type and one stream of them all. */
+static int runner_seed(const char *dir)
+{
+    static const char *const stops[] = {"\n", "Amen"};
+    static const int32_t toks[] = {1, 2, 3}, bt[] = {5};
+    static const float bv[] = {-INFINITY}, emb[4] = {0.5f, 1, -1, 2};
+    static const int32_t ntok[2] = {1, 3};
+    static const xllm_top_logprob top[2] = {{7, -0.1f}, {8, -2.5f}};
+    xllm_buf all, one;
+    xllm_runner_info info = {.protocol = XLLM_RUNNER_PROTOCOL, .engine = "cpu", .arch = "llama", .n_vocab = 8192};
+    xllm_runner_request r = {.prompt_text = "In the beginning", .prompt_len = 16, .add_special = 1};
+    xllm_gen_event tok = {.type = XLLM_EVENT_TOKEN, .request_id = 1, .token = 7, .text = "God", .text_len = 3,
+                          .logprob = -0.1f, .n_top = 2, .top = top};
+    xllm_gen_event fin = {.type = XLLM_EVENT_FINAL, .request_id = 1, .finish = XLLM_FINISH_STOP, .stop_string = "Amen",
+                          .n_prompt = 4, .n_generated = 9};
+    xllm_sched_stats stats = {.running = 1, .blocks_total = 64};
+    const char *texts[] = {"a"};
+    char path[512];
+    int rc = 0;
+    snprintf(path, sizeof path, "%s/runner", dir);
+    mkdir(path, 0755);
+    r.params = xllm_gen_params_default();
+    r.params.stops = stops, r.params.n_stops = 2;
+    r.params.bias_tokens = bt, r.params.bias_values = bv, r.params.n_bias = 1;
+    r.trace_id = "t1";
+    xllm_buf_init(&all, 0);
+    xllm_buf_init(&one, 0);
+#define SEED(name, call)                                   \
+    do {                                                   \
+        one.len = 0;                                       \
+        CHECK(call(&one));                                 \
+        rc |= write_buf(dir, name, &one);                  \
+        CHECK(xllm_buf_append(&all, one.data, one.len));   \
+    } while (0)
+#define HELLO(b) xllm_rproto_put_hello(b, &info)
+#define SUBMIT(b) xllm_rproto_put_submit(b, 3, &r)
+#define TOKEN(b) xllm_rproto_put_event(b, &tok)
+#define FINAL(b) xllm_rproto_put_event(b, &fin)
+#define STATS(b) xllm_rproto_put_stats(b, 4, &stats)
+#define EMBED(b) xllm_rproto_put_embed_req(b, 5, texts, NULL, NULL, 1, 0)
+#define EMBEDR(b) xllm_rproto_put_embed_reply(b, 5, 2, 2, ntok, emb)
+#define ERR(b) xllm_rproto_put_error(b, 1, 3, XLLM_ERR_LIMIT, "queue full")
+#define CANCEL(b) xllm_rproto_put_cancel(b, 1)
+    SEED("hello.bin", HELLO);
+    SEED("submit.bin", SUBMIT);
+    r.prompt_text = NULL, r.prompt_tokens = toks, r.n_prompt_tokens = 3;
+    SEED("submit_tokens.bin", SUBMIT);
+    SEED("token.bin", TOKEN);
+    SEED("final.bin", FINAL);
+    SEED("stats.bin", STATS);
+    SEED("embed.bin", EMBED);
+    SEED("embed_reply.bin", EMBEDR);
+    SEED("error.bin", ERR);
+    SEED("cancel.bin", CANCEL);
+    SEED("shutdown.bin", xllm_rproto_put_shutdown);
+    rc |= write_buf(dir, "stream.bin", &all);
+    xllm_buf_free(&all);
+    xllm_buf_free(&one);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "tests/fuzz/corpus";
     return gguf_seed(dir, "model_a32.gguf", 0, 1) || gguf_seed(dir, "model_a64.gguf", 64, 1) ||
            gguf_seed(dir, "vocab_only.gguf", 0, 0) || gguf_seed(dir, "model_a1.gguf", 1, 1) || gguf_v2_seed(dir) ||
-           st_seed(dir);
+           st_seed(dir) || runner_seed(dir);
 }

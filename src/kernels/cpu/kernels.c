@@ -2,6 +2,8 @@
  * choice, and the public row (de)quantization entry points. */
 #include <cpuid.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "base/dtype.h"
 #include "base/status.h"
@@ -99,8 +101,19 @@ static xllm_isa best_isa(void)
 /* -1 until initialized; relaxed atomics so tests may flip it between runs. */
 static _Atomic int active_isa = -1;
 
+/* XLLM_CPU_ISA=scalar|avx2|avx512 forces a lower kernel family (to measure
+ * or test every path on one machine, or to work around a bad kernel); one the
+ * CPU lacks is an error naming the missing feature. */
 xllm_status xllm_kernels_init(void)
 {
+    const char *env = getenv("XLLM_CPU_ISA");
+    if (env && *env && strcmp(env, "auto") != 0) {
+        for (int isa = 0; isa < XLLM_ISA_COUNT; isa++)
+            if (!strcmp(env, isa_names[isa]))
+                return xllm_kernels_set_isa((xllm_isa)isa);
+        atomic_store_explicit(&active_isa, (int)XLLM_ISA_SCALAR, memory_order_relaxed);
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "XLLM_CPU_ISA=%s: expected scalar, avx2, avx512 or auto", env);
+    }
     atomic_store_explicit(&active_isa, (int)best_isa(), memory_order_relaxed);
     return XLLM_OK;
 }

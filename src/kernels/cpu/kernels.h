@@ -25,8 +25,10 @@ int xllm_pool_size(const xllm_pool *p);
 void xllm_pool_run(xllm_pool *p, void (*fn)(void *ctx, int task, int n_tasks), void *ctx, int n_tasks);
 
 /* ---- start-up ---- */
-/* Detect CPU features and pick kernel variants. Returns XLLM_ERR_UNSUPPORTED
- * with a message naming the missing feature if the build needs one the CPU lacks. */
+/* Detect CPU features and pick kernel variants (the best the CPU has, or the
+ * family XLLM_CPU_ISA=scalar|avx2|avx512 names). Returns XLLM_ERR_UNSUPPORTED
+ * with a message naming the missing feature if the build or XLLM_CPU_ISA needs
+ * one the CPU lacks, XLLM_ERR_INVALID_ARGUMENT for an unknown XLLM_CPU_ISA. */
 xllm_status xllm_kernels_init(void);
 const char *xllm_kernels_variant(void); /* "avx512", "avx2" or "scalar" */
 void xllm_kernels_force_scalar(int on);  /* tests: compare variants */
@@ -71,14 +73,30 @@ void xllm_silu_mul(const float *g, const float *u, float *out, int64_t n);
 void xllm_silu_mul_ref(const float *g, const float *u, float *out, int64_t n);
 
 /* ---- attention ---- */
-/* One online-softmax step of one query q[dk]: fold n keys kr[j][dk] with
- * values vr[j][dv] into the running max m, sum l and weighted sum acc[dv],
- * score_j = q.k_j * scale, soft-capped to cap * tanh(score / cap) if cap > 0.
- * Start from m = -INFINITY, l = 0, acc = 0; the output is acc / l. */
-void xllm_attn_fold(const float *q, const float *const *kr, const float *const *vr, int n, int dk, int dv,
+/* KV rows: one head's n elements of a key or value in element type kv, one of
+ * XLLM_DTYPE_F32, XLLM_DTYPE_F16 or XLLM_DTYPE_Q8_0 (GGUF Q8_0 blocks of 32;
+ * a row whose n is not a multiple of 32 is padded with zeros to whole
+ * blocks). 1 if kv is one of those. */
+int xllm_kv_dtype_supported(uint32_t kv);
+/* Bytes of one row of n elements of kv (0: kv unsupported). */
+size_t xllm_kv_row_bytes(uint32_t kv, int n);
+/* Convert src[n] into one row of kv at dst (xllm_kv_row_bytes(kv, n) bytes):
+ * f16 rounds to nearest even, q8_0 quantizes as xllm_quantize_row. Depends
+ * only on src (the same row gives the same bytes whatever else runs). */
+void xllm_kv_store_row(uint32_t kv, const float *src, int n, void *dst);
+
+/* One online-softmax step of one query q[dk]: fold n keys kr[j] (rows of dk
+ * elements of kv) with values vr[j] (rows of dv elements of kv) into the
+ * running max m, sum l and weighted sum acc[dv], score_j = q.k_j * scale,
+ * soft-capped to cap * tanh(score / cap) if cap > 0. Start from m =
+ * -INFINITY, l = 0, acc = 0; the output is acc / l. dk, dv <=
+ * XLLM_MAX_HEAD_DIM. The order of every sum depends only on (n, dk, dv) and
+ * the ISA, never on what else the caller runs. */
+void xllm_attn_fold(uint32_t kv, const float *q, const void *const *kr, const void *const *vr, int n, int dk, int dv,
                     float scale, float cap, float *m, float *l, float *acc);
-/* The scalar reference of xllm_attn_fold (tests). */
-void xllm_attn_fold_ref(const float *q, const float *const *kr, const float *const *vr, int n, int dk, int dv,
-                        float scale, float cap, float *m, float *l, float *acc);
+/* The scalar reference of xllm_attn_fold (tests): every row converted to f32
+ * first, then f32 arithmetic. */
+void xllm_attn_fold_ref(uint32_t kv, const float *q, const void *const *kr, const void *const *vr, int n, int dk,
+                        int dv, float scale, float cap, float *m, float *l, float *acc);
 
 #endif

@@ -297,9 +297,12 @@ int xllm_q3k_scale(const uint8_t *s, int j);
 void xllm_q4k_unpack_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn);
 void xllm_silu_mul_avx512(const float *g, const float *u, float *out, int64_t n);
 #define XLLM_ATTN_MAX_CHUNK 64 /* keys per call of the SIMD attention step */
-/* AVX-512 attention step (attn_avx512.c); n <= XLLM_ATTN_MAX_CHUNK. */
-void xllm_attn_fold_avx512(const float *q, const float *const *kr, const float *const *vr, int n, int dk, int dv,
-                           float scale, float cap, float *m, float *l, float *acc);
+/* SIMD attention steps (attn_avx512.c, attn_avx2.c) over KV rows of type kv
+ * (xllm_attn_fold); n <= XLLM_ATTN_MAX_CHUNK. */
+void xllm_attn_fold_avx512(uint32_t kv, const float *q, const void *const *kr, const void *const *vr, int n, int dk,
+                           int dv, float scale, float cap, float *m, float *l, float *acc);
+void xllm_attn_fold_avx2(uint32_t kv, const float *q, const void *const *kr, const void *const *vr, int n, int dk,
+                         int dv, float scale, float cap, float *m, float *l, float *acc);
 
 /* Shared helpers of the reference quantizers. */
 static inline int xllm_nearest_int(float f)

@@ -487,108 +487,94 @@ DEFINE_PACKED(q2_kx16, F_Q2_K)
 
 /* ---- F16 weights x f32 activations: outer products, 16 rows x NC ---- */
 
-/* U independent accumulator sets per activation row hide the FMA latency
- * (decode). The full 8-row tile keeps one, the order of f16_tile32: a group
- * gives the same floats whether a task boundary left it unpaired or not. */
-ALWAYS void f16_tile(const uint8_t *gq, int64_t cols, const uint8_t *a, size_t as, const int NC, float *y, size_t ys)
+/* NG groups (16 rows each, group_bytes apart) x NC activation rows: one
+ * accumulator per (group, activation row), fed in column order, so every
+ * output is the same chain of FMAs whatever the tile shape (batch
+ * invariance: a row's floats do not depend on how many rows share its
+ * call). Decode hides the FMA latency with several groups side by side
+ * instead of splitting the column sum. NG * NC <= 16. */
+ALWAYS void f16_tile(const int NG, const int NC, const uint8_t *gq, size_t group_bytes, int64_t cols,
+                     const uint8_t *a, size_t as, float *y, size_t ys)
 {
-    enum { FNC = 8 };
-    const int U = NC == 8 ? 1 : NC >= 4 ? 2 : 4;
-    __m512 acc[FNC][4];
-    const float *x[FNC];
+    __m512 acc[4][8];
+    const float *x[8];
+    const uint16_t *w[4];
     UNROLL
-    for (int c = 0; c < NC; c++) {
-        x[c] = (const float *)(a + (size_t)c * as);
-        UNROLL
-        for (int u = 0; u < U; u++)
-            acc[c][u] = _mm512_setzero_ps();
-    }
-    const uint16_t *w = (const uint16_t *)gq;
-    int64_t k = 0;
-    for (; k + U <= cols; k += U) {
-        UNROLL
-        for (int u = 0; u < U; u++) {
-            __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + (size_t)(k + u) * 16)));
-            UNROLL
-            for (int c = 0; c < NC; c++)
-                acc[c][u] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[c][k + u]), acc[c][u]);
-        }
-    }
-    for (; k < cols; k++) {
-        __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + (size_t)k * 16)));
+    for (int g = 0; g < NG; g++) {
+        w[g] = (const uint16_t *)(gq + (size_t)g * group_bytes);
         UNROLL
         for (int c = 0; c < NC; c++)
-            acc[c][0] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[c][k]), acc[c][0]);
+            acc[g][c] = _mm512_setzero_ps();
     }
     UNROLL
-    for (int c = 0; c < NC; c++) {
-        __m512 s = acc[c][0];
-        UNROLL
-        for (int u = 1; u < U; u++)
-            s = _mm512_add_ps(s, acc[c][u]);
-        _mm512_storeu_ps(y + (size_t)c * ys, s);
-    }
-}
-
-/* Two groups (32 rows) x 8 activation rows: 16 accumulators fed by 2 weight
- * conversions and 8 broadcasts per column, half the loads per FMA of the
- * 16-row tile. Measured one core, 5632 x 2048, 120 activation rows: 80-82 ->
- * 100-101 GMAC/s (16 x 12 spills: 38). */
-static void f16_tile32(const uint8_t *gq, const uint8_t *gq2, int64_t cols, const uint8_t *a, size_t as, float *y,
-                       size_t ys)
-{
-    enum { NC = 8 };
-    __m512 acc[NC][2];
-    const float *x[NC];
-    UNROLL
-    for (int c = 0; c < NC; c++) {
+    for (int c = 0; c < NC; c++)
         x[c] = (const float *)(a + (size_t)c * as);
-        acc[c][0] = acc[c][1] = _mm512_setzero_ps();
-    }
-    const uint16_t *w = (const uint16_t *)gq, *w2 = (const uint16_t *)gq2;
     for (int64_t k = 0; k < cols; k++) {
-        __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + (size_t)k * 16)));
-        __m512 wv2 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w2 + (size_t)k * 16)));
+        __m512 wv[4];
+        UNROLL
+        for (int g = 0; g < NG; g++)
+            wv[g] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w[g] + (size_t)k * 16)));
         UNROLL
         for (int c = 0; c < NC; c++) {
             __m512 b = _mm512_set1_ps(x[c][k]);
-            acc[c][0] = _mm512_fmadd_ps(wv, b, acc[c][0]);
-            acc[c][1] = _mm512_fmadd_ps(wv2, b, acc[c][1]);
+            UNROLL
+            for (int g = 0; g < NG; g++)
+                acc[g][c] = _mm512_fmadd_ps(wv[g], b, acc[g][c]);
         }
     }
     UNROLL
-    for (int c = 0; c < NC; c++) {
-        _mm512_storeu_ps(y + (size_t)c * ys, acc[c][0]);
-        _mm512_storeu_ps(y + (size_t)c * ys + XLLM_PACK_ROWS, acc[c][1]);
-    }
+    for (int g = 0; g < NG; g++)
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            _mm512_storeu_ps(y + (size_t)c * ys + (size_t)g * XLLM_PACK_ROWS, acc[g][c]);
 }
 
+/* Groups side by side for a tile of nc (< 8) activation rows: enough
+ * independent accumulators (>= 4) to hide the FMA latency. */
+static int f16_groups_for(int nc) { return nc == 1 ? 4 : nc <= 3 ? 2 : 1; }
+
+/* ng (<= f16_groups_for(nc)) groups x nc (< 8) activation rows. */
+static void f16_tail(int ng, int nc, const uint8_t *gq, size_t gb, int64_t cols, const uint8_t *a, size_t as,
+                     float *y, size_t ys)
+{
+#define F16_CASE(G, C)                                                                                              \
+    case (G) * 8 + (C): f16_tile(G, C, gq, gb, cols, a, as, y, ys); break;
+    switch (ng * 8 + nc) {
+        F16_CASE(4, 1) F16_CASE(3, 1) F16_CASE(2, 1) F16_CASE(1, 1) F16_CASE(2, 2) F16_CASE(1, 2)
+        F16_CASE(2, 3) F16_CASE(1, 3) F16_CASE(1, 4) F16_CASE(1, 5) F16_CASE(1, 6)
+        default: f16_tile(1, 7, gq, gb, cols, a, as, y, ys); break;
+    }
+#undef F16_CASE
+}
+
+/* Panels of up to 4 groups: full 8-row activation tiles two groups at a
+ * time (32 rows x 8: 16 accumulators fed by 2 weight conversions and 8
+ * broadcasts per column; measured one core, 5632 x 2048, 120 activation
+ * rows: 80-82 -> 100-101 GMAC/s against 16 x 8), then the last < 8 rows
+ * with several groups side by side. */
 void xllm_packed_f16x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                int nc, float *y, size_t y_stride)
 {
-    for (int64_t g = g0; g < g1; g++) {
-        const uint8_t *gq = p->data + (size_t)g * p->group_bytes;
-        float *yg = y + (size_t)g * XLLM_PACK_ROWS;
-        int c0 = 0, pair = g + 1 < g1 && nc >= 8;
-        for (; pair && c0 + 8 <= nc; c0 += 8)
-            f16_tile32(gq, gq + p->group_bytes, p->cols, a + (size_t)c0 * a_stride, a_stride,
-                       yg + (size_t)c0 * y_stride, y_stride);
-        for (int k = 0; k <= pair; k++, gq += p->group_bytes, yg += XLLM_PACK_ROWS)
-            for (int c = c0; c < nc; c += 8) {
+    const size_t gb = p->group_bytes;
+    const int full = nc / 8 * 8, rest = nc - full, per = f16_groups_for(rest ? rest : 1);
+    for (int64_t g = g0; g < g1; g += 4) {
+        int64_t ge = g + 4 < g1 ? g + 4 : g1;
+        for (int64_t h = g; h < ge && full; h += 2) {
+            const uint8_t *gq = p->data + (size_t)h * gb;
+            for (int c = 0; c < full; c += 8) {
                 const uint8_t *ac = a + (size_t)c * a_stride;
-                float *yc = yg + (size_t)c * y_stride;
-                switch (nc - c < 8 ? nc - c : 8) {
-                case 1: f16_tile(gq, p->cols, ac, a_stride, 1, yc, y_stride); break;
-                case 2: f16_tile(gq, p->cols, ac, a_stride, 2, yc, y_stride); break;
-                case 3: f16_tile(gq, p->cols, ac, a_stride, 3, yc, y_stride); break;
-                case 4: f16_tile(gq, p->cols, ac, a_stride, 4, yc, y_stride); break;
-                case 5: f16_tile(gq, p->cols, ac, a_stride, 5, yc, y_stride); break;
-                case 6: f16_tile(gq, p->cols, ac, a_stride, 6, yc, y_stride); break;
-                case 7: f16_tile(gq, p->cols, ac, a_stride, 7, yc, y_stride); break;
-                default: f16_tile(gq, p->cols, ac, a_stride, 8, yc, y_stride); break;
-                }
+                float *yc = y + (size_t)c * y_stride + (size_t)h * XLLM_PACK_ROWS;
+                if (h + 1 < ge)
+                    f16_tile(2, 8, gq, gb, p->cols, ac, a_stride, yc, y_stride);
+                else
+                    f16_tile(1, 8, gq, gb, p->cols, ac, a_stride, yc, y_stride);
             }
-        g += pair;
+        }
+        for (int64_t h = g; h < ge && rest; h += per) {
+            int ng = (int)(ge - h < per ? ge - h : per);
+            f16_tail(ng, rest, p->data + (size_t)h * gb, gb, p->cols, a + (size_t)full * a_stride, a_stride,
+                     y + (size_t)full * y_stride + (size_t)h * XLLM_PACK_ROWS, y_stride);
+        }
     }
 }
 

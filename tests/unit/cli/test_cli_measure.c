@@ -273,3 +273,37 @@ TEST(cli_compare_self)
     remove(path);
     rmdir(dir);
 }
+
+/* XLLM_CPU_ISA forces a kernel family: the benchmark reports it, the scalar
+ * path gives the same greedy text as the best one (the demo model's F16
+ * weights), and an unknown name is refused with a message. */
+TEST(cli_cpu_isa_override)
+{
+    const char *bin = xllm_bin();
+    char cmd[1024], *best, *scalar, *bad;
+    json_t *o;
+    int rc;
+    if (!bin)
+        return;
+    snprintf(cmd, sizeof cmd,
+             "XLLM_CPU_ISA=scalar %s benchmark %s --prompt-tokens 8 --gen-tokens 2 --repeats 1 --concurrency '' "
+             "--quiet --json 2>/dev/null",
+             bin, DEMO_GGUF);
+    o = run_json(cmd);
+    CHECK(o && !strcmp(json_string_value(json_object_get(o, "kernels")), "scalar"));
+    json_decref(o);
+    snprintf(cmd, sizeof cmd, "%s run %s 'In the beginning' --temperature 0 --num-predict 12 2>/dev/null", bin,
+             DEMO_GGUF);
+    best = run_capture(cmd, &rc);
+    snprintf(cmd, sizeof cmd, "XLLM_CPU_ISA=scalar %s run %s 'In the beginning' --temperature 0 --num-predict 12 "
+             "2>/dev/null", bin, DEMO_GGUF);
+    scalar = run_capture(cmd, &rc);
+    CHECK(best && scalar && best[0] && !strcmp(best, scalar));
+    snprintf(cmd, sizeof cmd, "XLLM_CPU_ISA=sse9 %s show %s 2>&1", bin, DEMO_GGUF);
+    bad = run_capture(cmd, &rc);
+    CHECK_EQ_INT(rc, 1);
+    CHECK(bad && strstr(bad, "XLLM_CPU_ISA=sse9") != NULL);
+    free(best);
+    free(scalar);
+    free(bad);
+}

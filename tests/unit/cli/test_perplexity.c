@@ -86,8 +86,10 @@ TEST(ppl_matches_reference_logits)
     json_error_t err;
     json_t *ref = json_load_file(DEMO_FIX "/reference.json", 0, &err), *cases;
     xllm_session *s = NULL;
+    xllm_session_params sp = xllm_session_params_default();
+    sp.kv_type = XLLM_KV_F32; /* the reference logits are matched to 1e-4: the exact KV type */
     CHECK_MSG(ref != NULL, "reference.json: %s", ref ? "" : err.text);
-    CHECK_OK(xllm_session_open(DEMO_GGUF, 0, 0, &s));
+    CHECK_OK(xllm_session_open_ex(DEMO_GGUF, &sp, &s));
     cases = json_object_get(ref, "cases");
     CHECK(json_array_size(cases) == 3);
     for (size_t c = 0; s && c < json_array_size(cases); c++) {

@@ -163,12 +163,36 @@ TEST(engine_cpu_builtin_abi)
         return;
     CHECK(xllm_engine_manifest_supports(&e->manifest, "safetensors", "nomic-bert"));
     CHECK_EQ_INT(e->api->memory_required(&lp, &mem), XLLM_ENGINE_OK);
-    CHECK_EQ_INT(mem.kv_bytes, 4ull * 16 * 32 * 4 * 2); /* blocks * slots * (K+V) * f32 * layers */
+    CHECK_EQ_INT(mem.kv_bytes, 4ull * 16 * 32 * 2 * 2); /* blocks * slots * (K+V) * f16 * layers */
     CHECK(mem.weight_bytes > 0 && mem.total_bytes == mem.weight_bytes + mem.kv_bytes + mem.scratch_bytes);
+    lp.kv_type = XLLM_KV_F32;
+    CHECK_EQ_INT(e->api->memory_required(&lp, &mem), XLLM_ENGINE_OK);
+    CHECK_EQ_INT(mem.kv_bytes, 4ull * 16 * 32 * 4 * 2);
+    lp.kv_type = XLLM_KV_Q8_0; /* 2 kv heads x 8 dims, K and V: each row one padded 34-byte block */
+    CHECK_EQ_INT(e->api->memory_required(&lp, &mem), XLLM_ENGINE_OK);
+    CHECK_EQ_INT(mem.kv_bytes, 4ull * 16 * 2 * 2 * 34 * 2);
+    lp.kv_type = 7;
+    CHECK_EQ_INT(e->api->memory_required(&lp, &mem), XLLM_ENGINE_UNSUPPORTED);
+    CHECK_EQ_INT(e->api->load(&lp, &ctx), XLLM_ENGINE_UNSUPPORTED);
+    CHECK(strstr(e->api->last_error(NULL), "KV type 7") != NULL);
+    /* a caller built before kv_type: its struct ends before it, f16 is assumed */
+    lp.kv_type = 7;
+    lp.struct_size = offsetof(xllm_engine_load_params, kv_type);
+    CHECK_EQ_INT(e->api->load(&lp, &ctx), XLLM_ENGINE_OK);
+    if (ctx) {
+        CHECK_EQ_INT(e->api->model_info(ctx, &info), XLLM_ENGINE_OK);
+        CHECK_EQ_INT(info.kv_type, XLLM_KV_F16);
+        e->api->free(ctx);
+        ctx = NULL;
+    }
+    lp.struct_size = sizeof lp;
+    lp.kv_type = XLLM_KV_Q8_0;
     CHECK_EQ_INT(e->api->load(&lp, &ctx), XLLM_ENGINE_OK);
     if (ctx) {
         xllm_batch b = {sizeof b, 2, tok, pos, seq, 1, tables, &nb, NULL, logits, NULL};
         CHECK_EQ_INT(e->api->model_info(ctx, &info), XLLM_ENGINE_OK);
+        CHECK_EQ_INT(info.kv_types, (1u << XLLM_KV_F16) | (1u << XLLM_KV_Q8_0) | (1u << XLLM_KV_F32));
+        CHECK_EQ_INT(info.kv_type, XLLM_KV_Q8_0);
         CHECK_EQ_STR(info.arch, "qwen3");
         CHECK_EQ_INT(info.n_vocab, 64);
         CHECK_EQ_INT(info.block_size, 16);

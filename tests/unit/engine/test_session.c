@@ -39,14 +39,22 @@ TEST(session_llama_fixture)
 {
     const char *dir = "tests/fixtures/models/llama";
     xllm_session *s = NULL;
+    xllm_session_params sp = xllm_session_params_default();
     float *ref, *all, last[320];
     if (!xllm_path_exists(dir)) {
         test_skip("fixture not generated");
         return;
     }
-    CHECK_OK(xllm_session_open(dir, 2, 40, &s));
+    CHECK_OK(xllm_session_open(dir, 1, 16, &s)); /* the default KV type is f16 */
+    CHECK(s && xllm_cpu_ctx_kv_type(xllm_session_ctx(s)) == XLLM_KV_F16);
+    xllm_session_close(s);
+    sp.n_threads = 2;
+    sp.n_ctx = 40;
+    sp.kv_type = XLLM_KV_F32; /* matched to the reference at 1e-4: the exact KV type */
+    CHECK_OK(xllm_session_open_ex(dir, &sp, &s));
     if (!s)
         return;
+    CHECK_EQ_INT(xllm_cpu_ctx_kv_type(xllm_session_ctx(s)), XLLM_KV_F32);
     CHECK_EQ_INT(xllm_session_n_vocab(s), 320);
     CHECK_EQ_INT(xllm_session_n_ctx(s), 48); /* rounded up to whole blocks */
     ref = load_f32("tests/fixtures/models/llama/logits-1.f32", 5 * 320);
@@ -97,4 +105,10 @@ TEST(session_open_errors)
     CHECK(xllm_session_open("/nonexistent/model.gguf", 1, 0, &s) != XLLM_OK);
     CHECK(s == NULL);
     CHECK(strstr(xllm_last_error(), "/nonexistent/model.gguf") != NULL);
+    if (xllm_path_exists("tests/fixtures/models/llama")) {
+        xllm_session_params sp = xllm_session_params_default();
+        sp.kv_type = 9;
+        CHECK_EQ_INT(xllm_session_open_ex("tests/fixtures/models/llama", &sp, &s), XLLM_ERR_INVALID_ARGUMENT);
+        CHECK(s == NULL && strstr(xllm_last_error(), "kv_type") != NULL);
+    }
 }

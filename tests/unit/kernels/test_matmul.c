@@ -3,6 +3,7 @@
  * shapes, n = 1 and prefill sizes, the selected and the scalar variant, and
  * 1, 2 and 3 threads; plus argument errors. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "../test.h"
 #include "base/dtype.h"
@@ -136,6 +137,50 @@ TEST(matmul_matches_double_reference)
     xllm_kernels_force_scalar(0);
     for (int p = 0; p < 3; p++)
         xllm_pool_destroy(pools[p]);
+}
+
+/* Batch invariance of the kernels: row c of a 140-row product (two threads;
+ * 140 crosses the 64- and 128-row activation blocks and leaves partial
+ * register tiles) is bit-identical to row c computed alone (n = 1, one
+ * thread: the decode kernels), for every weight type, every ISA the CPU runs,
+ * standard and packed rows (80 rows: five 16-row groups, an odd count). */
+TEST(matmul_rows_independent_of_batch)
+{
+    enum { N = 140, ROWS = 80 };
+    krng r = {4242};
+    xllm_pool *pool;
+    CHECK_OK(xllm_pool_create(2, &pool));
+    for (int isa = XLLM_ISA_SCALAR; isa < XLLM_ISA_COUNT; isa++) {
+        if (!xllm_isa_supported((xllm_isa)isa))
+            continue;
+        CHECK_OK(xllm_kernels_set_isa((xllm_isa)isa));
+        for (size_t k = 0; k < sizeof(mm_types) / sizeof(mm_types[0]); k++) {
+            uint32_t t = mm_types[k];
+            int64_t blk = xllm_dtype_get(t)->block_elems, cols = blk > 1 ? 2 * blk : 35;
+            mm_case mc;
+            case_build(&mc, t, ROWS, cols, N, &r);
+            float *all = malloc(sizeof(float) * N * ROWS), one[ROWS];
+            for (int prep = 0; prep < 2; prep++) {
+                xllm_weight w = {t, ROWS, cols, mc.w, NULL};
+                if (prep)
+                    CHECK_OK(xllm_weight_prepare(&w));
+                CHECK_OK(xllm_matmul(pool, &w, mc.x, N, all));
+                for (int64_t c = 0; c < N; c++) {
+                    CHECK_OK(xllm_matmul(NULL, &w, mc.x + c * cols, 1, one));
+                    if (memcmp(one, all + c * ROWS, sizeof one) != 0) {
+                        CHECK_MSG(0, "%s %s%s: row %lld of %d differs from the row alone", xllm_dtype_name(t),
+                                  xllm_isa_name((xllm_isa)isa), w.packed ? " packed" : "", (long long)c, N);
+                        break;
+                    }
+                }
+                xllm_weight_release(&w);
+            }
+            free(all);
+            case_free(&mc);
+        }
+    }
+    xllm_kernels_force_scalar(0);
+    xllm_pool_destroy(pool);
 }
 
 TEST(matmul_argument_errors)

@@ -58,7 +58,7 @@ static int read_tokens(json_t *c, int32_t **tok, int32_t *n)
 }
 
 /* One forward over the whole case as one sequence. */
-static double run_case(const xllm_model *m, const char *dir, json_t *cs)
+static double run_case(const xllm_model *m, const char *dir, json_t *cs, int32_t kv_type)
 {
     xllm_cpu_params p = xllm_cpu_params_default();
     xllm_cpu_ctx *ctx = NULL;
@@ -82,6 +82,7 @@ static double run_case(const xllm_model *m, const char *dir, json_t *cs)
         blocks[i] = nb - 1 - i; /* any order: blocks are just ids */
     p.n_blocks = enc ? 0 : nb;
     p.max_batch_tokens = n;
+    p.kv_type = kv_type;
     for (int pass = 0; pass < (enc ? 2 : 1); pass++) {
         const char *file = json_string_value(json_object_get(cs, enc && pass ? "hidden_file" : enc ? "embedding_file"
                                                                                                  : "logits_file"));
@@ -128,6 +129,11 @@ out:
 
 double ref_check_logits(const char *fixture_dir, const xllm_gguf *g)
 {
+    return ref_check_logits_kv(fixture_dir, g, XLLM_KV_F32);
+}
+
+double ref_check_logits_kv(const char *fixture_dir, const xllm_gguf *g, int32_t kv_type)
+{
     char *path = xllm_path_join(fixture_dir, "reference.json");
     json_error_t jerr;
     json_t *root = path ? json_load_file(path, 0, &jerr) : NULL;
@@ -145,7 +151,7 @@ double ref_check_logits(const char *fixture_dir, const xllm_gguf *g)
         goto out;
     }
     for (size_t i = 0; i < json_array_size(cases); i++) {
-        double e = run_case(m, fixture_dir, json_array_get(cases, i));
+        double e = run_case(m, fixture_dir, json_array_get(cases, i), kv_type);
         if (e < 0) {
             worst = -1;
             goto out;

@@ -15,6 +15,9 @@
  * case's error taken over all its positions), or -1 with a message on stderr
  * if the fixture or the model cannot be read / run. */
 double ref_check_logits(const char *fixture_dir, const xllm_gguf *g);
+/* The same with the KV cache in kv_type (xllm_kv_type); ref_check_logits
+ * uses XLLM_KV_F32, the exact one. */
+double ref_check_logits_kv(const char *fixture_dir, const xllm_gguf *g, int32_t kv_type);
 
 /* A copy of src (all metadata, all tensors) in which every 2-D tensor whose
  * row length is a multiple of dtype's block size is converted to dtype with

@@ -160,7 +160,7 @@ TEST(cpu_batch_checks)
     if (!ctx)
         goto out;
     xllm_cpu_memory_required(&m->hp, &p, &kv, &scratch);
-    CHECK_EQ_INT(kv, 2ull * 16 * (16 + 16) * 4 * 2); /* blocks * slots * (K+V widths) * f32 * layers */
+    CHECK_EQ_INT(kv, 2ull * 16 * (16 + 16) * 2 * 2); /* blocks * slots * (K+V widths) * f16 * layers */
     xllm_batch b = {sizeof b, 3, tok, pos, seq, 1, tables, &nb, NULL, logits, NULL};
     CHECK_OK(xllm_cpu_forward(ctx, &b));
     tok[1] = 64;

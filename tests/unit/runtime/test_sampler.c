@@ -128,3 +128,78 @@ TEST(logprob_is_log_softmax)
     double z = exp(1.0) + exp(2.0) + exp(3.0);
     CHECK_NEAR(xllm_logprob(logits, 3, 1), 2.0 - log(z), 1e-6);
 }
+
+/* Locally typical sampling against the definition computed here in double:
+ * keep the tokens closest to the entropy until their mass reaches typical_p,
+ * renormalize; chi-square of 30000 draws (p = 0.001). */
+TEST(sampler_typical_p_distribution)
+{
+    float logits[6] = {2.0f, 1.5f, 1.0f, 0.2f, -0.5f, -2.0f};
+    double p[6], key[6], h = 0, sum = 0, keep[6] = {0}, kept = 0, chi = 0, crit[] = {0, 10.83, 13.82, 16.27,
+                                                                                        18.47, 20.52};
+    int order[6], count[6] = {0}, n_keep = 0;
+    xllm_sampler_params sp = plain(1.0f);
+    xllm_sampler *s;
+    for (int i = 0; i < 6; i++)
+        sum += p[i] = exp(logits[i]);
+    for (int i = 0; i < 6; i++) {
+        p[i] /= sum;
+        h -= p[i] * log(p[i]);
+    }
+    for (int i = 0; i < 6; i++) {
+        key[i] = fabs(-log(p[i]) - h);
+        order[i] = i;
+    }
+    for (int i = 0; i < 6; i++) /* selection sort by key */
+        for (int j = i + 1; j < 6; j++)
+            if (key[order[j]] < key[order[i]]) {
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+    for (int i = 0; i < 6 && kept < 0.7; i++) {
+        keep[order[i]] = p[order[i]];
+        kept += p[order[i]];
+        n_keep++;
+    }
+    sp.typical_p = 0.7f;
+    sp.seed = 7;
+    CHECK_OK(xllm_sampler_new(&sp, 6, &s));
+    for (int i = 0; i < 30000; i++)
+        count[xllm_sampler_sample(s, logits)]++;
+    for (int i = 0; i < 6; i++) {
+        double e = 30000 * keep[i] / kept;
+        if (keep[i] == 0) {
+            CHECK_MSG(count[i] == 0, "token %d outside the typical set drawn %d times", i, count[i]);
+            continue;
+        }
+        chi += (count[i] - e) * (count[i] - e) / e;
+    }
+    CHECK(n_keep >= 2 && n_keep < 6);
+    CHECK_MSG(chi < crit[n_keep - 1], "chi-square %.2f with %d kept", chi, n_keep);
+    xllm_sampler_free(s);
+}
+
+/* Presence and frequency penalties subtract from the logits of tokens seen
+ * in the window (OpenAI's definition): with both, a token seen twice loses
+ * 2 * frequency + presence. */
+TEST(sampler_presence_frequency_penalties)
+{
+    float logits[3] = {1.0f, 1.0f, 0.0f};
+    xllm_sampler_params sp = plain(0);
+    xllm_sampler *s;
+    sp.presence_penalty = 0.3f;
+    sp.frequency_penalty = 0.2f;
+    sp.penalty_last_n = 8;
+    CHECK_OK(xllm_sampler_new(&sp, 3, &s));
+    xllm_sampler_accept(s, 0);
+    xllm_sampler_accept(s, 0);
+    /* token 0: 1 - 0.4 - 0.3 = 0.3; token 1: 1.0 -> 1 wins */
+    CHECK_EQ_INT(xllm_sampler_sample(s, logits), 1);
+    xllm_sampler_accept(s, 1);
+    xllm_sampler_accept(s, 1);
+    xllm_sampler_accept(s, 1);
+    logits[2] = 0.35f; /* 0: 0.3, 1: 1 - 0.6 - 0.3 = 0.1, 2: 0.35 */
+    CHECK_EQ_INT(xllm_sampler_sample(s, logits), 2);
+    xllm_sampler_free(s);
+}

@@ -182,3 +182,45 @@ TEST(sched_engine_prefix_and_stops)
     CHECK(!strncmp(c.text, a.text, c.len));
     xllm_instance_close(in);
 }
+
+/* A grammar constrains every output, alone and batched; a malformed one is
+ * refused at submit with its position. */
+TEST(sched_engine_grammar)
+{
+    static rec r[4];
+    int32_t ids[64];
+    size_t nn = 0;
+    xllm_gen_params g = xllm_gen_params_default();
+    xllm_instance *in = open_demo();
+    const char *gbnf = "root ::= \" \" (\"Amen\" | \"Selah\") \", \" [a-z]+ (\" \" [a-z]+){1,3} \".\"\n";
+    if (!in) {
+        test_skip("demo model not loadable");
+        return;
+    }
+    memset(r, 0, sizeof r);
+    CHECK(xllm_tokenize_into(in->tok, "And the LORD said", 17, 1, 0, ids, 64, &nn) == XLLM_OK);
+    g.max_tokens = 40;
+    g.grammar = "root ::= \"a\" (";
+    CHECK(xllm_sched_submit(in->sched, ids, (int32_t)nn, &g, on_ev, &r[0], NULL) == XLLM_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(xllm_last_error(), "1:") != NULL);
+    g.grammar = gbnf;
+    for (int i = 0; i < 4; i++) {
+        g.sampling.temperature = i ? 1.0f : 0.0f;
+        g.sampling.seed = (uint64_t)i;
+        CHECK(xllm_sched_submit(in->sched, ids, (int32_t)nn - (i & 1), &g, on_ev, &r[i], NULL) == XLLM_OK);
+    }
+    drain(in);
+    for (int i = 0; i < 4; i++) {
+        const char *t = r[i].text, *p;
+        int words = 0;
+        CHECK_MSG(r[i].finish == XLLM_FINISH_STOP, "request %d finished %d: '%s'", i, r[i].finish, t);
+        CHECK_MSG(!strncmp(t, " Amen, ", 7) || !strncmp(t, " Selah, ", 8), "request %d: '%s'", i, t);
+        p = strchr(t, ',') + 2;
+        for (; *p && *p != '.'; p++) {
+            CHECK_MSG((*p >= 'a' && *p <= 'z') || *p == ' ', "request %d: '%s'", i, t);
+            words += *p == ' ';
+        }
+        CHECK_MSG(*p == '.' && p[1] == 0 && words >= 1 && words <= 3, "request %d: '%s'", i, t);
+    }
+    xllm_instance_close(in);
+}

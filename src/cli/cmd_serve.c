@@ -1,0 +1,163 @@
+/* cmd_serve.c - `xllm serve`: the HTTP server (OpenAI, Ollama, Anthropic,
+ * xllm APIs) in the foreground until SIGINT/SIGTERM (graceful, 30 s), a
+ * second signal exits at once. Models: --model NAME=PATH, repeatable. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/limits.h"
+#include "base/log.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "server/http.h"
+#include "xllm/engine.h"
+
+static volatile sig_atomic_t n_signals;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (++n_signals >= 2)
+        _exit(130); /* runners exit with their parent */
+}
+
+static int parse_kv_type(const char *s, int32_t *out)
+{
+    static const char *const names[] = {"f16", "q8_0", "f32"};
+    for (int i = 0; i < XLLM_KV_TYPE_COUNT; i++)
+        if (!strcmp(s, names[i])) {
+            *out = i;
+            return 0;
+        }
+    return -1;
+}
+
+/* Take every "--model NAME=PATH" / "--model=NAME=PATH" out of argv. */
+static int take_models(int *argc, char **argv, const char **specs, int max, int *n)
+{
+    int o = 1;
+    *n = 0;
+    for (int i = 1; i < *argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--model") && i + 1 < *argc)
+            v = argv[++i];
+        else if (!strncmp(argv[i], "--model=", 8))
+            v = argv[i] + 8;
+        else if (!strcmp(argv[i], "--model")) {
+            fprintf(stderr, "xllm serve: --model needs NAME=PATH\n");
+            return -1;
+        }
+        if (v) {
+            if (*n == max) {
+                fprintf(stderr, "xllm serve: more than %d models\n", max);
+                return -1;
+            }
+            specs[(*n)++] = v;
+        } else {
+            argv[o++] = argv[i];
+        }
+    }
+    *argc = o;
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *host = "127.0.0.1", *kv = "f16", *cors = "*", *allowed = NULL;
+    int port = 32769, threads = 0, http_threads = 4, ctx = 0, n_pos = 0, n_models = 0;
+    double keep_alive = 300;
+    const char *specs[XLLM_SERVER_MAX_MODELS];
+    const char *pos[1];
+    const xllm_opt opts[] = {
+        {"host", XLLM_OPT_STR, &host, "address to listen on (default 127.0.0.1)"},
+        {"port", XLLM_OPT_INT, &port, "port (default 32769; 0 picks a free one)"},
+        {"threads", XLLM_OPT_INT, &threads, "compute threads per runner (default: one per CPU)"},
+        {"http-threads", XLLM_OPT_INT, &http_threads, "HTTP threads (default 4)"},
+        {"kv-type", XLLM_OPT_STR, &kv, "KV cache type: f16 (default), q8_0, f32"},
+        {"ctx", XLLM_OPT_INT, &ctx, "context length per request (default: the model's)"},
+        {"keep-alive", XLLM_OPT_FLOAT, &keep_alive, "seconds an idle model stays loaded (default 300; < 0 forever)"},
+        {"cors", XLLM_OPT_STR, &cors, "Access-Control-Allow-Origin (default *)"},
+        {"allow-host", XLLM_OPT_STR, &allowed, "extra Host names accepted, comma separated"},
+    };
+    srv_cfg cfg;
+    srv *s = NULL;
+    xllm_status st;
+    int32_t kv_type = 0;
+    char bin[4096];
+    ssize_t bl;
+    struct sigaction sa;
+    int rc;
+
+    if (!getenv("XLLM_LOG"))
+        xllm_log_set_level(XLLM_LOG_INFO); /* a server logs every request (SPEC S-6) */
+    if (take_models(&argc, argv, specs, XLLM_SERVER_MAX_MODELS, &n_models))
+        return 2;
+    rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 0, &n_pos,
+                         "xllm serve [--host H] [--port P] [--model NAME=PATH]... [--threads N] [--kv-type T] [--ctx N]");
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    if (parse_kv_type(kv, &kv_type)) {
+        fprintf(stderr, "xllm serve: --kv-type '%s': expected f16, q8_0 or f32\n", kv);
+        return 2;
+    }
+    if (port < 0 || port > 65535) {
+        fprintf(stderr, "xllm serve: --port %d is not a port\n", port);
+        return 2;
+    }
+    bl = readlink("/proc/self/exe", bin, sizeof bin - 1);
+    bin[bl > 0 ? bl : 0] = '\0';
+    memset(&cfg, 0, sizeof cfg);
+    cfg.host = host;
+    cfg.port = port;
+    cfg.http_threads = http_threads;
+    cfg.api_key = getenv("XLLM_API_KEY");
+    cfg.cors_origin = cors;
+    cfg.allowed_hosts = allowed ? allowed : getenv("XLLM_ALLOWED_HOSTS");
+    cfg.models.xllm_bin = getenv("XLLM_BIN") ? getenv("XLLM_BIN") : (bin[0] ? bin : argv[0]);
+    cfg.models.n_threads = threads;
+    cfg.models.kv_type = kv_type;
+    cfg.models.n_ctx = ctx;
+    cfg.models.idle_timeout_s = keep_alive;
+    cfg.models.run_dir = getenv("XDG_RUNTIME_DIR") ? getenv("XDG_RUNTIME_DIR") : "/tmp";
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if ((st = srv_new(&cfg, &s))) {
+        fprintf(stderr, "xllm serve: %s\n", xllm_last_error());
+        return 1;
+    }
+    for (int i = 0; i < n_models; i++) {
+        char name[256];
+        const char *eq = strchr(specs[i], '=');
+        if (!eq || eq == specs[i] || !eq[1] || (size_t)(eq - specs[i]) >= sizeof name) {
+            fprintf(stderr, "xllm serve: --model '%s': expected NAME=PATH\n", specs[i]);
+            srv_free(s, 0);
+            return 2;
+        }
+        snprintf(name, sizeof name, "%.*s", (int)(eq - specs[i]), specs[i]);
+        if ((st = srv_models_add(srv_get_models(s), name, eq + 1))) {
+            fprintf(stderr, "xllm serve: %s\n", xllm_last_error());
+            srv_free(s, 0);
+            return 1;
+        }
+    }
+    printf("xllm serve: listening on http://%s:%d\n", strchr(host, ':') ? "[::1]" : host, srv_port(s));
+    if (n_models == 0)
+        printf("xllm serve: no models yet; restart with --model NAME=PATH (e.g. --model kjv=models/kjv-demo.gguf)\n");
+    for (int i = 0; i < n_models; i++)
+        printf("xllm serve: model '%s' (loads on first request)\n", srv_model_name(srv_models_at(srv_get_models(s), i)));
+    fflush(stdout);
+    while (!n_signals)
+        pause();
+    XLLM_INFO("xllm serve: stopping (finishing running requests, at most %d s; a second signal exits at once)",
+              XLLM_SERVER_SHUTDOWN_S);
+    srv_free(s, XLLM_SERVER_SHUTDOWN_S);
+    return 0;
+}

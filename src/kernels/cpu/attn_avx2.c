@@ -1,0 +1,169 @@
+/* attn_avx2.c - AVX2/FMA/F16C online-softmax attention step over f32, f16
+ * (F16C conversion) or q8_0 (int8 widened to f32, times the block scale) KV
+ * rows, for CPUs without AVX-512: 8-wide dot products, the scores' exp with
+ * the polynomial of attn_avx512.c (exponent built from integers), and the V
+ * update with broadcast weights. test_attn.c holds it to the scalar reference.
+ * Compiled with AVX2 flags; called only after the CPU check. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "base/limits.h"
+#include "kernels/cpu/kernels_impl.h"
+
+#define ALWAYS static inline __attribute__((always_inline))
+
+enum { KV_F32, KV_F16, KV_Q8 };
+
+ALWAYS float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* exp(x) for x <= 88; 0 below -87.3 (where expf is 2^-126 or smaller). */
+ALWAYS __m256 exp8(__m256 x)
+{
+    __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), keep);
+}
+
+ALWAYS const uint8_t *q8_block(const uint8_t *row, int i) { return row + (size_t)(i / 32) * sizeof(xllm_block_q8_0); }
+
+ALWAYS float q8_scale(const uint8_t *row, int i)
+{
+    uint16_t h;
+    memcpy(&h, q8_block(row, i), 2);
+    return _cvtsh_ss(h);
+}
+
+/* 8 elements from element i (q8_0: i a multiple of 8; unscaled levels). */
+ALWAYS __m256 load8(const int kind, const uint8_t *row, int i)
+{
+    if (kind == KV_F32)
+        return _mm256_loadu_ps((const float *)row + i);
+    if (kind == KV_F16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q8_block(row, i) + 2 + i % 32))));
+}
+
+/* One element (tails; q8_0: unscaled level). */
+ALWAYS float elem(const int kind, const uint8_t *row, int i)
+{
+    if (kind == KV_F32)
+        return ((const float *)row)[i];
+    if (kind == KV_F16) {
+        uint16_t h;
+        memcpy(&h, row + 2 * (size_t)i, 2);
+        return _cvtsh_ss(h);
+    }
+    return (float)(int8_t)q8_block(row, i)[2 + i % 32];
+}
+
+/* q . k: one 8-lane accumulator in element order, then the scalar tail
+ * (q8_0: q is zero-padded to whole blocks; each block's sum times its scale). */
+ALWAYS float kdot(const int kind, const float *q, const uint8_t *k, int dk)
+{
+    __m256 s = _mm256_setzero_ps();
+    if (kind == KV_Q8) {
+        for (int i = 0; i < dk; i += 32) {
+            __m256 b = _mm256_mul_ps(_mm256_loadu_ps(q + i), load8(kind, k, i));
+            b = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load8(kind, k, i + 8), b);
+            b = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), load8(kind, k, i + 16), b);
+            b = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), load8(kind, k, i + 24), b);
+            s = _mm256_fmadd_ps(b, _mm256_set1_ps(q8_scale(k, i)), s);
+        }
+        return hsum8(s);
+    }
+    int i = 0;
+    for (; i + 8 <= dk; i += 8)
+        s = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(kind, k, i), s);
+    float t = hsum8(s);
+    for (; i < dk; i++)
+        t += q[i] * elem(kind, k, i);
+    return t;
+}
+
+ALWAYS float vweight(const int kind, float w, const uint8_t *row, int d)
+{
+    return kind == KV_Q8 ? w * q8_scale(row, d) : w;
+}
+
+ALWAYS void fold(const int kind, const float *q, const void *const *kr, const void *const *vr, int n, int dk, int dv,
+                 float scale, float cap, float *m, float *l, float *acc)
+{
+    float sc[XLLM_ATTN_MAX_CHUNK] __attribute__((aligned(32)));
+    float qp[XLLM_MAX_HEAD_DIM + 32] __attribute__((aligned(32)));
+    float mb = -INFINITY;
+    if (kind == KV_Q8) { /* whole blocks: zeros after the head's end */
+        int full = (dk + 31) / 32 * 32;
+        memcpy(qp, q, sizeof(float) * (size_t)dk);
+        memset(qp + dk, 0, sizeof(float) * (size_t)(full - dk));
+        q = qp;
+    }
+    for (int j = 0; j < n; j++) {
+        float s = kdot(kind, q, kr[j], dk) * scale;
+        if (cap > 0.0f)
+            s = cap * tanhf(s / cap);
+        sc[j] = s;
+        mb = s > mb ? s : mb;
+    }
+    for (int j = n; j % 8; j++)
+        sc[j] = -INFINITY; /* exp8 gives 0 */
+    if (mb > *m) {
+        float r = *m == -INFINITY ? 0.0f : expf(*m - mb);
+        for (int d = 0; d < dv; d++)
+            acc[d] *= r;
+        *l *= r;
+        *m = mb;
+    }
+    __m256 mv = _mm256_set1_ps(*m), lsum = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) {
+        __m256 w = exp8(_mm256_sub_ps(_mm256_load_ps(sc + j), mv));
+        lsum = _mm256_add_ps(lsum, w);
+        _mm256_store_ps(sc + j, w);
+    }
+    *l += hsum8(lsum);
+    int d = 0;
+    for (; d + 8 <= dv; d += 8) {
+        __m256 a0 = _mm256_loadu_ps(acc + d), a1 = _mm256_setzero_ps();
+        int j = 0;
+        for (; j + 2 <= n; j += 2) {
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(vweight(kind, sc[j], vr[j], d)), load8(kind, vr[j], d), a0);
+            a1 = _mm256_fmadd_ps(_mm256_set1_ps(vweight(kind, sc[j + 1], vr[j + 1], d)), load8(kind, vr[j + 1], d),
+                                 a1);
+        }
+        if (j < n)
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(vweight(kind, sc[j], vr[j], d)), load8(kind, vr[j], d), a0);
+        _mm256_storeu_ps(acc + d, _mm256_add_ps(a0, a1));
+    }
+    for (; d < dv; d++)
+        for (int j = 0; j < n; j++)
+            acc[d] += vweight(kind, sc[j], vr[j], d) * elem(kind, vr[j], d);
+}
+
+void xllm_attn_fold_avx2(uint32_t kv, const float *q, const void *const *kr, const void *const *vr, int n, int dk,
+                         int dv, float scale, float cap, float *m, float *l, float *acc)
+{
+    if (kv == XLLM_DTYPE_F16)
+        fold(KV_F16, q, kr, vr, n, dk, dv, scale, cap, m, l, acc);
+    else if (kv == XLLM_DTYPE_Q8_0)
+        fold(KV_Q8, q, kr, vr, n, dk, dv, scale, cap, m, l, acc);
+    else
+        fold(KV_F32, q, kr, vr, n, dk, dv, scale, cap, m, l, acc);
+}

@@ -1,0 +1,615 @@
+/* gen.c - a generating request between MHD and the runner: acquire the model
+ * (loading it on a worker thread when needed), submit every choice, queue the
+ * runner's events per request, stream them through a content reader that
+ * suspends on an empty queue, cancel at once when the client goes away. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/sysinfo.h"
+#include "server/http_internal.h"
+
+typedef enum gen_phase { GEN_STARTING, GEN_STARTED, GEN_FAILED } gen_phase;
+
+typedef struct gen_choice {
+    srv_gen *g;
+    int32_t idx;
+    uint64_t id;      /* runner request id once submitted */
+    int submitted, final;
+} gen_choice;
+
+struct srv_gen {
+    srv *s;
+    srv_gen *next_live, *prev_live;
+    pthread_mutex_t mu;
+    int refs;                       /* request + worker + each unfinished choice */
+    struct MHD_Connection *conn;    /* NULL once the request is over */
+    int suspended;
+    gen_phase phase;
+    srv_err err;
+    int pending;                    /* choices without their FINAL event */
+    srv_event *head, *tail;
+    srv_model *md;
+    xllm_rclient *rc;
+    int acquired;
+    srv_gen_req req;
+    char trace[64];
+    gen_choice *ch;
+    uint64_t load_ns;
+};
+
+static void gen_free(srv_gen *g)
+{
+    srv *s = g->s;
+    srv_event *e = g->head;
+    while (e) {
+        srv_event *n = e->next;
+        xllm_free(e);
+        e = n;
+    }
+    pthread_mutex_lock(&s->gen_mu);
+    if (g->prev_live)
+        g->prev_live->next_live = g->next_live;
+    else
+        s->gens = g->next_live;
+    if (g->next_live)
+        g->next_live->prev_live = g->prev_live;
+    s->n_gens--;
+    pthread_cond_broadcast(&s->gen_cv);
+    pthread_mutex_unlock(&s->gen_mu);
+    srv_gen_req_free(&g->req);
+    xllm_free(g->ch);
+    pthread_mutex_destroy(&g->mu);
+    xllm_free(g);
+}
+
+static void gen_unref(srv_gen *g)
+{
+    int last;
+    pthread_mutex_lock(&g->mu);
+    last = --g->refs == 0;
+    pthread_mutex_unlock(&g->mu);
+    if (last)
+        gen_free(g);
+}
+
+/* Resume the connection when it waits for what just happened (mu held). */
+static void wake_locked(srv_gen *g)
+{
+    if (!g->suspended || !g->conn || g->phase == GEN_STARTING)
+        return;
+    if (g->phase == GEN_STARTED && !g->req.stream && g->pending > 0)
+        return;
+    g->suspended = 0;
+    MHD_resume_connection(g->conn);
+}
+
+static srv_event *event_copy(const gen_choice *ch, const xllm_gen_event *ev)
+{
+    size_t el = ev->error ? strlen(ev->error) : 0, sl = ev->stop_string ? strlen(ev->stop_string) : 0;
+    size_t tl = ev->type == XLLM_EVENT_TOKEN ? ev->text_len : 0;
+    srv_event *e = xllm_malloc(sizeof *e + tl + el + sl + 3);
+    char *p;
+    if (!e)
+        return NULL;
+    memset(e, 0, sizeof *e);
+    e->choice = ch->idx;
+    e->type = ev->type;
+    e->token = ev->token;
+    e->is_prompt = ev->is_prompt;
+    e->logprob = ev->logprob;
+    e->n_top = ev->n_top < 0 ? 0 : ev->n_top > XLLM_MAX_TOP_LOGPROBS ? XLLM_MAX_TOP_LOGPROBS : ev->n_top;
+    if (e->n_top && ev->top)
+        memcpy(e->top, ev->top, e->n_top * sizeof e->top[0]);
+    else
+        e->n_top = 0;
+    e->finish = ev->finish;
+    e->n_prompt = ev->n_prompt;
+    e->n_cached = ev->n_cached;
+    e->n_generated = ev->n_generated;
+    e->t = ev->t;
+    p = e->text;
+    if (tl)
+        memcpy(p, ev->text, tl);
+    p[tl] = '\0';
+    e->text_len = tl;
+    p += tl + 1;
+    if (ev->error) {
+        memcpy(p, ev->error, el + 1);
+        e->error = p;
+        p += el + 1;
+    }
+    if (ev->stop_string) {
+        memcpy(p, ev->stop_string, sl + 1);
+        e->stop_string = p;
+    }
+    return e;
+}
+
+/* Runner client thread: one event of one choice. */
+static void on_event(void *user, const xllm_gen_event *ev)
+{
+    gen_choice *ch = user;
+    srv_gen *g = ch->g;
+    srv_event *e = NULL;
+    int final = ev->type == XLLM_EVENT_FINAL, last = 0;
+    pthread_mutex_lock(&g->mu);
+    if (g->conn)
+        e = event_copy(ch, ev);
+    if (e) {
+        if (g->tail)
+            g->tail->next = e;
+        else
+            g->head = e;
+        g->tail = e;
+    }
+    if (final && !ch->final) {
+        ch->final = 1;
+        g->pending--;
+        last = g->pending == 0;
+    }
+    wake_locked(g);
+    pthread_mutex_unlock(&g->mu);
+    if (final) {
+        if (last && g->acquired)
+            srv_model_release(g->md, g->req.keep_alive_s);
+        gen_unref(g);
+    }
+}
+
+static int status_of(xllm_status st, const char *msg, char code[48])
+{
+    code[0] = '\0';
+    switch (st) {
+    case XLLM_ERR_LIMIT:
+        if (strstr(msg, "context") || strstr(msg, "prompt")) {
+            snprintf(code, 48, "context_length_exceeded");
+            return 400;
+        }
+        snprintf(code, 48, "queue_full");
+        return 503;
+    case XLLM_ERR_INVALID_ARGUMENT:
+        return 400;
+    case XLLM_ERR_CANCELLED:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
+/* Submit every choice (any thread). Sets phase; never touches MHD. */
+static void submit_all(srv_gen *g)
+{
+    int n_ok = 0;
+    xllm_status st = XLLM_OK;
+    pthread_mutex_lock(&g->mu);
+    g->pending = g->req.n;
+    pthread_mutex_unlock(&g->mu);
+    for (int i = 0; i < g->req.n; i++) {
+        xllm_runner_request rq;
+        uint64_t id = 0;
+        memset(&rq, 0, sizeof rq);
+        rq.prompt_text = g->req.prompt;
+        rq.prompt_len = g->req.prompt ? g->req.prompt_len : 0;
+        rq.prompt_tokens = g->req.prompt ? NULL : g->req.tokens;
+        rq.n_prompt_tokens = g->req.prompt ? 0 : g->req.n_tokens;
+        rq.add_special = g->req.add_special;
+        rq.parse_special = 1;
+        rq.params = g->req.params;
+        rq.grammar = g->req.grammar;
+        if (rq.params.n_ctx > xllm_rclient_info(g->rc)->n_ctx)
+            rq.params.n_ctx = 0; /* Ollama's num_ctx above what the runner serves: the runner's context */
+        if (i > 0 && rq.params.sampling.seed != 0)
+            rq.params.sampling.seed += (uint64_t)i; /* n > 1 with a seed: different, reproducible choices */
+        rq.trace_id = g->trace;
+        if (atomic_load(&g->s->stopping)) {
+            st = xllm_fail(XLLM_ERR_CANCELLED, "the server is shutting down");
+            break;
+        }
+        pthread_mutex_lock(&g->mu);
+        g->refs++;
+        pthread_mutex_unlock(&g->mu);
+        st = xllm_rclient_submit(g->rc, &rq, on_event, &g->ch[i], &id);
+        if (st) {
+            pthread_mutex_lock(&g->mu);
+            g->refs--;
+            pthread_mutex_unlock(&g->mu);
+            break;
+        }
+        pthread_mutex_lock(&g->mu);
+        g->ch[i].id = id;
+        g->ch[i].submitted = 1;
+        pthread_mutex_unlock(&g->mu);
+        n_ok++;
+    }
+    if (st) {
+        char msg[640];
+        int last;
+        snprintf(msg, sizeof msg, "%s", xllm_last_error());
+        g->err.status = status_of(st, msg, g->err.code);
+        snprintf(g->err.param, sizeof g->err.param, "%s", "");
+        snprintf(g->err.msg, sizeof g->err.msg, "%s", msg[0] ? msg : xllm_status_str(st));
+        for (int i = 0; i < n_ok; i++)
+            xllm_rclient_cancel(g->rc, g->ch[i].id);
+        pthread_mutex_lock(&g->mu);
+        g->pending -= g->req.n - n_ok;
+        last = g->pending == 0;
+        g->phase = GEN_FAILED;
+        pthread_mutex_unlock(&g->mu);
+        if (last && g->acquired)
+            srv_model_release(g->md, g->req.keep_alive_s);
+        return;
+    }
+    pthread_mutex_lock(&g->mu);
+    g->phase = GEN_STARTED;
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void *loader_main(void *arg)
+{
+    srv_gen *g = arg;
+    int http = 500;
+    double t0 = xllm_now();
+    if (srv_model_acquire(g->md, &g->rc, &http) == XLLM_OK) {
+        g->acquired = 1;
+        g->load_ns = (uint64_t)((xllm_now() - t0) * 1e9);
+        submit_all(g);
+    } else {
+        g->err.status = http;
+        snprintf(g->err.param, sizeof g->err.param, "%s", "model");
+        snprintf(g->err.code, sizeof g->err.code, "%s", http == 503 ? "insufficient_memory" : "model_load_failed");
+        snprintf(g->err.msg, sizeof g->err.msg, "%s", xllm_last_error());
+        pthread_mutex_lock(&g->mu);
+        g->pending = 0;
+        g->phase = GEN_FAILED;
+        pthread_mutex_unlock(&g->mu);
+    }
+    pthread_mutex_lock(&g->mu);
+    wake_locked(g);
+    pthread_mutex_unlock(&g->mu);
+    gen_unref(g);
+    return NULL;
+}
+
+/* ---- MHD side ---- */
+
+static srv_event *take_events(srv_gen *g, int *pending)
+{
+    srv_event *e = g->head;
+    g->head = g->tail = NULL;
+    *pending = g->pending;
+    return e;
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    srv_req *r = cls;
+    srv_gen *g = r->gen;
+    (void)pos;
+    for (;;) {
+        srv_event *e;
+        int pending;
+        if (r->out_pos < r->out.len) {
+            size_t n = r->out.len - r->out_pos;
+            if (n > max)
+                n = max;
+            memcpy(buf, r->out.data + r->out_pos, n);
+            r->out_pos += n;
+            if (r->out_pos == r->out.len)
+                r->out_pos = r->out.len = 0;
+            return (ssize_t)n;
+        }
+        if (r->ended)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        pthread_mutex_lock(&g->mu);
+        e = take_events(g, &pending);
+        if (!e && pending > 0) {
+            g->suspended = 1;
+            MHD_suspend_connection(r->conn);
+            pthread_mutex_unlock(&g->mu);
+            return 0;
+        }
+        pthread_mutex_unlock(&g->mu);
+        while (e) {
+            srv_event *n = e->next;
+            r->ops->event(r, e, &r->out);
+            xllm_free(e);
+            e = n;
+        }
+        if (pending == 0) {
+            if (r->ops->end)
+                r->ops->end(r, &r->out);
+            r->ended = 1;
+        }
+    }
+}
+
+static void stream_free(void *cls)
+{
+    srv_req_unref(cls);
+}
+
+static void queue_stream(srv_req *r)
+{
+    struct MHD_Response *resp;
+    if (r->ops->begin)
+        r->ops->begin(r, &r->out);
+    r->replied = 1;
+    r->status = 200;
+    srv_req_ref(r);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, XLLM_SERVER_STREAM_BLOCK, stream_reader, r, stream_free);
+    if (!resp) {
+        srv_req_unref(r);
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", r->ops->stream_type);
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    MHD_add_response_header(resp, "X-Request-ID", r->id);
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->s->cors_origin);
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Request-ID");
+    MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+}
+
+void srv_gen_resume_step(srv_req *r)
+{
+    srv_gen *g = r->gen;
+    srv_event *e;
+    int pending;
+    if (!g || r->replied)
+        return;
+    pthread_mutex_lock(&g->mu);
+    if (g->phase == GEN_STARTING || (g->phase == GEN_STARTED && !g->req.stream && g->pending > 0)) {
+        g->suspended = 1;
+        MHD_suspend_connection(r->conn);
+        pthread_mutex_unlock(&g->mu);
+        return;
+    }
+    if (g->phase == GEN_FAILED) {
+        srv_err err = g->err;
+        pthread_mutex_unlock(&g->mu);
+        srv_reply_err(r, &err);
+        return;
+    }
+    if (g->req.stream) {
+        pthread_mutex_unlock(&g->mu);
+        queue_stream(r);
+        return;
+    }
+    e = take_events(g, &pending);
+    pthread_mutex_unlock(&g->mu);
+    while (e) {
+        srv_event *n = e->next;
+        r->ops->event(r, e, NULL);
+        xllm_free(e);
+        e = n;
+    }
+    r->ops->end(r, NULL);
+}
+
+void srv_gen_start(srv_req *r, srv_model *md, srv_gen_req *req, const srv_gen_ops *ops, void *api_state,
+                   void (*state_free)(void *))
+{
+    srv_gen *g = xllm_calloc(1, sizeof *g);
+    srv *s = r->s;
+    r->ops = ops;
+    r->api_state = api_state;
+    r->api_state_free = state_free;
+    if (!g || !(g->ch = xllm_calloc(req->n > 0 ? req->n : 1, sizeof *g->ch))) {
+        xllm_free(g);
+        srv_gen_req_free(req);
+        srv_reply_error(r, 500, "", NULL, "out of memory");
+        return;
+    }
+    g->s = s;
+    g->req = *req;
+    g->req.params.stops = (const char *const *)g->req.stops;
+    g->req.params.bias_tokens = g->req.bias_tok;
+    g->req.params.bias_values = g->req.bias_val;
+    memset(req, 0, sizeof *req);
+    for (int i = 0; i < g->req.n; i++) {
+        g->ch[i].g = g;
+        g->ch[i].idx = i;
+    }
+    snprintf(g->trace, sizeof g->trace, "%s", r->id);
+    pthread_mutex_init(&g->mu, NULL);
+    g->refs = 1;
+    g->conn = r->conn;
+    g->md = md;
+    g->phase = GEN_STARTING;
+    pthread_mutex_lock(&s->gen_mu);
+    g->next_live = s->gens;
+    if (s->gens)
+        s->gens->prev_live = g;
+    s->gens = g;
+    s->n_gens++;
+    pthread_mutex_unlock(&s->gen_mu);
+    r->gen = g;
+    /* Acquire (maybe load) and submit on a thread of its own: a submit is a
+     * round trip to the runner, which may be in the middle of a step, and an
+     * HTTP thread must not wait for that. */
+    {
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_mutex_lock(&g->mu);
+        g->refs++;
+        g->suspended = 1;
+        MHD_suspend_connection(r->conn);
+        pthread_mutex_unlock(&g->mu);
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&at, 256 * 1024);
+        if (pthread_create(&th, &at, loader_main, g) != 0) {
+            pthread_mutex_lock(&g->mu);
+            g->refs--;
+            g->phase = GEN_FAILED;
+            g->err.status = 503;
+            snprintf(g->err.msg, sizeof g->err.msg, "cannot start a loader thread");
+            wake_locked(g);
+            pthread_mutex_unlock(&g->mu);
+        }
+        pthread_attr_destroy(&at);
+    }
+}
+
+void srv_gen_detach(srv_req *r, int client_gone)
+{
+    srv_gen *g = r->gen;
+    uint64_t ids[XLLM_SERVER_MAX_N];
+    int n = 0;
+    srv_event *e;
+    int pending;
+    pthread_mutex_lock(&g->mu);
+    g->conn = NULL;
+    e = take_events(g, &pending);
+    for (int i = 0; i < g->req.n; i++)
+        if (g->ch[i].submitted && !g->ch[i].final)
+            ids[n++] = g->ch[i].id;
+    pthread_mutex_unlock(&g->mu);
+    while (e) {
+        srv_event *nx = e->next;
+        xllm_free(e);
+        e = nx;
+    }
+    if (n > 0) {
+        if (client_gone)
+            XLLM_INFO("[%s] client disconnected: cancelling %d running sequence(s)", r->id, n);
+        for (int i = 0; i < n; i++)
+            xllm_rclient_cancel(g->rc, ids[i]);
+    }
+    r->gen = NULL;
+    gen_unref(g);
+}
+
+void srv_gen_cancel_all(srv *s)
+{
+    pthread_mutex_lock(&s->gen_mu);
+    for (srv_gen *g = s->gens; g; g = g->next_live) {
+        pthread_mutex_lock(&g->mu);
+        for (int i = 0; i < g->req.n; i++)
+            if (g->ch[i].submitted && !g->ch[i].final)
+                xllm_rclient_cancel(g->rc, g->ch[i].id);
+        if (g->phase == GEN_STARTING) {
+            g->phase = GEN_FAILED;
+            g->err.status = 503;
+            snprintf(g->err.msg, sizeof g->err.msg, "the server is shutting down");
+            wake_locked(g);
+        }
+        pthread_mutex_unlock(&g->mu);
+    }
+    pthread_mutex_unlock(&s->gen_mu);
+}
+
+const srv_gen_req *srv_req_gen_req(srv_req *r) { return r->gen ? &r->gen->req : NULL; }
+uint64_t srv_req_load_ns(srv_req *r) { return r->gen ? r->gen->load_ns : 0; }
+srv_model *srv_req_gen_model(srv_req *r) { return r->gen ? r->gen->md : NULL; }
+
+const xllm_tokenizer *srv_req_tokenizer(srv_req *r)
+{
+    const xllm_tokenizer *t = NULL;
+    if (!r->gen || srv_model_tokenizer(r->gen->md, &t))
+        return NULL;
+    return t;
+}
+
+/* ---- blocking work off the MHD threads (embeddings) ---- */
+
+typedef struct srv_task {
+    pthread_mutex_t mu;
+    int refs;
+    struct MHD_Connection *conn;
+    int done;
+    void (*work)(void *);
+    void (*finish)(srv_req *, void *);
+    void *arg;
+    void (*arg_free)(void *);
+} srv_task;
+
+static void task_unref(srv_task *t)
+{
+    int last;
+    pthread_mutex_lock(&t->mu);
+    last = --t->refs == 0;
+    pthread_mutex_unlock(&t->mu);
+    if (!last)
+        return;
+    if (t->arg_free)
+        t->arg_free(t->arg);
+    pthread_mutex_destroy(&t->mu);
+    xllm_free(t);
+}
+
+static void *task_main(void *arg)
+{
+    srv_task *t = arg;
+    t->work(t->arg);
+    pthread_mutex_lock(&t->mu);
+    t->done = 1;
+    if (t->conn)
+        MHD_resume_connection(t->conn);
+    pthread_mutex_unlock(&t->mu);
+    task_unref(t);
+    return NULL;
+}
+
+void srv_task_start(srv_req *r, void (*work)(void *), void (*finish)(srv_req *, void *), void *arg,
+                    void (*arg_free)(void *))
+{
+    srv_task *t = xllm_calloc(1, sizeof *t);
+    pthread_t th;
+    pthread_attr_t at;
+    if (!t) {
+        if (arg_free)
+            arg_free(arg);
+        srv_reply_error(r, 500, "", NULL, "out of memory");
+        return;
+    }
+    pthread_mutex_init(&t->mu, NULL);
+    t->refs = 2;
+    t->conn = r->conn;
+    t->work = work;
+    t->finish = finish;
+    t->arg = arg;
+    t->arg_free = arg_free;
+    r->task = t;
+    pthread_mutex_lock(&t->mu);
+    MHD_suspend_connection(r->conn);
+    pthread_mutex_unlock(&t->mu);
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 512 * 1024);
+    if (pthread_create(&th, &at, task_main, t) != 0) {
+        t->refs = 1;
+        t->done = 1;
+        MHD_resume_connection(r->conn);
+    }
+    pthread_attr_destroy(&at);
+}
+
+/* Access handler after a task resumed the connection. */
+void srv_task_step(srv_req *r)
+{
+    srv_task *t = r->task;
+    if (r->replied)
+        return;
+    if (!t->done) {
+        MHD_suspend_connection(r->conn);
+        return;
+    }
+    t->finish(r, t->arg);
+}
+
+void srv_task_detach(srv_req *r)
+{
+    srv_task *t = r->task;
+    pthread_mutex_lock(&t->mu);
+    t->conn = NULL;
+    pthread_mutex_unlock(&t->mu);
+    r->task = NULL;
+    task_unref(t);
+}

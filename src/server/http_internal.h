@@ -1,0 +1,83 @@
+/* http_internal.h - the server's and a request's fields, shared by http.c
+ * (lifecycle), gen.c (generation glue) and api_responses.c (stored
+ * conversations). Not for the API handlers: they use http.h. */
+#ifndef XLLM_SERVER_HTTP_INTERNAL_H
+#define XLLM_SERVER_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "base/limits.h"
+#include "server/http.h"
+
+/* One stored Responses API turn (previous_response_id). */
+typedef struct srv_stored_response {
+    char id[64];
+    json_t *messages; /* the conversation including the answer */
+} srv_stored_response;
+
+struct srv {
+    struct MHD_Daemon *d;
+    srv_models *models;
+    char host[256];
+    int port;
+    int wildcard;
+    char cors_origin[256];
+    char api_key[256];
+    char allowed_hosts[1024];
+    double t_start;
+    atomic_int stopping;
+    /* live generations (gen.c) */
+    pthread_mutex_t gen_mu;
+    pthread_cond_t gen_cv;
+    int n_gens;
+    srv_gen *gens; /* list through srv_gen.next_live */
+    /* Responses API store: a ring, oldest replaced */
+    pthread_mutex_t resp_mu;
+    srv_stored_response resp[XLLM_SERVER_MAX_RESPONSES];
+    int resp_next;
+};
+
+struct srv_req {
+    srv *s;
+    struct MHD_Connection *conn;
+    atomic_int refs;           /* MHD's request + a streaming response */
+    char method[16];
+    char path[1024];
+    char id[64];
+    char traceparent[128];
+    srv_api api;
+    double t_start;
+    xllm_buf body;
+    int too_large;
+    int dispatched;
+    int replied;
+    int status;
+    /* generation */
+    srv_gen *gen;
+    struct srv_task *task;     /* blocking work on a thread (embeddings) */
+    const srv_gen_ops *ops;
+    void *api_state;
+    void (*api_state_free)(void *);
+    xllm_buf out;              /* stream bytes formatted, not yet handed to MHD */
+    size_t out_pos;
+    int ended;                 /* stream: end() written */
+};
+
+void srv_req_ref(srv_req *r);
+void srv_req_unref(srv_req *r);
+json_t *srv_error_body(srv_api api, const srv_err *e);
+
+/* gen.c */
+void srv_gen_resume_step(srv_req *r);         /* access handler called again after a resume */
+void srv_gen_detach(srv_req *r, int client_gone); /* request over: cancel what still runs */
+void srv_gen_cancel_all(srv *s);              /* shutdown */
+void srv_task_step(srv_req *r);
+void srv_task_detach(srv_req *r);
+
+/* api_responses.c */
+void srv_responses_init(srv *s);
+void srv_responses_free(srv *s);
+
+#endif
