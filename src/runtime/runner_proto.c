@@ -947,15 +947,17 @@ static xllm_status put_token(xllm_buf *out, const xllm_gen_event *ev)
     if ((st = frame_begin(out, XLLM_RF_TOKEN, &start)) != XLLM_OK)
         return st;
     if ((st = xllm_buf_reserve(out, sizeof fix + 8 * (size_t)n_top + ev->text_len)) == XLLM_OK) {
-        xllm_buf_append(out, fix, sizeof fix);
-        for (int32_t i = 0; i < n_top; i++) {
-            uint8_t e[8];
-            wr32(e, (uint32_t)ev->top[i].token);
-            wr32(e + 4, f32_bits(ev->top[i].logprob));
-            xllm_buf_append(out, e, 8);
+        uint8_t *w = (uint8_t *)out->data + out->len; /* reserved: write in place */
+        memcpy(w, fix, sizeof fix);
+        w += sizeof fix;
+        for (int32_t i = 0; i < n_top; i++, w += 8) {
+            wr32(w, (uint32_t)ev->top[i].token);
+            wr32(w + 4, f32_bits(ev->top[i].logprob));
         }
         if (ev->text_len)
-            xllm_buf_append(out, ev->text, ev->text_len);
+            memcpy(w, ev->text, ev->text_len);
+        out->len += sizeof fix + 8 * (size_t)n_top + ev->text_len;
+        out->data[out->len] = 0;
     }
     return frame_end(out, start, st);
 }
