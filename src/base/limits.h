@@ -65,6 +65,43 @@
 /* compare / perplexity: largest text file scored (~16M tokens of English). */
 #define XLLM_PPL_MAX_TEXT_BYTES (64u << 20)
 
+/* store: largest manifest file read (real ones are < 2 KB; a safetensors
+ * model with many shards a few KB). */
+#define XLLM_STORE_MAX_MANIFEST (4u << 20)
+/* store: largest text layer read into memory (template, system, params,
+ * license, messages; licenses reach ~30 KB). */
+#define XLLM_STORE_MAX_TEXT_LAYER (16u << 20)
+/* store: manifests scanned by list / delete (an Ollama directory holds tens). */
+#define XLLM_STORE_MAX_MANIFESTS 65536
+/* pull: largest registry JSON reply read (manifests, Hugging Face file
+ * lists; a repo listing with blobs=true of 1,000 files is ~300 KB). */
+#define XLLM_PULL_MAX_JSON (16u << 20)
+/* pull: parallel ranged parts of one blob (Ollama uses up to 16). */
+#define XLLM_PULL_MAX_PARTS 16
+/* pull: layers per manifest we accept. */
+#define XLLM_PULL_MAX_LAYERS 1024
+/* Modelfile: largest file read, and commands in one. */
+#define XLLM_MODELFILE_MAX_BYTES (16u << 20)
+#define XLLM_MODELFILE_MAX_COMMANDS 4096
+/* export/import: entries in one archive. */
+#define XLLM_ARCHIVE_MAX_ENTRIES 4096
+/* Go templates (Ollama's dialect): real template layers are < 10 KB with < 2,000
+ * tokens; these bound hostile ones. Tokens per template source. */
+#define XLLM_GOTMPL_MAX_TOKENS (1 << 20)
+/* Nesting of if/range/with/parentheses at parse time (real ones nest < 10). */
+#define XLLM_GOTMPL_MAX_DEPTH 200
+/* {{define}}d templates per source. */
+#define XLLM_GOTMPL_MAX_DEFINES 1024
+/* Execution: {{template}} call depth (Go allows 100,000; recursion beyond 1,000
+ * is a runaway template, not a prompt). */
+#define XLLM_GOTMPL_MAX_CALL_DEPTH 1000
+/* Execution steps (nodes walked plus range iterations) per render: a 100-message
+ * chat takes ~10k; 2M is 200x that and stops runaway work in ~0.2 s. */
+#define XLLM_GOTMPL_MAX_STEPS 2000000
+/* Rendered output and the values made while rendering (bytes). A prompt is at
+ * most a few MB of text (the Jinja2 side caps output at 16 MiB too). */
+#define XLLM_GOTMPL_MAX_OUTPUT (16u << 20)
+#define XLLM_GOTMPL_MAX_ARENA (256u << 20)
 /* Grammar: largest GBNF text accepted (generated schema grammars are < 100 KB). */
 #define XLLM_GRAMMAR_MAX_TEXT (4u << 20)
 /* Grammar: rules after desugaring (groups and repetitions add rules). */

@@ -31,14 +31,10 @@ int cmd_runner(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
-int cmd_runner(int argc, char **argv);
-int cmd_ps(int argc, char **argv);
-int cmd_stop(int argc, char **argv);
-int cmd_template(int argc, char **argv);
 
 #define XLLM_CLI_COMMANDS(X) \
     X("serve", cmd_serve, "serve models over HTTP: OpenAI, Ollama and Anthropic APIs (default 127.0.0.1:32769)") \
-    X("run", cmd_run, "continue a prompt with a model (or ask for prompts in a loop)") \
+    X("run", cmd_run, "chat with a model (REPL), or answer one prompt; names go through the server") \
     X("ps", cmd_ps, "list the models the server has loaded (NAME ID SIZE PROCESSOR UNTIL)") \
     X("stop", cmd_stop, "stop a running model: abort its requests and unload it") \
     X("pull", cmd_pull, "download a model from the Ollama registry or Hugging Face (hf.co/USER/REPO:QUANT)") \

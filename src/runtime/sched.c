@@ -366,7 +366,7 @@ static xllm_status seq_grammar(xllm_sched *s, seq *q, const xllm_gen_params *p)
     if (!s->gvocab && (st = xllm_grammar_vocab_new(s->tok, &s->gvocab)) != XLLM_OK)
         return st;
     if ((st = xllm_grammar_compile(p->grammar, strlen(p->grammar), p->grammar_root, &q->grammar)) != XLLM_OK)
-        return xllm_fail_wrap(st, "grammar");
+        return st;
     if ((st = xllm_grammar_state_new(q->grammar, &q->gstate)) != XLLM_OK)
         return st;
     if (p->n_grammar_triggers <= 0 && p->n_grammar_trigger_tokens <= 0)
@@ -786,6 +786,34 @@ static int32_t token_text(xllm_sched *s, seq *q, int32_t t, int last, size_t *le
 }
 
 /* Sample the next token of q from its last logits row; returns 1 when q finished. */
+/* Near the token budget, keep only tokens after which the grammar's shortest
+ * completion still fits in what is left (a token is at least one byte), so the
+ * output ends inside the language. Checked within CLOSE_MARGIN tokens of the
+ * point where the shortest completion no longer fits at all. */
+#define CLOSE_MARGIN 64
+static void close_in(xllm_sched *s, seq *q)
+{
+    size_t rem = xllm_grammar_min_remaining(q->gstate), after;
+    int64_t left = (int64_t)q->max_new - q->n_generated - 1; /* tokens after this one */
+    int32_t fits = 0;
+    if (rem == 0 || left > (int64_t)rem + CLOSE_MARGIN)
+        return;
+    for (int pass = 0; pass < 2; pass++) { /* count first: if nothing fits, keep the grammar's mask */
+        for (int32_t t = 0; t < s->n_vocab; t++) {
+            int ok;
+            if (s->masked[t] == -INFINITY)
+                continue;
+            ok = xllm_grammar_peek(q->gstate, s->gvocab, t, &after) == XLLM_OK && (int64_t)after <= left;
+            if (pass == 0)
+                fits += ok;
+            else if (!ok)
+                s->masked[t] = -INFINITY;
+        }
+        if (fits == 0)
+            return;
+    }
+}
+
 /* The sampled token, with the grammar's mask applied to a copy of the row. */
 static int32_t pick(xllm_sched *s, seq *q, const float *row)
 {
@@ -794,6 +822,8 @@ static int32_t pick(xllm_sched *s, seq *q, const float *row)
     memcpy(s->masked, row, sizeof(float) * (size_t)s->n_vocab);
     if (xllm_grammar_apply(q->gstate, s->gvocab, s->masked) != XLLM_OK)
         return -1;
+    if (xllm_grammar_triggered(q->gstate))
+        close_in(s, q);
     return xllm_sampler_sample(q->sampler, s->masked);
 }
 

@@ -39,6 +39,12 @@ static int starts_with_bos(const xllm_tokenizer *tok, const char *text, size_t l
 int srv_render_chat(srv_model *md, json_t *messages, int add_gen, char **prompt, size_t *len, int32_t *add_special,
                     srv_err *e)
 {
+    return srv_render_chat_tools(md, messages, NULL, add_gen, prompt, len, add_special, e);
+}
+
+int srv_render_chat_tools(srv_model *md, json_t *messages, json_t *tools, int add_gen, char **prompt, size_t *len,
+                          int32_t *add_special, srv_err *e)
+{
     const xllm_tokenizer *tok = NULL;
     const xllm_chat_template *tmpl;
     const xllm_gguf *meta;
@@ -53,6 +59,8 @@ int srv_render_chat(srv_model *md, json_t *messages, int add_gen, char **prompt,
     xllm_buf_init(&b, XLLM_SERVER_MAX_BODY * 2u);
     if (tmpl) {
         json_t *chat = json_pack("{s:O, s:b}", "messages", messages, "add_generation_prompt", add_gen);
+        if (chat && tools)
+            json_object_set(chat, "tools", tools);
         xllm_status st = chat ? xllm_chat_template_add_special_tokens(meta, chat) : XLLM_ERR_OUT_OF_MEMORY;
         if (!st)
             st = xllm_chat_template_render(tmpl, chat, &b);

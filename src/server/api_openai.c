@@ -10,6 +10,7 @@
 #include "base/limits.h"
 #include "cli/commands.h"
 #include "server/http.h"
+#include "server/tools.h"
 
 typedef struct oai_choice {
     xllm_buf text;
@@ -35,6 +36,7 @@ typedef struct oai_state {
     size_t echo_len;
     int echo_lp;            /* echo with prompt logprobs from the runner */
     int n_final;
+    srv_tools tools;        /* chat with tools: text is held and parsed for calls at the end */
 } oai_state;
 
 static void oai_free(void *p)
@@ -48,6 +50,7 @@ static void oai_free(void *p)
     }
     xllm_free(st->ch);
     xllm_free(st->echo);
+    srv_tools_free(&st->tools);
     xllm_free(st);
 }
 
@@ -172,6 +175,64 @@ static void record_final(oai_choice *c, const srv_event *ev)
         snprintf(c->err, sizeof c->err, "%s", ev->error);
 }
 
+/* OpenAI's tool_calls list from parsed calls; stream: with the index of each. */
+static json_t *tool_calls_json(json_t *calls, int stream)
+{
+    json_t *out = json_array(), *c;
+    size_t i;
+    json_array_foreach(calls, i, c)
+    {
+        char *args = json_dumps(json_object_get(c, "arguments"), JSON_COMPACT);
+        json_t *tc = json_pack("{s:O,s:s,s:{s:O,s:s}}", "id", json_object_get(c, "id"), "type", "function",
+                               "function", "name", json_object_get(c, "name"), "arguments", args ? args : "{}");
+        if (stream)
+            json_object_set_new(tc, "index", json_integer((json_int_t)i));
+        json_array_append_new(out, tc);
+        free(args);
+    }
+    return out;
+}
+
+/* The content and tool calls of a chat answer with tools: *content (new
+ * reference: the text before the calls, or null) and the calls (or NULL). */
+static json_t *answer_calls(const oai_state *st, const oai_choice *c, json_t **content)
+{
+    size_t clen = c->text.len;
+    json_t *generic = NULL;
+    json_t *calls = srv_tools_parse(&st->tools, c->text.data, c->text.len, &clen, &generic);
+    if (generic)
+        *content = generic;
+    else if (calls && clen == 0)
+        *content = json_null();
+    else
+        *content = json_stringn(c->text.data ? c->text.data : "", clen);
+    return calls;
+}
+
+/* Stream end of a chat with tools: the held text as one content delta, the
+ * calls as one tool_calls delta, then the finish chunk. */
+static void stream_tool_answer(oai_state *st, const srv_event *ev, xllm_buf *out)
+{
+    oai_choice *c = &st->ch[ev->choice];
+    json_t *content, *calls = answer_calls(st, c, &content), *chunk, *delta = json_pack("{s:s}", "role", "assistant");
+    if (json_is_string(content) && json_string_length(content))
+        json_object_set(delta, "content", content);
+    if (calls)
+        json_object_set_new(delta, "tool_calls", tool_calls_json(calls, 1));
+    chunk = chunk_base(st);
+    json_object_set_new(chunk, "choices", json_pack("[{s:i,s:o,s:n,s:n}]", "index", ev->choice, "delta", delta,
+                                                    "logprobs", "finish_reason"));
+    srv_sse(out, NULL, chunk);
+    chunk = chunk_base(st);
+    json_object_set_new(chunk, "choices", json_pack("[{s:i,s:{},s:n,s:s}]", "index", ev->choice, "delta", "logprobs",
+                                                    "finish_reason", calls ? "tool_calls" : finish_name(ev->finish)));
+    if (st->include_usage)
+        json_object_set_new(chunk, "usage", json_null());
+    srv_sse(out, NULL, chunk);
+    json_decref(content);
+    json_decref(calls);
+}
+
 static void oai_event(srv_req *r, const srv_event *ev, xllm_buf *out)
 {
     oai_state *st = srv_req_api_state(r);
@@ -185,6 +246,10 @@ static void oai_event(srv_req *r, const srv_event *ev, xllm_buf *out)
         if (ev->finish == XLLM_FINISH_ERROR) {
             srv_sse(out, NULL, json_pack("{s:{s:s, s:s, s:n, s:n}}", "error", "message", c->err[0] ? c->err : "error",
                                          "type", "server_error", "param", "code"));
+            return;
+        }
+        if (srv_tools_active(&st->tools)) {
+            stream_tool_answer(st, ev, out);
             return;
         }
         chunk = chunk_base(st);
@@ -201,6 +266,10 @@ static void oai_event(srv_req *r, const srv_event *ev, xllm_buf *out)
         return;
     }
     /* a token */
+    if (out && srv_tools_active(&st->tools)) { /* held until the end: it may be a call */
+        xllm_buf_append(&c->text, ev->text, ev->text_len);
+        return;
+    }
     if (!out) {
         size_t off = c->text.len + st->echo_len;
         if (ev->is_prompt) {
@@ -304,7 +373,16 @@ static void oai_end(srv_req *r, xllm_buf *out)
         }
         if (!text)
             text = json_string("");
-        if (st->chat)
+        if (st->chat && srv_tools_active(&st->tools)) {
+            json_t *content, *calls = answer_calls(st, c, &content), *msg;
+            json_decref(text);
+            msg = json_pack("{s:s, s:o, s:n}", "role", "assistant", "content", content, "refusal");
+            if (calls)
+                json_object_set_new(msg, "tool_calls", tool_calls_json(calls, 0));
+            ch = json_pack("{s:i, s:o, s:O?, s:s}", "index", i, "message", msg, "logprobs",
+                           c->lp ? c->lp : json_null(), "finish_reason", calls ? "tool_calls" : finish_name(c->finish));
+            json_decref(calls);
+        } else if (st->chat)
             ch = json_pack("{s:i, s:{s:s, s:o, s:n}, s:O?, s:s}", "index", i, "message", "role", "assistant",
                            "content", text, "refusal", "logprobs", c->lp ? c->lp : json_null(), "finish_reason",
                            finish_name(c->finish));
@@ -330,6 +408,8 @@ static void oai_generate(srv_req *r, int chat)
     json_t *root = srv_req_json(r), *msgs = NULL;
     srv_model *md;
     oai_state *st;
+    srv_tools tools;
+    memset(&tools, 0, sizeof tools);
     srv_gen_req_init(&g, SRV_API_OPENAI);
     if (!root)
         return;
@@ -341,7 +421,9 @@ static void oai_generate(srv_req *r, int chat)
         char *prompt = NULL;
         size_t len = 0;
         if (srv_decode_messages(json_object_get(root, "messages"), NULL, "messages", &msgs, &e) ||
-            srv_render_chat(md, msgs, 1, &prompt, &len, &g.add_special, &e))
+            srv_tools_begin(md, root, SRV_API_OPENAI, msgs, &tools, &g, &e) ||
+            srv_render_chat_tools(md, msgs, srv_tools_active(&tools) ? tools.tools : NULL, 1, &prompt, &len,
+                                  &g.add_special, &e))
             goto fail;
         srv_gen_req_set_prompt(&g, prompt, len);
     } else {
@@ -384,6 +466,8 @@ static void oai_generate(srv_req *r, int chat)
         srv_err_set(&e, 500, "", NULL, "out of memory");
         goto fail;
     }
+    st->tools = tools;
+    tools.tools = NULL;
     if (g.echo) {
         if (g.prompt) {
             st->echo = xllm_strndup(g.prompt, g.prompt_len);
@@ -406,6 +490,7 @@ fail:
 out:
     json_decref(root);
     json_decref(msgs);
+    srv_tools_free(&tools);
     srv_gen_req_free(&g);
 }
 

@@ -63,6 +63,19 @@ typedef struct srv_event {
     char text[];               /* piece, then error and stop_string strings */
 } srv_event;
 
+/* What an API keeps of a FINAL event. */
+typedef struct srv_final {
+    xllm_finish finish;
+    int32_t n_prompt, n_cached, n_generated;
+    xllm_gen_timings t;
+} srv_final;
+
+static inline srv_final srv_final_of(const srv_event *ev)
+{
+    srv_final f = {ev->finish, ev->n_prompt, ev->n_cached, ev->n_generated, ev->t};
+    return f;
+}
+
 /* How an API turns events into its format. Called on MHD threads only. */
 typedef struct srv_gen_ops {
     const char *stream_type;   /* Content-Type of the stream */
@@ -149,6 +162,9 @@ void srv_xllm_openapi(srv_req *r);
  * *prompt heap (xllm_free); *add_special 0 when the template wrote BOS. */
 int srv_render_chat(srv_model *md, json_t *messages, int add_generation_prompt, char **prompt, size_t *len,
                     int32_t *add_special, srv_err *e);
+/* The same with the request's tools passed to the template as `tools` (NULL: none). */
+int srv_render_chat_tools(srv_model *md, json_t *messages, json_t *tools, int add_generation_prompt, char **prompt,
+                          size_t *len, int32_t *add_special, srv_err *e);
 /* Token count of text with md's vocabulary (add_special as given); -1 + e. */
 int srv_count_tokens(srv_model *md, const char *text, size_t len, int add_special, int32_t *n, srv_err *e);
 /* Token text as UTF-8 (invalid bytes become U+FFFD) into a new JSON string. */

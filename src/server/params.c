@@ -11,6 +11,8 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/limits.h"
+#include "runtime/json_schema.h"
+#include "server/tools.h"
 
 int srv_err_set(srv_err *e, int status, const char *param, const char *code, const char *fmt, ...)
 {
@@ -53,8 +55,11 @@ void srv_gen_req_free(srv_gen_req *g)
     xllm_free(g->tokens);
     for (int i = 0; i < g->n_stops; i++)
         xllm_free(g->stops[i]);
+    xllm_free(g->grammar);
     g->prompt = NULL;
     g->tokens = NULL;
+    g->grammar = NULL;
+    g->params.grammar = NULL;
     g->n_stops = 0;
 }
 
@@ -287,6 +292,57 @@ static int decode_common_sampling(json_t *root, srv_gen_req *g, srv_err *e, doub
     return 0;
 }
 
+/* The output grammar: a JSON schema (schema NULL: any JSON object) turned
+ * into GBNF, or raw GBNF text. param names the field in errors. */
+static int set_grammar(srv_gen_req *g, json_t *schema, const char *gbnf, const char *param, srv_err *e)
+{
+    char *text = NULL;
+    size_t len = 0;
+    xllm_status st;
+    if (gbnf) {
+        if (!(text = xllm_strdup(gbnf)))
+            return srv_err_set(e, 500, param, NULL, "out of memory");
+    } else {
+        st = schema ? xllm_json_schema_to_gbnf(schema, 0, &text, &len) : xllm_json_object_gbnf(0, &text, &len);
+        if (st != XLLM_OK)
+            return srv_err_set(e, 400, param, NULL, "%s: %s", param, xllm_last_error());
+    }
+    xllm_free(g->grammar);
+    g->grammar = text;
+    g->params.grammar = text;
+    return 0;
+}
+
+/* The `grammar` extension field (llama-server's name): raw GBNF. */
+static int decode_grammar_field(json_t *root, srv_gen_req *g, srv_err *e)
+{
+    const char *gbnf = NULL;
+    if (srv_get_str(root, "grammar", "grammar", &gbnf, e))
+        return -1;
+    return gbnf && *gbnf ? set_grammar(g, NULL, gbnf, "grammar", e) : 0;
+}
+
+/* OpenAI response_format: text, json_object, or json_schema {name, schema, strict}. */
+static int decode_response_format(json_t *rf, srv_gen_req *g, srv_err *e)
+{
+    const char *t = json_is_object(rf) ? json_string_value(json_object_get(rf, "type")) : NULL;
+    json_t *js;
+    if (!t)
+        return srv_err_set(e, 400, "response_format", NULL, "'response_format' must be an object with a 'type'");
+    if (!strcmp(t, "text"))
+        return 0;
+    if (!strcmp(t, "json_object"))
+        return set_grammar(g, NULL, NULL, "response_format", e);
+    if (strcmp(t, "json_schema") != 0)
+        return srv_err_set(e, 400, "response_format", NULL,
+                           "'response_format' type '%.40s' is not one of 'text', 'json_object', 'json_schema'", t);
+    js = json_object_get(rf, "json_schema");
+    if (!json_is_object(js) || !json_object_get(js, "schema"))
+        return srv_err_set(e, 400, "response_format.json_schema", NULL,
+                           "'response_format.json_schema' must be an object with a 'schema'");
+    return set_grammar(g, json_object_get(js, "schema"), NULL, "response_format.json_schema.schema", e);
+}
+
 int srv_decode_openai(json_t *root, int chat, srv_gen_req *g, srv_err *e)
 {
     double d;
@@ -382,19 +438,10 @@ int srv_decode_openai(json_t *root, int chat, srv_gen_req *g, srv_err *e)
     if (srv_get_bool(root, "ignore_eos", "ignore_eos", &b, e)) /* llama-server / vLLM extension */
         return -1;
     g->params.ignore_eos = b;
-    if (field(root, "response_format")) {
-        json_t *rf = field(root, "response_format");
-        const char *t = json_is_object(rf) ? json_string_value(json_object_get(rf, "type")) : NULL;
-        if (!t)
-            return srv_err_set(e, 400, "response_format", NULL, "'response_format' must be an object with a 'type'");
-        if (strcmp(t, "text") != 0)
-            return srv_err_set(e, 400, "response_format", NULL,
-                               "'response_format' type '%.40s' needs the grammar engine, which this build lacks; "
-                               "only 'text' is supported",
-                               t);
-    }
-    if (field(root, "tools") && json_array_size(field(root, "tools")) > 0)
-        return srv_err_set(e, 400, "tools", NULL, "'tools' (function calling) is not supported by this build yet");
+    if (field(root, "response_format") && decode_response_format(field(root, "response_format"), g, e))
+        return -1;
+    if (decode_grammar_field(root, g, e))
+        return -1;
     return 0;
 }
 
@@ -549,15 +596,20 @@ int srv_decode_ollama(json_t *root, srv_gen_req *g, srv_err *e)
     if (srv_parse_duration(field(root, "keep_alive"), &g->keep_alive_s, e))
         return -1;
     f = field(root, "format");
-    if (f && !(json_is_string(f) && json_string_length(f) == 0))
-        return srv_err_set(e, 400, "format", NULL,
-                           "'format' (JSON mode / schema) needs the grammar engine, which this build lacks");
+    if (json_is_string(f) && !strcmp(json_string_value(f), "json")) {
+        if (set_grammar(g, NULL, NULL, "format", e))
+            return -1;
+    } else if (json_is_object(f)) {
+        if (set_grammar(g, f, NULL, "format", e))
+            return -1;
+    } else if (f && !json_is_null(f) && !(json_is_string(f) && json_string_length(f) == 0)) {
+        return srv_err_set(e, 400, "format", NULL, "'format' must be \"json\" or a JSON schema object");
+    }
+    if (decode_grammar_field(root, g, e))
+        return -1;
     f = field(root, "images");
     if (f && (!json_is_array(f) || json_array_size(f) > 0))
         return srv_err_set(e, 400, "images", NULL, "'images': this model has no vision support");
-    f = field(root, "tools");
-    if (f && json_array_size(f) > 0)
-        return srv_err_set(e, 400, "tools", NULL, "'tools' is not supported by this build yet");
     f = field(root, "think");
     if (f && !json_is_boolean(f) && !json_is_string(f))
         return srv_err_set(e, 400, "think", NULL, "'think' must be true, false or \"low\"/\"medium\"/\"high\"");
@@ -569,7 +621,6 @@ int srv_decode_ollama(json_t *root, srv_gen_req *g, srv_err *e)
 int srv_decode_anthropic(json_t *root, srv_gen_req *g, srv_err *e)
 {
     int64_t i = -1;
-    json_t *f;
     if (srv_get_bool(root, "stream", "stream", &g->stream, e))
         return -1;
     if (!field(root, "max_tokens"))
@@ -583,9 +634,6 @@ int srv_decode_anthropic(json_t *root, srv_gen_req *g, srv_err *e)
     if (decode_stops(field(root, "stop_sequences"), "stop_sequences", g, e))
         return -1;
     link_stops(g);
-    f = field(root, "tools");
-    if (f && json_array_size(f) > 0)
-        return srv_err_set(e, 400, "tools", NULL, "tools: not supported by this build yet");
     g->params.sampling.seed = 0;
     return 0;
 }
@@ -714,6 +762,7 @@ int srv_decode_messages(json_t *messages, json_t *system, const char *fname, jso
                 break;
             }
         push_message(arr, !strcmp(role, "developer") ? "system" : role, t);
+        srv_tools_copy_message_fields(json_array_get(arr, json_array_size(arr) - 1), m);
         json_decref(t);
     }
     if (!nonempty) {

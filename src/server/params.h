@@ -57,6 +57,8 @@ typedef struct srv_gen_req {
     int32_t echo;            /* OpenAI completions echo */
     int32_t max_tokens_given;
     double keep_alive_s;     /* < 0: forever; NAN: server default */
+    char *grammar;           /* GBNF constraining the output (heap) or NULL: from response_format /
+                                format (JSON mode or a JSON schema) or the `grammar` extension */
 } srv_gen_req;
 
 void srv_gen_req_init(srv_gen_req *g, srv_api api);
@@ -81,10 +83,11 @@ int srv_decode_model(json_t *root, srv_gen_req *g, srv_err *e);
  * completions: stream, stream_options, max_tokens, max_completion_tokens,
  * temperature, top_p, n, stop, seed, presence/frequency_penalty, logit_bias,
  * logprobs, top_logprobs (chat: logprobs bool + top_logprobs; completions:
- * logprobs int), user, top_k, min_p, repeat_penalty. chat: 1 for chat. */
+ * logprobs int), user, top_k, min_p, repeat_penalty, response_format (text,
+ * json_object, json_schema) and the `grammar` extension (raw GBNF). chat: 1 for chat. */
 int srv_decode_openai(json_t *root, int chat, srv_gen_req *g, srv_err *e);
 /* Ollama: options {...} with every Ollama parameter name, keep_alive, stream,
- * format (refused until the grammar engine lands), images (refused). */
+ * format ("json" or a JSON schema), grammar (extension), images (refused). */
 int srv_decode_ollama(json_t *root, srv_gen_req *g, srv_err *e);
 /* Anthropic: max_tokens (required), stop_sequences, temperature (0..1),
  * top_p, top_k, stream. */

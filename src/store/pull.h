@@ -53,6 +53,17 @@ xllm_status xllm_store_pull(xllm_store *s, const char *name, const xllm_pull_opt
  * fresh). *newer: 1 the source has another version, 0 the same. */
 xllm_status xllm_store_check_update(xllm_store *s, const char *name, int *newer);
 
+/* The event as one line of /api/pull's NDJSON (no newline), Ollama's
+ * field names and omissions: {"status":"pulling 0123456789ab","digest":
+ * "sha256:...","total":N,"completed":M}; digest/total/completed left out
+ * when empty or zero. Returns the length, or -1 when cap is too small. */
+int xllm_pull_event_to_json(const xllm_pull_event *ev, char *buf, size_t cap);
+/* The other way (a client reading /api/pull): ev's strings point into the
+ * caller's status/digest buffers. An {"error": "..."} line is
+ * XLLM_ERR_IO with that message. */
+xllm_status xllm_pull_event_from_json(const char *line, size_t len, xllm_pull_event *ev, char *status,
+                                      size_t status_cap, char *digest, size_t digest_cap);
+
 /* Hugging Face file choice (exposed for tests): index into names[0..n) of
  * the GGUF for tag (case-insensitive quant such as "Q4_K_M"; "latest" picks
  * Q4_K_M, else Q4_0, Q8_0, ..., else the only one), never an mmproj file.

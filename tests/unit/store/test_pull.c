@@ -260,3 +260,29 @@ TEST(pull_check_updates_and_cache)
     su_rm_tree(root);
     su_fixture_stop(&fx);
 }
+
+TEST(pull_events_as_ndjson)
+{
+    xllm_pull_event ev = {"pulling 0123456789ab", "sha256:0123456789abcdef", 2000, 500}, back;
+    char line[256], status[64], digest[80];
+    CHECK_EQ_INT(xllm_pull_event_to_json(&ev, line, sizeof line), (int)strlen(line));
+    CHECK_EQ_STR(line, "{\"status\":\"pulling 0123456789ab\",\"digest\":\"sha256:0123456789abcdef\",\"total\":2000,"
+                       "\"completed\":500}");
+    CHECK_OK(xllm_pull_event_from_json(line, strlen(line), &back, status, sizeof status, digest, sizeof digest));
+    CHECK_EQ_STR(back.status, ev.status);
+    CHECK_EQ_STR(back.digest, ev.digest);
+    CHECK_EQ_INT(back.total, 2000);
+    CHECK_EQ_INT(back.completed, 500);
+    ev = (xllm_pull_event){"success", NULL, 0, 0};
+    xllm_pull_event_to_json(&ev, line, sizeof line);
+    CHECK_EQ_STR(line, "{\"status\":\"success\"}");
+    CHECK_EQ_INT(xllm_pull_event_to_json(&ev, line, 8), -1);
+    {
+        const char *err_line = "{\"error\":\"pull model manifest: file does not exist\"}";
+        CHECK(xllm_pull_event_from_json(err_line, strlen(err_line), &back, status, sizeof status, digest,
+                                        sizeof digest) == XLLM_ERR_IO);
+    }
+    CHECK(strstr(xllm_last_error(), "file does not exist") != NULL);
+    CHECK(xllm_pull_event_from_json("nope", 4, &back, status, sizeof status, digest, sizeof digest) ==
+          XLLM_ERR_FORMAT);
+}
