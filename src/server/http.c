@@ -48,6 +48,13 @@ static const route routes[] = {
     {"POST", "/api/show", srv_ollama_show},
     {"GET", "/api/ps", srv_ollama_ps},
     {"GET", "/api/version", srv_ollama_version},
+    {"POST", "/api/pull", srv_store_pull},
+    {"POST", "/api/create", srv_store_create},
+    {"POST", "/api/copy", srv_store_copy},
+    {"DELETE", "/api/delete", srv_store_delete},
+    {"POST", "/api/push", srv_store_push},
+    {"HEAD", "/api/blobs/*", srv_store_blob},
+    {"POST", "/api/blobs/*", srv_store_blob},
     {"GET", "/", srv_ollama_root},
     {"HEAD", "/", srv_ollama_root},
     {"GET", "/v0/health", srv_xllm_health},
@@ -271,7 +278,7 @@ json_t *srv_req_json(srv_req *r)
 
 srv_model *srv_req_model(srv_req *r, const char *name)
 {
-    srv_model *md = srv_models_find(r->s->models, name);
+    srv_model *md = srv_models_lookup(r->s->models, name);
     if (md)
         return md;
     if (srv_models_count(r->s->models) == 0)
