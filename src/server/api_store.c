@@ -448,6 +448,8 @@ void srv_store_show_fields(srv_model *md, json_t *o)
     if (!xllm_store_open(NULL, &s) && !xllm_store_resolve(s, srv_model_name(md), &ref)) {
         if (!xllm_store_modelfile_text(&ref, &mf) && mf)
             json_object_set_new(o, "modelfile", json_string(mf));
+        if (ref.template_text) /* even when the GGUF has no vocabulary to read */
+            json_object_set_new(o, "template", json_string(ref.template_text));
         if (ref.n_licenses)
             json_object_set_new(o, "license", json_string(ref.licenses[0]));
     }
