@@ -326,6 +326,14 @@ void srv_ollama_generate(srv_req *r)
         srv_err_set(&e, 500, "model", NULL, "%s", xllm_last_error());
         goto fail;
     }
+    if (!tmpl && !raw && srv_model_from_store(md)) {
+        /* a template layer the Go engine cannot take yet: the {{ .System }} /
+         * {{ .Prompt }} substitution of a request's template */
+        const char *terr = NULL;
+        const struct xllm_gguf *meta;
+        if (!srv_model_template(md, &terr, &meta) && terr)
+            tmpl = srv_model_chat_template(md);
+    }
     if (raw) {
         text = xllm_strdup(prompt);
         len = strlen(prompt);

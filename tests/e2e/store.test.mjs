@@ -123,6 +123,18 @@ test('create from a pulled model, copy, delete (404 when absent)', { timeout: 60
   await assert.rejects(ol.show({ model: 'bible-copy' }), (e) => e.status_code === 404);
 });
 
+test('a created model\'s Go template and system layer shape the prompt', { timeout: 60000 }, async () => {
+  const res = await ol.create({ model: 'framed', from: 'kjv-demo', template: '{{ .System }} {{ .Prompt }}', system: 'In the beginning', stream: false });
+  assert.equal(res.status, 'success');
+  const count = async (content) => (await (await fetch(`${srv.url}/tokenize`, { method: 'POST', body: JSON.stringify({ model: 'kjv', content, add_special: true }) })).json()).tokens.length;
+  const want = await count('In the beginning God created');
+  const g = await ol.generate({ model: 'framed', prompt: 'God created', options: { num_predict: 1 } });
+  assert.equal(g.prompt_eval_count, want, 'prompt = system + " " + prompt through the Go template');
+  const g2 = await ol.generate({ model: 'framed', prompt: 'God created', system: 'And', options: { num_predict: 1 } });
+  assert.equal(g2.prompt_eval_count, await count('And God created'), 'the request\'s system replaces the layer');
+  await ol.delete({ model: 'framed' });
+});
+
 test('blobs: HEAD 404/200, POST verified (400 on mismatch, 201 created)', { timeout: 30000 }, async () => {
   const data = Buffer.from('a blob for the e2e test\n');
   const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
