@@ -98,7 +98,7 @@ static void job_work(void *arg)
     j->st = st;
     if (st)
         snprintf(j->err, sizeof j->err, "%s", xllm_last_error()[0] ? xllm_last_error() : xllm_status_str(st));
-    if (!st)
+    if (!st && !j->cancel) /* cancel: the response is gone, maybe the server too */
         srv_models_sync_store(j->models);
     xllm_clear_error();
 }
@@ -350,17 +350,21 @@ void srv_store_delete(srv_req *r)
     json_t *root = srv_req_json(r);
     const char *name;
     xllm_store *s = NULL;
+    srv_model *md;
     xllm_status st;
     if (!root)
         return;
     if (!(name = body_name(r, root, "model", "name")) || open_store(r, &s))
         goto out;
+    md = srv_models_find(srv_get_models(r->s), name);
     st = xllm_store_delete(s, name);
     if (st == XLLM_ERR_NOT_FOUND)
         srv_reply_error(r, 404, "model", "model_not_found", "model '%s' not found", name);
     else if (st)
         srv_reply_error(r, status_of(st), "", NULL, "%s", xllm_last_error());
     else {
+        if (md && srv_model_from_store(md))
+            srv_model_unload(md); /* as Ollama, a deleted model leaves memory (when idle) */
         srv_models_sync_store(srv_get_models(r->s));
         srv_reply_raw(r, 200, "application/json", "", 0);
     }

@@ -255,6 +255,20 @@ xllm_status srv_models_add_store(srv_models *m, const char *name, const char *pa
     return add_model(m, name, path, sl);
 }
 
+int srv_models_unhide(srv_models *m, const char *name, const char *digest)
+{
+    int found = 0;
+    pthread_mutex_lock(&m->mu);
+    for (int i = 0; i < m->n && !found; i++)
+        if (m->v[i]->hidden && m->v[i]->from_store && !strcmp(m->v[i]->name, name) &&
+            !strcmp(m->v[i]->digest, digest)) {
+            m->v[i]->hidden = 0;
+            found = 1;
+        }
+    pthread_mutex_unlock(&m->mu);
+    return found;
+}
+
 void srv_models_hide(srv_models *m, srv_model *md)
 {
     pthread_mutex_lock(&m->mu);

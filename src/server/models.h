@@ -49,6 +49,9 @@ xllm_status srv_models_add_store(srv_models *m, const char *name, const char *pa
 /* Drop from listing and lookup (a deleted or replaced store model); the entry
  * lives on until the manager is freed, so requests holding it stay valid. */
 void srv_models_hide(srv_models *m, srv_model *md);
+/* Show a hidden store entry of that name and manifest digest again (a model
+ * deleted and pulled back); 1 if there was one. */
+int srv_models_unhide(srv_models *m, const char *name, const char *digest);
 /* Store sync (store_models.c): add the store's models not known yet, hide
  * those gone or replaced. Thread-safe; --model names win over store names. */
 void srv_models_sync_store(srv_models *m);

@@ -26,6 +26,8 @@ static void add_entry(srv_models *m, xllm_store *s, const xllm_store_entry *e)
     srv_model *md = srv_models_find(m, e->display);
     if (md && (!srv_model_from_store(md) || !strcmp(srv_model_digest(md), e->digest)))
         return; /* a --model name wins; an unchanged store model stays */
+    if (!md && srv_models_unhide(m, e->display, e->digest))
+        return;
     memset(&ref, 0, sizeof ref);
     if (xllm_store_resolve(s, e->display, &ref)) {
         XLLM_WARN("server: store model '%s' skipped: %s", e->display, xllm_last_error());

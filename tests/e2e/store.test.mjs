@@ -169,4 +169,12 @@ test('generate and chat on pulled and created models, then ps', { timeout: 90000
   const ps = await ol.ps();
   const names = ps.models.map((m) => m.name);
   assert.ok(names.includes('kjv-demo:latest') && names.includes('bible:latest'), names.join(','));
+  // deleting a loaded (idle) model unloads it; pulling it back serves it again
+  await ol.delete({ model: 'kjv-demo' });
+  assert.ok(!(await ol.ps()).models.some((m) => m.name === 'kjv-demo:latest'));
+  assert.ok(!(await ol.list()).models.some((m) => m.name === 'kjv-demo:latest'));
+  await assert.rejects(ol.generate({ model: 'kjv-demo', prompt: 'x' }), (e) => e.status_code === 404);
+  assert.equal((await ol.pull({ model: 'kjv-demo', stream: false })).status, 'success');
+  const again = await ol.generate({ model: 'kjv-demo', prompt: 'And God said', options: { num_predict: 2 } });
+  assert.equal(again.eval_count, 2);
 });
