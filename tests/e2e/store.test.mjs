@@ -42,7 +42,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (srv) await srv.stop('SIGKILL');
+  if (srv) await srv.stop('SIGTERM'); // graceful: the server reaps its runners
   if (fixture) {
     fixture.proc.kill('SIGKILL');
     if (fixture.proc.exitCode === null && fixture.proc.signalCode === null) await new Promise((r) => fixture.proc.on('exit', r));
@@ -83,6 +83,26 @@ test('pull errors: unknown model and bad name', { timeout: 30000 }, async () => 
   await assert.rejects(ol.pull({ model: 'nosuchmodel', stream: false }), (e) => /nosuchmodel|not found|exist/i.test(e.message));
   await assert.rejects(async () => { for await (const _ of await ol.pull({ model: 'nosuchmodel', stream: true })); }, /./);
   await assert.rejects(ol.pull({ model: 'bad name!', stream: false }), (e) => e.status_code === 400);
+});
+
+test('a client leaving a streamed pull cancels it: no manifest, no partial blob', { timeout: 30000 }, async () => {
+  const ac = new AbortController();
+  const res = await fetch(`${srv.url}/api/pull`, { method: 'POST', body: JSON.stringify({ model: 'stall' }), signal: ac.signal });
+  assert.equal(res.status, 200);
+  const reader = res.body.getReader();
+  let text = '';
+  while (!/"pulling [0-9a-f]{12}"/.test(text)) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, `stream ended early: ${text}`);
+    text += Buffer.from(value).toString();
+  }
+  const partials = () => fs.readdirSync(path.join(modelsDir, 'blobs')).filter((f) => f.endsWith('.partial'));
+  for (let i = 0; i < 50 && !partials().length; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(partials().length, 1, 'the stalled blob is being written');
+  ac.abort();
+  for (let i = 0; i < 100 && partials().length; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(partials(), []);
+  assert.ok(!fs.existsSync(path.join(modelsDir, 'manifests/registry.ollama.ai/library/stall')));
 });
 
 test('show a pulled model: template, system, parameters, modelfile, license', { timeout: 30000 }, async () => {
