@@ -381,36 +381,92 @@ void srv_store_push(srv_req *r)
 
 /* ---- blobs ---- */
 
+/* POST /api/blobs/:digest: the body goes into a blob writer as it arrives
+ * (no body buffer, no 50 MB limit), verified against the digest at commit. */
+struct srv_upload {
+    xllm_store *s;
+    xllm_blob_writer *w;
+    xllm_status st;      /* first write error */
+    char err[512];
+};
+
+int srv_upload_begin(srv_req *r)
+{
+    const char *digest = r->path + strlen("/api/blobs/");
+    struct srv_upload *u;
+    if (!xllm_digest_valid(digest, 0)) {
+        srv_reply_error(r, 400, "digest", NULL, "malformed digest '%.80s' (want sha256:<64 hex digits>)", digest);
+        return 1;
+    }
+    if (!(u = xllm_calloc(1, sizeof *u))) {
+        srv_reply_error(r, 500, "", NULL, "out of memory");
+        return 1;
+    }
+    if (xllm_store_open(NULL, &u->s) || xllm_blob_writer_open(u->s, digest, &u->w)) {
+        srv_reply_error(r, 500, "", NULL, "cannot write to the model store: %s", xllm_last_error());
+        xllm_store_close(u->s);
+        xllm_free(u);
+        return 1;
+    }
+    r->upload = u;
+    return 0;
+}
+
+void srv_upload_chunk(srv_req *r, const char *p, size_t n)
+{
+    struct srv_upload *u = r->upload;
+    if (u->st)
+        return;
+    if ((u->st = xllm_blob_writer_write(u->w, p, n)))
+        snprintf(u->err, sizeof u->err, "%s", xllm_last_error());
+}
+
+void srv_upload_free(srv_req *r)
+{
+    struct srv_upload *u = r->upload;
+    if (!u)
+        return;
+    if (u->w)
+        xllm_blob_writer_abort(u->w);
+    xllm_store_close(u->s);
+    xllm_free(u);
+    r->upload = NULL;
+}
+
 void srv_store_blob(srv_req *r)
 {
     const char *digest = srv_req_path(r) + strlen("/api/blobs/");
+    struct srv_upload *u = r->upload;
     xllm_store *s = NULL;
-    if (!xllm_digest_valid(digest, 1)) {
-        srv_reply_error(r, 400, "digest", NULL, "malformed digest '%.80s' (want sha256:<64 hex digits>)", digest);
-        return;
-    }
-    if (open_store(r, &s))
-        return;
-    if (!strcmp(srv_req_method(r), "HEAD")) {
-        srv_reply_raw(r, xllm_store_has_blob(s, digest, UINT64_MAX) ? 200 : 404, "text/plain", "", 0);
-    } else {
-        size_t len;
-        const char *body = srv_req_body(r, &len);
-        xllm_blob_writer *w = NULL;
-        char got[XLLM_DIGEST_STR_LEN];
-        uint64_t size;
-        xllm_status st = xllm_blob_writer_open(s, digest, &w);
-        if (!st && (st = xllm_blob_writer_write(w, body, len)))
-            xllm_blob_writer_abort(w);
-        else if (!st)
-            st = xllm_blob_writer_commit(w, got, &size, NULL);
+    char got[XLLM_DIGEST_STR_LEN];
+    uint64_t size;
+    xllm_status st;
+    if (!strcmp(srv_req_method(r), "POST")) {
+        if (!u) {
+            srv_reply_error(r, 500, "", NULL, "internal error: no upload");
+            return;
+        }
+        if (u->st) {
+            srv_reply_error(r, 500, "", NULL, "writing the blob failed: %s", u->err);
+            return; /* srv_upload_free aborts it */
+        }
+        st = xllm_blob_writer_commit(u->w, got, &size, NULL);
+        u->w = NULL; /* commit frees the writer, whatever it returns */
         if (st == XLLM_ERR_FORMAT || st == XLLM_ERR_INVALID_ARGUMENT)
             srv_reply_error(r, 400, "digest", NULL, "%s", xllm_last_error());
         else if (st)
             srv_reply_error(r, 500, "", NULL, "%s", xllm_last_error());
         else
             srv_reply_raw(r, 201, "text/plain", "", 0);
+        return;
     }
+    if (!xllm_digest_valid(digest, 0)) {
+        srv_reply_error(r, 400, "digest", NULL, "malformed digest '%.80s' (want sha256:<64 hex digits>)", digest);
+        return;
+    }
+    if (open_store(r, &s))
+        return;
+    srv_reply_raw(r, xllm_store_has_blob(s, digest, UINT64_MAX) ? 200 : 404, "text/plain", "", 0);
     xllm_store_close(s);
 }
 

@@ -92,6 +92,7 @@ static void req_unref(srv_req *r)
         return;
     if (r->api_state && r->api_state_free)
         r->api_state_free(r->api_state);
+    srv_upload_free(r);
     xllm_buf_free(&r->body);
     xllm_buf_free(&r->out);
     xllm_free(r);
@@ -402,6 +403,8 @@ static int on_headers(srv_req *r)
                         "missing or wrong API key: send 'Authorization: Bearer <key>' (the server's XLLM_API_KEY)");
         return 1;
     }
+    if (!strcmp(r->method, "POST") && !strncmp(r->path, "/api/blobs/", 11))
+        return srv_upload_begin(r);
     if (cl && strtoull(cl, NULL, 10) > XLLM_SERVER_MAX_BODY) {
         srv_reply_error(r, 413, "", "request_too_large", "request body of %s bytes is larger than the limit of %u bytes",
                         cl, XLLM_SERVER_MAX_BODY);
@@ -466,6 +469,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (r->replied)
         return MHD_YES;
+    if (*upload_size && r->upload) {
+        srv_upload_chunk(r, upload_data, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
     if (*upload_size) {
         if (!r->too_large && xllm_buf_append(&r->body, upload_data, *upload_size))
             r->too_large = 1;

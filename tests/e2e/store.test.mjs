@@ -168,6 +168,12 @@ test('blobs: HEAD 404/200, POST verified (400 on mismatch, 201 created)', { time
   assert.equal((await fetch(url, { method: 'HEAD' })).status, 200);
   assert.equal(fs.readFileSync(path.join(modelsDir, 'blobs', digest.replace(':', '-'))).toString(), data.toString());
   assert.equal((await fetch(`${srv.url}/api/blobs/sha256:xyz`, { method: 'HEAD' })).status, 400);
+  assert.equal((await fetch(`${srv.url}/api/blobs/sha256:xyz`, { method: 'POST', body: data })).status, 400);
+  // an upload streams into the store: larger than the 50 MB body limit of the JSON endpoints
+  const big = Buffer.alloc(51 * 1000 * 1000 + 1, 'GGUF-big-blob ');
+  const bigDigest = `sha256:${createHash('sha256').update(big).digest('hex')}`;
+  assert.equal((await fetch(`${srv.url}/api/blobs/${bigDigest}`, { method: 'POST', body: big })).status, 201);
+  assert.equal(fs.statSync(path.join(modelsDir, 'blobs', bigDigest.replace(':', '-'))).size, big.length);
 });
 
 test('push is refused with Ollama\'s error shape', { timeout: 30000 }, async () => {
