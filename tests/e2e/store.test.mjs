@@ -176,6 +176,18 @@ test('blobs: HEAD 404/200, POST verified (400 on mismatch, 201 created)', { time
   assert.equal(fs.statSync(path.join(modelsDir, 'blobs', bigDigest.replace(':', '-'))).size, big.length);
 });
 
+test('create from an uploaded GGUF blob (files), as current clients send it', { timeout: 60000 }, async () => {
+  const gguf = fs.readFileSync(path.join(root, 'models/kjv-demo.gguf'));
+  const digest = `sha256:${createHash('sha256').update(gguf).digest('hex')}`;
+  assert.equal((await fetch(`${srv.url}/api/blobs/${digest}`, { method: 'POST', body: gguf })).status, 201);
+  const res = await ol.create({ model: 'uploaded', files: { 'kjv-demo.gguf': digest }, parameters: { num_predict: 2 }, stream: false });
+  assert.equal(res.status, 'success');
+  await assert.rejects(ol.create({ model: 'u2', files: { 'x.gguf': `sha256:${'0'.repeat(64)}` }, stream: false }), /./);
+  const g = await ol.generate({ model: 'uploaded', prompt: 'And God said' });
+  assert.equal(g.eval_count, 2);
+  await ol.delete({ model: 'uploaded' });
+});
+
 test('push is refused with Ollama\'s error shape', { timeout: 30000 }, async () => {
   await assert.rejects(ol.push({ model: 'tiny', stream: false }), (e) => e.status_code === 501 && /not supported/.test(e.message));
 });
