@@ -85,7 +85,7 @@ test('pull errors: unknown model and bad name', { timeout: 30000 }, async () => 
   await assert.rejects(ol.pull({ model: 'bad name!', stream: false }), (e) => e.status_code === 400);
 });
 
-test('a client leaving a streamed pull cancels it: no manifest, no partial blob', { timeout: 30000 }, async () => {
+test('a client leaving a streamed pull cancels it: no manifest, no partial blob', { timeout: 45000 }, async () => {
   const ac = new AbortController();
   const res = await fetch(`${srv.url}/api/pull`, { method: 'POST', body: JSON.stringify({ model: 'stall' }), signal: ac.signal });
   assert.equal(res.status, 200);
@@ -97,11 +97,11 @@ test('a client leaving a streamed pull cancels it: no manifest, no partial blob'
     text += Buffer.from(value).toString();
   }
   const partials = () => fs.readdirSync(path.join(modelsDir, 'blobs')).filter((f) => f.endsWith('.partial'));
-  for (let i = 0; i < 50 && !partials().length; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.equal(partials().length, 1, 'the stalled blob is being written');
+  for (let i = 0; i < 100 && !partials().length; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(partials().length >= 1, `the stalled blob is being written (${text})`);
   ac.abort();
-  for (let i = 0; i < 100 && partials().length; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(partials(), []);
+  for (let i = 0; i < 150 && partials().length; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(partials(), [], 'the cancelled pull removed its partial blob');
   assert.ok(!fs.existsSync(path.join(modelsDir, 'manifests/registry.ollama.ai/library/stall')));
 });
 
