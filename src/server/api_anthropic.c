@@ -13,7 +13,7 @@ typedef struct ant_state {
     char model[256];
     int32_t n_input;        /* counted by the server before the start */
     xllm_buf text;
-    srv_event final;
+    srv_final final;
     char stop_seq[4096];
     char err[512];
 } ant_state;
@@ -64,8 +64,7 @@ static void ant_event(srv_req *r, const srv_event *ev, xllm_buf *out)
 {
     ant_state *st = srv_req_api_state(r);
     if (ev->type == XLLM_EVENT_FINAL) {
-        st->final = *ev;
-        st->final.error = st->final.stop_string = NULL;
+        st->final = srv_final_of(ev);
         if (ev->stop_string)
             snprintf(st->stop_seq, sizeof st->stop_seq, "%s", ev->stop_string);
         if (ev->error)

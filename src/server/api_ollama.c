@@ -11,6 +11,7 @@
 #include "base/sysinfo.h"
 #include "cli/commands.h"
 #include "server/http.h"
+#include "server/tools.h"
 
 typedef struct oll_state {
     int chat;
@@ -18,9 +19,10 @@ typedef struct oll_state {
     xllm_buf text;
     int32_t *ctx;           /* generate: prompt tokens then generated ones */
     int32_t n_ctx, cap_ctx;
-    srv_event final;
+    srv_final final;
     char err[512];
     int have_final;
+    srv_tools tools;        /* chat with tools: the text is held and parsed for calls */
 } oll_state;
 
 static void oll_free(void *p)
@@ -30,6 +32,7 @@ static void oll_free(void *p)
         return;
     xllm_buf_free(&st->text);
     xllm_free(st->ctx);
+    srv_tools_free(&st->tools);
     xllm_free(st);
 }
 
@@ -64,12 +67,35 @@ static void add_content(json_t *o, const oll_state *st, const char *text, size_t
         json_object_set_new(o, "response", s);
 }
 
+/* Ollama's message.tool_calls: [{function: {name, arguments (object)}}]. */
+static void add_tool_calls(json_t *o, const oll_state *st, const char *text, size_t len)
+{
+    size_t clen = len, i;
+    json_t *generic = NULL, *calls = srv_tools_parse(&st->tools, text, len, &clen, &generic), *c, *list;
+    if (generic)
+        add_content(o, st, json_string_value(generic), json_string_length(generic));
+    else
+        add_content(o, st, text, clen);
+    json_decref(generic);
+    if (!calls)
+        return;
+    list = json_array();
+    json_array_foreach(calls, i, c)
+        json_array_append_new(list, json_pack("{s:{s:O,s:O}}", "function", "name", json_object_get(c, "name"),
+                                              "arguments", json_object_get(c, "arguments")));
+    json_object_set_new(json_object_get(o, "message"), "tool_calls", list);
+    json_decref(calls);
+}
+
 static json_t *final_json(srv_req *r, const oll_state *st, const char *text, size_t len)
 {
-    const srv_event *f = &st->final;
+    const srv_final *f = &st->final;
     json_t *o = oll_base(st);
     uint64_t total = (uint64_t)((xllm_now() - srv_req_start(r)) * 1e9);
-    add_content(o, st, text, len);
+    if (srv_tools_active(&st->tools))
+        add_tool_calls(o, st, text, len);
+    else
+        add_content(o, st, text, len);
     json_object_set_new(o, "done", json_true());
     json_object_set_new(o, "done_reason", json_string(f->finish == XLLM_FINISH_LENGTH ? "length" : "stop"));
     if (!st->chat) {
@@ -91,17 +117,22 @@ static void oll_event(srv_req *r, const srv_event *ev, xllm_buf *out)
 {
     oll_state *st = srv_req_api_state(r);
     if (ev->type == XLLM_EVENT_FINAL) {
-        st->final = *ev;
-        st->final.error = NULL;
-        st->final.stop_string = NULL;
+        st->final = srv_final_of(ev);
         st->have_final = 1;
         if (ev->error)
             snprintf(st->err, sizeof st->err, "%s", ev->error);
         if (out) {
-            if (ev->finish == XLLM_FINISH_ERROR)
+            if (ev->finish == XLLM_FINISH_ERROR) {
                 srv_ndjson(out, json_pack("{s:s}", "error", st->err[0] ? st->err : "generation failed"));
-            else
+            } else if (srv_tools_active(&st->tools)) { /* the held answer, with its calls, then done */
+                json_t *o = oll_base(st);
+                add_tool_calls(o, st, st->text.data ? st->text.data : "", st->text.len);
+                json_object_set_new(o, "done", json_false());
+                srv_ndjson(out, o);
                 srv_ndjson(out, final_json(r, st, "", 0));
+            } else {
+                srv_ndjson(out, final_json(r, st, "", 0));
+            }
         }
         return;
     }
@@ -109,7 +140,7 @@ static void oll_event(srv_req *r, const srv_event *ev, xllm_buf *out)
         return;
     if (!st->chat)
         ctx_push(st, ev->token);
-    if (!out) {
+    if (!out || srv_tools_active(&st->tools)) {
         xllm_buf_append(&st->text, ev->text, ev->text_len);
         return;
     }
@@ -327,7 +358,7 @@ void srv_ollama_generate(srv_req *r)
         goto fail;
     }
     if (!tmpl && !raw && srv_model_from_store(md)) {
-        /* a template layer the Go engine cannot take yet: the {{ .System }} /
+        /* a template layer the Go engine cannot parse: the {{ .System }} /
          * {{ .Prompt }} substitution of a request's template */
         const char *terr = NULL;
         const struct xllm_gguf *meta;
@@ -418,6 +449,8 @@ void srv_ollama_chat(srv_req *r)
     oll_state *st;
     char *text = NULL;
     size_t len = 0;
+    srv_tools tools;
+    memset(&tools, 0, sizeof tools);
     srv_gen_req_init(&g, SRV_API_OLLAMA);
     if (!root)
         return;
@@ -435,7 +468,9 @@ void srv_ollama_chat(srv_req *r)
     if (srv_decode_messages(in, NULL, "messages", &msgs, &e))
         goto fail;
     apply_system(md, msgs);
-    if (srv_render_chat(md, msgs, 1, &text, &len, &g.add_special, &e))
+    if (srv_tools_begin(md, root, SRV_API_OLLAMA, msgs, &tools, &g, &e) ||
+        srv_render_chat_tools(md, msgs, srv_tools_active(&tools) ? tools.tools : NULL, 1, &text, &len,
+                              &g.add_special, &e))
         goto fail;
     srv_gen_req_set_prompt(&g, text, len);
     if (!(st = xllm_calloc(1, sizeof *st))) {
@@ -443,6 +478,8 @@ void srv_ollama_chat(srv_req *r)
         goto fail;
     }
     st->chat = 1;
+    st->tools = tools;
+    tools.tools = NULL;
     xllm_buf_init(&st->text, 0);
     snprintf(st->model, sizeof st->model, "%s", g.model);
     json_decref(root);
@@ -454,6 +491,7 @@ fail:
 out:
     json_decref(root);
     json_decref(msgs);
+    srv_tools_free(&tools);
     srv_gen_req_free(&g);
 }
 

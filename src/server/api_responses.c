@@ -22,7 +22,7 @@ typedef struct rsp_state {
     double temperature, top_p;
     char *instructions;
     xllm_buf text;
-    srv_event final;
+    srv_final final;
     char err[512];
     int seq;
 } rsp_state;
@@ -150,8 +150,7 @@ static void rsp_event(srv_req *r, const srv_event *ev, xllm_buf *out)
     rsp_state *st = srv_req_api_state(r);
     const char *status;
     if (ev->type == XLLM_EVENT_FINAL) {
-        st->final = *ev;
-        st->final.error = st->final.stop_string = NULL;
+        st->final = srv_final_of(ev);
         if (ev->error)
             snprintf(st->err, sizeof st->err, "%s", ev->error);
         if (ev->finish != XLLM_FINISH_ERROR)

@@ -201,6 +201,8 @@ static void submit_all(srv_gen *g)
         rq.parse_special = 1;
         rq.params = g->req.params;
         rq.grammar = g->req.grammar;
+        if (rq.params.n_ctx > xllm_rclient_info(g->rc)->n_ctx)
+            rq.params.n_ctx = 0; /* Ollama's num_ctx above what the runner serves: the runner's context */
         if (i > 0 && rq.params.sampling.seed != 0)
             rq.params.sampling.seed += (uint64_t)i; /* n > 1 with a seed: different, reproducible choices */
         rq.trace_id = g->trace;

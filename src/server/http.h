@@ -63,6 +63,19 @@ typedef struct srv_event {
     char text[];               /* piece, then error and stop_string strings */
 } srv_event;
 
+/* What an API keeps of a FINAL event. */
+typedef struct srv_final {
+    xllm_finish finish;
+    int32_t n_prompt, n_cached, n_generated;
+    xllm_gen_timings t;
+} srv_final;
+
+static inline srv_final srv_final_of(const srv_event *ev)
+{
+    srv_final f = {ev->finish, ev->n_prompt, ev->n_cached, ev->n_generated, ev->t};
+    return f;
+}
+
 /* How an API turns events into its format. Called on MHD threads only. */
 typedef struct srv_gen_ops {
     const char *stream_type;   /* Content-Type of the stream */

@@ -51,6 +51,7 @@ struct srv_model {
     xllm_rclient *rc;
     xllm_runner_proc proc;
     int active;
+    int stop_asked;        /* xllm stop while busy: unload when the last request lets go */
     double last_used;      /* monotonic */
     double expires_at;     /* monotonic; 0 = never */
     double load_started, last_load_s;
@@ -680,10 +681,16 @@ void srv_model_release(srv_model *md, double keep_alive_s)
     md->last_used = xllm_now();
     if (!(keep_alive_s == keep_alive_s))
         keep_alive_s = m->cfg.idle_timeout_s;
-    if (keep_alive_s < 0)
+    if (md->stop_asked) /* `xllm stop`: its requests were aborted; unload once they have let go */
+        md->expires_at = md->last_used;
+    else if (keep_alive_s < 0)
         md->expires_at = 0;
     else
         md->expires_at = md->last_used + keep_alive_s;
+    if (md->active == 0 && md->stop_asked && md->state == MD_READY) {
+        md->stop_asked = 0;
+        unload_locked(m, md, "stopped");
+    }
     if (md->active == 0)
         pthread_cond_broadcast(&m->cv); /* the reaper, or a loader waiting for a drained dead runner */
     pthread_mutex_unlock(&m->mu);
@@ -696,6 +703,13 @@ int srv_model_unload(srv_model *md)
     pthread_mutex_lock(&m->mu);
     if (md->state == MD_READY && md->active == 0) {
         unload_locked(m, md, "keep_alive 0");
+        rc = 0;
+    } else if (md->state == MD_READY && md->rc) {
+        /* busy: abort its requests (the runner cancels them and exits); the
+         * last request to let go unloads it (srv_model_release) */
+        md->stop_asked = 1;
+        XLLM_INFO("server: stopping model '%s': aborting %d running request(s)", md->name, md->active);
+        xllm_rclient_shutdown(md->rc);
         rc = 0;
     } else if (md->state == MD_UNLOADED) {
         rc = 0;

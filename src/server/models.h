@@ -110,7 +110,8 @@ typedef struct srv_model_state {
 void srv_model_state_get(srv_model *md, srv_model_state *st);
 /* Runner stats of a loaded model (0) or -1 when not loaded. */
 int srv_model_stats(srv_model *md, xllm_sched_stats *st);
-/* Unload now when idle (Ollama keep_alive 0 with an empty prompt); 0 ok. */
+/* Unload (Ollama keep_alive 0 with an empty prompt; xllm stop): now when idle,
+ * else its running requests are aborted and it unloads when they let go; 0 ok. */
 int srv_model_unload(srv_model *md);
 
 /* Free memory: MemAvailable of /proc/meminfo, in bytes. */

@@ -68,3 +68,23 @@ test('run starts a background server when none answers', async () => {
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('stop aborts the running requests of a model and unloads it', async () => {
+  const long = fetch(`${srv.url}/api/generate`, { method: 'POST', signal: AbortSignal.timeout(60000),
+    body: JSON.stringify({ model: MODEL, prompt: 'And God said', options: { num_predict: 100000, num_ctx: 256 } }) });
+  const res = await long;
+  const reader = res.body.getReader();
+  await reader.read(); // the first token is there: the request is running
+  const t0 = Date.now();
+  const stop = await xllm(['stop', MODEL], env);
+  assert.equal(stop.code, 0, stop.stderr);
+  let text = '';
+  for (;;) { const { done, value } = await reader.read(); if (done) break; text += new TextDecoder().decode(value); }
+  assert.ok(Date.now() - t0 < 10000, 'the stream ended soon after stop');
+  for (let i = 0; i < 50; i++) {
+    const ps = await xllm(['ps'], env);
+    if (ps.stdout.trimEnd().split('\n').length === 1) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail('the model is still loaded after stop');
+});

@@ -1,6 +1,7 @@
 // ollama.test.mjs - the official `ollama` client against a live xllm serve:
 // generate and chat (NDJSON stream and not) with the final statistics,
-// context continuation, options, tags, show, ps, version, embed, errors.
+// context continuation, options, tags, show, ps, version, errors (embed:
+// embed.test.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
@@ -99,23 +100,9 @@ test('show, ps, keep_alive 0 unloads', T, async () => {
   assert.equal((await ollama.ps()).models.length, 1);
 });
 
-test('embed and embeddings: vectors or a clear error', T, async () => {
-  try {
-    const e = await ollama.embed({ model: MODEL, input: ['In the beginning', 'And'] });
-    assert.equal(e.embeddings.length, 2);
-    assert.ok(e.embeddings[0].length > 0);
-    const old = await ollama.embeddings({ model: MODEL, prompt: 'In the beginning' });
-    assert.equal(old.embedding.length, e.embeddings[0].length);
-  } catch (err) {
-    assert.equal(err.name, 'ResponseError', String(err));
-    assert.equal(err.status_code, 400);
-    assert.match(err.error, /embed/i);
-  }
-});
-
-test('errors: unknown model 404, format and images refused with the field named', T, async () => {
+test('errors: unknown model 404, a bad format and images refused with the field named', T, async () => {
   await assert.rejects(ollama.generate({ model: 'nope', prompt: 'x', stream: false }), (e) => e.name === 'ResponseError' && e.status_code === 404);
-  await assert.rejects(ollama.generate({ model: MODEL, prompt: 'x', stream: false, format: 'json' }), (e) => e.status_code === 400 && /format/.test(e.error));
+  await assert.rejects(ollama.generate({ model: MODEL, prompt: 'x', stream: false, format: 'yaml' }), (e) => e.status_code === 400 && /format/.test(e.error));
   await assert.rejects(ollama.generate({ model: MODEL, prompt: 'x', stream: false, images: ['aGk='] }), (e) => e.status_code === 400 && /images/.test(e.error));
   await assert.rejects(ollama.chat({ model: MODEL, messages: [{ role: 'user', content: 'x' }], stream: false, options: { temperature: 9 } }), (e) => e.status_code === 400 && /temperature/.test(e.error));
 });

@@ -152,6 +152,8 @@ test('a created model\'s Go template and system layer shape the prompt', { timeo
   assert.equal(g.prompt_eval_count, want, 'prompt = system + " " + prompt through the Go template');
   const g2 = await ol.generate({ model: 'framed', prompt: 'God created', system: 'And', options: { num_predict: 1 } });
   assert.equal(g2.prompt_eval_count, await count('And God created'), 'the request\'s system replaces the layer');
+  const c = await ol.chat({ model: 'framed', messages: [{ role: 'user', content: 'God created' }], options: { num_predict: 1 } });
+  assert.equal(c.prompt_eval_count, want, 'chat: the system layer added, the Go template collapsing the messages');
   await ol.delete({ model: 'framed' });
 });
 
