@@ -5,13 +5,15 @@
 #   make e2e-test   only the e2e tests (tests/e2e, node --test; npm ci when node_modules lacks the clients)
 #   make run        build and run xllm on the demo model in models/
 #   make fuzz       build the libFuzzer targets (clang) into build-fuzz/
+#   make CUDA=1     also the CUDA engine plugin: build/libxllm-cuda.so, build/cuda.json
+#                   and build/xllm-cuda-check (needs nvcc; docs/cuda.md)
 # BUILD=dir picks the output folder (helpers building in parallel use their own).
 
 BUILD ?= build
 CC ?= cc
 SAN ?= 0
 
-CFLAGS_BASE := -std=c11 -Wall -Wextra -g -D_GNU_SOURCE -Isrc -Iinclude -MMD -MP -pthread \
+CFLAGS_BASE := -std=c11 -Wall -Wextra -g -D_GNU_SOURCE -Isrc -Iinclude -MMD -MP -pthread -fPIC \
                -I/usr/include/pcre2
 ifeq ($(SAN),1)
   OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -37,8 +39,46 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test unit-test san-test e2e-test run deps fuzz clean models bench-models
+.PHONY: all test unit-test san-test e2e-test run deps fuzz clean models bench-models cuda
 all: $(BUILD)/xllm
+
+# ---- CUDA engine plugin (make CUDA=1; the objects of src/ are PIC so the
+# plugin links the parts of libxllm.a it uses, with only its entry exported)
+CUDA ?= 0
+NVCC ?= $(shell command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+NVCC_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCCFLAGS := -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -fPIC -Isrc -Iinclude -Icuda -MMD -MP
+CUDA_C_SRC := $(filter-out cuda/cuda_check.c cuda/cuda_kcheck.c,$(wildcard cuda/*.c))
+CUDA_CU_SRC := $(wildcard cuda/*.cu)
+CUDA_OBJ := $(CUDA_C_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
+CUDA_PLAN_OBJ := $(BUILD)/obj/cuda/cuda_plan.o
+ifeq ($(CUDA),1)
+all: cuda
+endif
+cuda: $(BUILD)/libxllm-cuda.so $(BUILD)/cuda.json $(BUILD)/xllm-cuda-check $(BUILD)/xllm-cuda-kcheck
+
+$(BUILD)/obj/cuda/%.o: cuda/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Icuda -I$(CUDA_HOME)/include -c $< -o $@
+
+$(BUILD)/obj/cuda/%.cu.o: cuda/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/libxllm-cuda.so: $(CUDA_OBJ) $(BUILD)/libxllm.a cuda/exports.map
+	$(NVCC) -shared -o $@ $(CUDA_OBJ) $(BUILD)/libxllm.a -lcublas -ljansson -lpcre2-8 -lutf8proc -lcrypto -lm \
+	  -Xlinker --version-script=cuda/exports.map -Xlinker -Bsymbolic -Xlinker --no-undefined
+
+$(BUILD)/cuda.json: cuda/manifest.json
+	cp $< $@
+
+$(BUILD)/xllm-cuda-check: $(BUILD)/obj/cuda/cuda_check.o $(BUILD)/libxllm.a
+	$(CC) $(LDSAN) -o $@ $< $(BUILD)/libxllm.a $(LDLIBS)
+
+CUDA_KERNEL_OBJ := $(CUDA_CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
+$(BUILD)/xllm-cuda-kcheck: $(BUILD)/obj/cuda/cuda_kcheck.o $(CUDA_KERNEL_OBJ) $(BUILD)/libxllm.a
+	$(NVCC) -o $@ $< $(CUDA_KERNEL_OBJ) $(BUILD)/libxllm.a -lcublas $(filter-out -pthread,$(LDLIBS)) -Xcompiler -pthread
 
 $(BUILD)/obj/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
@@ -59,14 +99,20 @@ $(BUILD)/libxllm.a: $(LIB_OBJ)
 $(BUILD)/xllm: $(MAIN_OBJ) $(BUILD)/libxllm.a
 	$(CC) $(LDSAN) -o $@ $(MAIN_OBJ) $(BUILD)/libxllm.a $(LDLIBS)
 
-$(BUILD)/xllm-tests: $(TEST_OBJ) $(BUILD)/libxllm.a
-	$(CC) $(LDSAN) -o $@ $(TEST_OBJ) -Wl,--whole-archive $(BUILD)/libxllm.a -Wl,--no-whole-archive $(LDLIBS)
+$(TEST_OBJ): CFLAGS += -Icuda
+
+$(BUILD)/obj/cuda/cuda_plan.o: cuda/cuda_plan.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Icuda -c $< -o $@
+
+$(BUILD)/xllm-tests: $(TEST_OBJ) $(CUDA_PLAN_OBJ) $(BUILD)/libxllm.a
+	$(CC) $(LDSAN) -o $@ $(TEST_OBJ) $(CUDA_PLAN_OBJ) -Wl,--whole-archive $(BUILD)/libxllm.a -Wl,--no-whole-archive $(LDLIBS)
 
 deps:
 	@scripts/install-deps
 
 unit-test: $(BUILD)/xllm $(BUILD)/xllm-tests
-	XLLM_BIN=$(BUILD)/xllm $(BUILD)/xllm-tests $(T)
+	XLLM_BIN=$(BUILD)/xllm XLLM_CUDA_MANIFEST=$(wildcard $(BUILD)/cuda.json) $(BUILD)/xllm-tests $(T)
 
 san-test:
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/xllm build-asan/xllm-tests
@@ -78,7 +124,9 @@ e2e-test: $(BUILD)/xllm
 	@test -f node_modules/openai/package.json || npm ci --no-audit --no-fund
 	XLLM_BIN=$(BUILD)/xllm timeout 300 node --test --test-concurrency=1 tests/e2e/
 
+# The CUDA plugin is built (and its GPU-free tests run) where nvcc exists.
 test: deps
+	@if command -v nvcc >/dev/null 2>&1; then $(MAKE) CUDA=1 cuda; fi
 	$(MAKE) unit-test
 	$(MAKE) e2e-test
 	$(MAKE) san-test
@@ -98,4 +146,4 @@ fuzz:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CUDA_OBJ:.o=.d) $(CUDA_PLAN_OBJ:.o=.d)

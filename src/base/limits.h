@@ -85,6 +85,23 @@
 #define XLLM_MODELFILE_MAX_COMMANDS 4096
 /* export/import: entries in one archive. */
 #define XLLM_ARCHIVE_MAX_ENTRIES 4096
+/* Go templates (Ollama's dialect): real template layers are < 10 KB with < 2,000
+ * tokens; these bound hostile ones. Tokens per template source. */
+#define XLLM_GOTMPL_MAX_TOKENS (1 << 20)
+/* Nesting of if/range/with/parentheses at parse time (real ones nest < 10). */
+#define XLLM_GOTMPL_MAX_DEPTH 200
+/* {{define}}d templates per source. */
+#define XLLM_GOTMPL_MAX_DEFINES 1024
+/* Execution: {{template}} call depth (Go allows 100,000; recursion beyond 1,000
+ * is a runaway template, not a prompt). */
+#define XLLM_GOTMPL_MAX_CALL_DEPTH 1000
+/* Execution steps (nodes walked plus range iterations) per render: a 100-message
+ * chat takes ~10k; 2M is 200x that and stops runaway work in ~0.2 s. */
+#define XLLM_GOTMPL_MAX_STEPS 2000000
+/* Rendered output and the values made while rendering (bytes). A prompt is at
+ * most a few MB of text (the Jinja2 side caps output at 16 MiB too). */
+#define XLLM_GOTMPL_MAX_OUTPUT (16u << 20)
+#define XLLM_GOTMPL_MAX_ARENA (256u << 20)
 /* Grammar: largest GBNF text accepted (generated schema grammars are < 100 KB). */
 #define XLLM_GRAMMAR_MAX_TEXT (4u << 20)
 /* Grammar: rules after desugaring (groups and repetitions add rules). */
@@ -181,8 +198,6 @@
 #define XLLM_RUNNER_MAX_CLIENT_OUT (XLLM_RUNNER_MAX_FRAME + (16u << 20))
 /* Runner: trace id kept for log lines (longer ones are cut). */
 #define XLLM_RUNNER_MAX_TRACE_ID 128
-/* Runner: grammar text of one request (GBNF files are a few KB). */
-#define XLLM_RUNNER_MAX_GRAMMAR (1u << 20)
 /* Jinja2 chat templates (untrusted: they come inside model files). Real templates
  * are < 64 KB and render a chat in well under 100k steps; the caps stop a hostile
  * template from looping, recursing or growing memory without bound. */

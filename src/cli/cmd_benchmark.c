@@ -26,6 +26,7 @@ typedef struct bench_opts {
     int json, report, prometheus, quiet;
     const char *concurrency;
     const char *kv_type;
+    const char *device;
     double arrival_rate;
     int kv_blocks, step_tokens, shared_prefix;
     int *levels; /* parsed --concurrency */
@@ -370,6 +371,7 @@ static int benchmark(const char *path, bench_opts *o)
     xllm_reset_peak_rss();
     ip.model_path = path;
     ip.n_threads = o->threads;
+    ip.device = o->device;
     ip.n_ctx = bps * XLLM_KV_BLOCK_SIZE;
     ip.kv_blocks = o->kv_blocks > 0 ? o->kv_blocks : o->max_level * bps;
     ip.max_batch_tokens = o->step_tokens;
@@ -399,7 +401,7 @@ int cmd_benchmark(int argc, char **argv)
 {
     if (xllm_bench_http_wanted(argc, argv)) /* --server URL: an HTTP server instead of a model file */
         return xllm_bench_http(argc, argv);
-    bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, 0, 0, 512, 0, NULL, 0, 0};
+    bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, NULL, 0, 0, 512, 0, NULL, 0, 0};
     const char *pos[1];
     int n_pos = 0, rc;
     const xllm_opt opts[] = {
@@ -419,6 +421,7 @@ int cmd_benchmark(int argc, char **argv)
         {"arrival-rate", XLLM_OPT_FLOAT, &o.arrival_rate,
          "requests/s of a Poisson arrival stream per level (default 0: all arrive together)"},
         CLI_OPT_KV_TYPE(o.kv_type),
+        CLI_OPT_DEVICE(o.device),
         {"kv-blocks", XLLM_OPT_INT, &o.kv_blocks, "KV pool blocks (default: enough for the largest level)"},
         {"step-tokens", XLLM_OPT_INT, &o.step_tokens, "token budget of one scheduler step (default 512)"},
         {"shared-prefix", XLLM_OPT_INT, &o.shared_prefix,

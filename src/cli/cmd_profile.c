@@ -23,6 +23,7 @@ typedef struct profile_opts {
     const char *prompt;
     int num_predict, threads, ctx, json;
     const char *kv_type;
+    const char *device;
 } profile_opts;
 
 typedef struct profile_result {
@@ -98,6 +99,7 @@ static xllm_status profile(const char *path, const profile_opts *o, xllm_instanc
     p->rss_before = xllm_rss_bytes();
     ip.model_path = path;
     ip.n_threads = o->threads;
+    ip.device = o->device;
     ip.n_ctx = o->ctx;
     ip.sched.max_running = 1;
     if ((st = cli_kv_type_parse(o->kv_type, &ip.kv_type)) != XLLM_OK || (st = xllm_instance_open(&ip, in)) != XLLM_OK)
@@ -122,7 +124,7 @@ static xllm_status profile(const char *path, const profile_opts *o, xllm_instanc
 
 int cmd_profile(int argc, char **argv)
 {
-    profile_opts o = {PROFILE_DEFAULT_PROMPT, 32, 0, 0, 0, NULL};
+    profile_opts o = {PROFILE_DEFAULT_PROMPT, 32, 0, 0, 0, NULL, NULL};
     profile_result p;
     xllm_instance *in = NULL;
     const char *pos[1];
@@ -135,6 +137,7 @@ int cmd_profile(int argc, char **argv)
         CLI_OPT_THREADS(o.threads),
         CLI_OPT_CTX(o.ctx),
         CLI_OPT_KV_TYPE(o.kv_type),
+        CLI_OPT_DEVICE(o.device),
         {"json", XLLM_OPT_FLAG, &o.json, "print one JSON object"},
     };
     rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &n_pos,

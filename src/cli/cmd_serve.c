@@ -148,8 +148,9 @@ int cmd_serve(int argc, char **argv)
             return 1;
         }
     }
+    srv_models_sync_store(srv_get_models(s)); /* the store's models; --model names win */
     printf("xllm serve: listening on http://%s:%d\n", strchr(host, ':') ? "[::1]" : host, srv_port(s));
-    if (n_models == 0)
+    if (srv_models_count(srv_get_models(s)) == 0)
         printf("xllm serve: no models yet; restart with --model NAME=PATH (e.g. --model kjv=models/kjv-demo.gguf)\n");
     for (int i = 0; i < n_models; i++)
         printf("xllm serve: model '%s' (loads on first request)\n", srv_model_name(srv_models_at(srv_get_models(s), i)));

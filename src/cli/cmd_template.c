@@ -6,6 +6,7 @@
  * --bench N times the render (best of N, one core; figures in bench/RESULTS.md). */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,10 +31,18 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static int bench(const xllm_chat_template *t, const json_t *ctx, int reps)
 {
-    double best = 1e30, total = 0;
+    double best = 1e30, total = 0, *times = xllm_calloc((size_t)reps, sizeof *times);
     xllm_buf out;
+    if (!times)
+        return fail(xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "out of memory"));
     xllm_buf_init(&out, 0);
     for (int r = 0; r < reps; r++) {
         out.len = 0;
@@ -42,15 +51,19 @@ static int bench(const xllm_chat_template *t, const json_t *ctx, int reps)
         double dt = now() - t0;
         if (st) {
             xllm_buf_free(&out);
+            xllm_free(times);
             return fail(st);
         }
+        times[r] = dt;
         total += dt;
         if (dt < best)
             best = dt;
     }
-    fprintf(stderr, "render: %zu bytes, best %.4f ms, mean %.4f ms over %d runs\n", out.len, best * 1e3,
-            total / reps * 1e3, reps);
+    qsort(times, (size_t)reps, sizeof *times, cmp_double);
+    fprintf(stderr, "render: %zu bytes, best %.4f ms, median %.4f ms, mean %.4f ms over %d runs\n", out.len,
+            best * 1e3, times[reps / 2] * 1e3, total / reps * 1e3, reps);
     xllm_buf_free(&out);
+    xllm_free(times);
     return 0;
 }
 

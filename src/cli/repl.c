@@ -173,10 +173,11 @@ static int read_multiline(xllm_buf *msg, const char *first, const char *word)
     while ((line = readline("... ")) != NULL) {
         size_t n = strlen(line);
         int end = word ? !strcmp(line, word) : n >= 3 && !strcmp(line + n - 3, "\"\"\"");
-        if (msg->len)
-            xllm_buf_puts(msg, "\n");
-        if (!word || !end)
-            xllm_buf_append(msg, line, word || !end ? n : n - 3);
+        if (!(word && end)) { /* the closing WORD line is not part of the message */
+            if (msg->len)
+                xllm_buf_puts(msg, "\n");
+            xllm_buf_append(msg, line, end ? n - 3 : n);
+        }
         free(line);
         if (end)
             return 0;

@@ -4,7 +4,10 @@
 
 #include <dlfcn.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/fs.h"
@@ -332,4 +335,73 @@ void xllm_engine_close(xllm_engine *e)
     if (e->dl)
         dlclose(e->dl);
     xllm_free(e);
+}
+
+/* ---- device choice ---- */
+
+xllm_status xllm_device_parse(const char *spec, const char **kind, int32_t *index)
+{
+    const char *s = spec && *spec ? spec : getenv("XLLM_DEVICE");
+    char *end;
+    long n;
+    *kind = "cpu";
+    *index = 0;
+    if (!s || !*s || !strcmp(s, "cpu"))
+        return XLLM_OK;
+    if (!strcmp(s, "auto")) {
+        *kind = "auto";
+        return XLLM_OK;
+    }
+    if (strncmp(s, "cuda", 4) || (s[4] && s[4] != ':'))
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "device \"%s\": expected cpu, cuda, cuda:N or auto", s);
+    *kind = "cuda";
+    if (!s[4])
+        return XLLM_OK;
+    n = strtol(s + 5, &end, 10);
+    if (end == s + 5 || *end || n < 0 || n > 255)
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "device \"%s\": the GPU number must be 0..255", s);
+    *index = (int32_t)n;
+    return XLLM_OK;
+}
+
+xllm_status xllm_engine_manifest_find(const char *kind, char *buf, size_t n)
+{
+    const char *env = getenv("XLLM_ENGINE_PATH");
+    char exe[4096];
+    ssize_t k;
+    if (env && *env) {
+        if (xllm_is_dir(env))
+            snprintf(buf, n, "%s/%s.json", env, kind);
+        else
+            snprintf(buf, n, "%s", env);
+        return XLLM_OK;
+    }
+    k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k <= 0)
+        return xllm_fail(XLLM_ERR_NOT_FOUND, "cannot find the running binary to look for %s.json", kind);
+    exe[k] = 0;
+    *strrchr(exe, '/') = 0; /* an absolute path always has one */
+    snprintf(buf, n, "%s/%s.json", exe, kind);
+    return XLLM_OK;
+}
+
+xllm_status xllm_engine_open_auto(const char *spec, xllm_engine **out, int32_t *device_index)
+{
+    const char *kind;
+    char path[4200];
+    xllm_status st;
+    *out = NULL;
+    if ((st = xllm_device_parse(spec, &kind, device_index)) != XLLM_OK)
+        return st;
+    if (!strcmp(kind, "cpu"))
+        return xllm_engine_open_cpu(out);
+    if ((st = xllm_engine_manifest_find("cuda", path, sizeof path)) == XLLM_OK &&
+        (st = xllm_engine_open(path, out)) == XLLM_OK)
+        return XLLM_OK;
+    if (!strcmp(kind, "auto"))
+        XLLM_INFO("no GPU engine (%s); using the CPU engine", xllm_last_error());
+    else
+        XLLM_WARN("device %s: %s; using the CPU engine", kind, xllm_last_error());
+    *device_index = 0;
+    return xllm_engine_open_cpu(out);
 }

@@ -56,6 +56,21 @@ xllm_status xllm_engine_open(const char *manifest_path, xllm_engine **out);
 xllm_status xllm_engine_open_cpu(xllm_engine **out);
 void xllm_engine_close(xllm_engine *e);
 
+/* Device choice: "cpu", "cuda", "cuda:N" or "auto" (NULL or "": the
+ * XLLM_DEVICE environment variable, else "cpu"). kind gets "cpu" or "cuda"
+ * (static strings), index the device number (0 unless ":N"). */
+xllm_status xllm_device_parse(const char *spec, const char **kind, int32_t *index);
+/* The manifest of a plugin engine: XLLM_ENGINE_PATH (a manifest file, or a
+ * folder holding <kind>.json), else <kind>.json next to the running binary.
+ * Writes the path into buf. */
+xllm_status xllm_engine_manifest_find(const char *kind, char *buf, size_t n);
+/* Open the engine for a device spec (xllm_device_parse). A plugin that
+ * cannot be found or opened falls back to the CPU engine with a warning
+ * ("auto": quietly); *device_index gets the GPU number for the load params.
+ * The GPU itself is first touched by load: a caller whose plugin load fails
+ * with XLLM_ENGINE_DEVICE_ERROR or UNSUPPORTED may fall back the same way. */
+xllm_status xllm_engine_open_auto(const char *spec, xllm_engine **out, int32_t *device_index);
+
 /* The CPU engine's table (cpu_plugin.c). */
 const xllm_engine_api *xllm_engine_cpu_api(void);
 

@@ -451,7 +451,8 @@ xllm_status gb_finish(gb_builder *b, uint32_t root, xllm_grammar *g)
         g->rule_alt[r] = na;
         for (uint32_t a = 0; a < b->rules[r].n_alts; a++) {
             g->alt_start[na++] = ne;
-            memcpy(g->elems + ne, b->rules[r].alts[a].v, b->rules[r].alts[a].n * sizeof *g->elems);
+            if (b->rules[r].alts[a].n) /* an empty alternative has no array (memcpy from NULL is UB) */
+                memcpy(g->elems + ne, b->rules[r].alts[a].v, b->rules[r].alts[a].n * sizeof *g->elems);
             ne += b->rules[r].alts[a].n;
             g->elems[ne++] = (xllm_gelem){GE_END, 0};
         }

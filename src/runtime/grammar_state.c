@@ -543,7 +543,8 @@ xllm_status xllm_grammar_state_set_lazy(xllm_grammar_state *s, const xllm_gramma
     for (; s->n_words < t->n_words; s->n_words++)
         if (!(s->words[s->n_words] = xllm_strdup(t->words[s->n_words])))
             return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "grammar: out of memory");
-    memcpy(s->ttok, t->tokens, t->n_tokens * sizeof *s->ttok);
+    if (t->n_tokens)
+        memcpy(s->ttok, t->tokens, t->n_tokens * sizeof *s->ttok);
     s->n_ttok = t->n_tokens;
     s->max_word = max;
     s->lazy = 1;

@@ -7,6 +7,7 @@
 
 #include "base/alloc.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/sysinfo.h"
 #include "model/hf.h"
 #include "model/model.h"
@@ -20,7 +21,8 @@ xllm_instance_params xllm_instance_params_default(void)
     return p;
 }
 
-static xllm_engine_load_params load_params(const xllm_instance_params *p, int32_t n_blocks, int32_t max_batch)
+static xllm_engine_load_params load_params(const xllm_instance_params *p, int32_t device, int32_t n_blocks,
+                                           int32_t max_batch)
 {
     xllm_engine_load_params lp;
     memset(&lp, 0, sizeof lp);
@@ -29,6 +31,7 @@ static xllm_engine_load_params load_params(const xllm_instance_params *p, int32_
     lp.n_blocks = n_blocks;
     lp.max_batch_tokens = max_batch;
     lp.n_threads = p->n_threads;
+    lp.device = device;
     lp.pooling = -1;
     lp.normalize = 1;
     lp.kv_type = p->kv_type;
@@ -48,7 +51,7 @@ static xllm_status size_pool(xllm_instance *in, const xllm_instance_params *p, i
     xllm_engine_memory m1 = {sizeof m1, 0, 0, 0, 0}, m2 = {sizeof m2, 0, 0, 0, 0};
     int64_t want, cap;
     int rc;
-    lp = load_params(p, 1, in->max_batch_tokens);
+    lp = load_params(p, in->device, 1, in->max_batch_tokens);
     if ((rc = in->engine->api->memory_required(&lp, &m1)) != XLLM_ENGINE_OK)
         return engine_status(in->engine, rc, p->model_path);
     lp.n_blocks = 2;
@@ -73,6 +76,28 @@ static xllm_status size_pool(xllm_instance *in, const xllm_instance_params *p, i
     return XLLM_OK;
 }
 
+/* Load statuses after which the CPU engine is tried instead of a plugin. */
+static int falls_back(xllm_status st)
+{
+    return st == XLLM_ERR_DEVICE || st == XLLM_ERR_UNSUPPORTED || st == XLLM_ERR_OUT_OF_MEMORY;
+}
+
+/* Size the pool for this engine, then load. */
+static xllm_status load_engine(xllm_instance *in, const xllm_instance_params *p)
+{
+    xllm_engine_load_params lp;
+    xllm_status st;
+    int rc;
+    if ((st = size_pool(in, p, in->n_ctx)) != XLLM_OK)
+        return st;
+    lp = load_params(p, in->device, in->n_blocks, in->max_batch_tokens);
+    in->mem.struct_size = sizeof in->mem;
+    if ((rc = in->engine->api->memory_required(&lp, &in->mem)) != XLLM_ENGINE_OK ||
+        (rc = in->engine->api->load(&lp, &in->ctx)) != XLLM_ENGINE_OK)
+        return engine_status(in->engine, rc, p->model_path);
+    return XLLM_OK;
+}
+
 /* The model's training context, from its metadata (before loading it). */
 static xllm_status model_ctx(const char *path, int32_t *n_ctx)
 {
@@ -88,7 +113,6 @@ static xllm_status model_ctx(const char *path, int32_t *n_ctx)
 xllm_status xllm_instance_open(const xllm_instance_params *p, xllm_instance **out)
 {
     xllm_instance *in = NULL;
-    xllm_engine_load_params lp;
     xllm_status st;
     double t0 = xllm_now();
     int rc;
@@ -98,7 +122,7 @@ xllm_status xllm_instance_open(const xllm_instance_params *p, xllm_instance **ou
     if (!(in = xllm_calloc(1, sizeof *in)))
         return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "instance");
     in->max_batch_tokens = p->max_batch_tokens > 0 ? p->max_batch_tokens : 512;
-    if ((st = xllm_engine_open_cpu(&in->engine)) != XLLM_OK ||
+    if ((st = xllm_engine_open_auto(p->device, &in->engine, &in->device)) != XLLM_OK ||
         (st = xllm_tokenizer_open_path(p->model_path, &in->tok)) != XLLM_OK)
         goto out;
     in->n_ctx = p->n_ctx;
@@ -108,15 +132,16 @@ xllm_status xllm_instance_open(const xllm_instance_params *p, xllm_instance **ou
         if (in->n_ctx <= 0 || in->n_ctx > 4096)
             in->n_ctx = 4096;
     }
-    if ((st = size_pool(in, p, in->n_ctx)) != XLLM_OK)
-        goto out;
-    lp = load_params(p, in->n_blocks, in->max_batch_tokens);
-    in->mem.struct_size = sizeof in->mem;
-    if ((rc = in->engine->api->memory_required(&lp, &in->mem)) != XLLM_ENGINE_OK ||
-        (rc = in->engine->api->load(&lp, &in->ctx)) != XLLM_ENGINE_OK) {
-        st = engine_status(in->engine, rc, p->model_path);
-        goto out;
+    if ((st = load_engine(in, p)) != XLLM_OK && in->engine->dl &&
+        (falls_back(st))) { /* a GPU that cannot take the model: the CPU engine */
+        XLLM_WARN("%s engine: %s; using the CPU engine", in->engine->api->name, xllm_last_error());
+        xllm_engine_close(in->engine);
+        in->device = 0;
+        if ((st = xllm_engine_open_cpu(&in->engine)) == XLLM_OK)
+            st = load_engine(in, p);
     }
+    if (st != XLLM_OK)
+        goto out;
     in->info.struct_size = sizeof in->info;
     if ((rc = in->engine->api->model_info(in->ctx, &in->info)) != XLLM_ENGINE_OK) {
         st = xllm_fail(xllm_engine_status_to(rc), "%s: %s", p->model_path, in->engine->api->last_error(in->ctx));

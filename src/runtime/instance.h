@@ -18,6 +18,8 @@
 
 typedef struct xllm_instance_params {
     const char *model_path;  /* GGUF file or Hugging Face directory */
+    const char *device;      /* "cpu", "cuda", "cuda:N", "auto"; NULL: $XLLM_DEVICE or cpu
+                                (xllm_engine_open_auto; a GPU that fails to load falls back to cpu) */
     int32_t n_threads;       /* <= 0: one per CPU */
     int32_t kv_type;         /* xllm_kv_type (default F16) */
     int64_t kv_mem;          /* bytes for the KV pool; 0: see kv_blocks */
@@ -39,6 +41,7 @@ typedef struct xllm_instance {
     xllm_engine_model_info info;
     xllm_engine_memory mem;         /* as reported before the load */
     int32_t n_blocks, n_ctx, max_batch_tokens;
+    int32_t device;                 /* GPU number passed to the engine */
     uint64_t kv_block_bytes;        /* one block, all layers */
     double load_s;
 } xllm_instance;

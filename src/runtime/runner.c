@@ -133,8 +133,8 @@ static void client_drop(runner *r, int ci, const char *why)
     c->out_off = 0;
 }
 
-/* Queue a frame error for a client (built by the caller into c->out); a
- * failure to queue means the client is too far behind. */
+/* A frame could not be queued for the client (its unsent output is over the
+ * cap, or memory ran out): drop it at the end of this turn. */
 static void client_check(rclient *c, xllm_status st)
 {
     if (st != XLLM_OK)
@@ -232,12 +232,15 @@ static void handle_submit(runner *r, int ci, const uint8_t *p, size_t len)
     uint64_t id = 0;
     if ((st = xllm_rproto_get_submit(p, len, &s)) != XLLM_OK)
         goto reply;
+    if (r->shutdown) {
+        st = xllm_fail(XLLM_ERR_CANCELLED, "runner: shutting down");
+        goto reply;
+    }
     if (!r->in->sched) {
         st = xllm_fail(XLLM_ERR_UNSUPPORTED, "runner: %s is an embedding model; it serves embed requests only",
                        r->info.model_path);
         goto reply;
     }
-    s.req.params.grammar = s.req.grammar && s.req.grammar[0] ? s.req.grammar : NULL;
     if (s.req.prompt_text) {
         st = xllm_tokenize(r->in->tok, s.req.prompt_text, s.req.prompt_len, s.req.add_special, s.req.parse_special,
                            &ids, &n);

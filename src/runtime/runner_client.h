@@ -55,7 +55,8 @@ typedef struct xllm_runner_request {
     const int32_t *prompt_tokens;
     int32_t n_prompt_tokens;
     xllm_gen_params params;
-    const char *grammar;     /* GBNF for constrained decoding (NULL: none); slot for the grammar engine */
+    const char *grammar;     /* GBNF for constrained decoding (NULL: params.grammar, which may be NULL
+                                too); root rule and lazy triggers come from params */
     const char *trace_id;    /* request id for the runner's log lines (may be NULL) */
 } xllm_runner_request;
 

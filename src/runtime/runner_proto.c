@@ -487,6 +487,50 @@ static xllm_status put_bias(json_t *o, const xllm_gen_params *gp)
     return XLLM_OK;
 }
 
+/* An array of n strings (NULL or not UTF-8: INVALID_ARGUMENT). */
+static xllm_status put_strings(json_t *o, const char *key, const char *const *v, int32_t n)
+{
+    json_t *a = json_array();
+    if (!a || json_object_set_new(o, key, a) != 0)
+        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: %s", key);
+    if (n < 0 || (n > 0 && !v))
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "runner protocol: submit: %s missing", key);
+    for (int32_t i = 0; i < n; i++) {
+        json_t *s = v[i] ? json_string(v[i]) : NULL;
+        if (!s)
+            return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "runner protocol: submit: %s entry %d is NULL or not UTF-8",
+                             key, i);
+        if (json_array_append_new(a, s) != 0)
+            return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: %s", key);
+    }
+    return XLLM_OK;
+}
+
+/* The grammar travels from the request's slot, or else from its params. */
+static xllm_status put_grammar(json_t *o, const xllm_runner_request *r)
+{
+    const xllm_gen_params *gp = &r->params;
+    const char *g = r->grammar ? r->grammar : gp->grammar;
+    json_t *a;
+    xllm_status st;
+    if (!g)
+        return XLLM_OK;
+    if ((st = set_str(o, "grammar", g, strlen(g), "submit")) != XLLM_OK ||
+        (gp->grammar_root && (st = set_str(o, "grammar_root", gp->grammar_root, strlen(gp->grammar_root), "submit"))) ||
+        (gp->n_grammar_triggers &&
+         (st = put_strings(o, "grammar_triggers", gp->grammar_triggers, gp->n_grammar_triggers)) != XLLM_OK))
+        return st;
+    if (gp->n_grammar_trigger_tokens > 0) {
+        if (!gp->grammar_trigger_tokens)
+            return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "runner protocol: submit: grammar trigger tokens missing");
+        if ((st = token_array(gp->grammar_trigger_tokens, gp->n_grammar_trigger_tokens, &a)) != XLLM_OK)
+            return st;
+        if (json_object_set_new(o, "grammar_trigger_tokens", a) != 0)
+            return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: submit");
+    }
+    return XLLM_OK;
+}
+
 static xllm_status build_submit(json_t *o, uint64_t tag, const xllm_runner_request *r)
 {
     const xllm_gen_params *gp = &r->params;
@@ -510,34 +554,11 @@ static xllm_status build_submit(json_t *o, uint64_t tag, const xllm_runner_reque
     }
     if (json_object_set_new(o, "add_special", json_integer(r->add_special)) != 0 ||
         json_object_set_new(o, "parse_special", json_integer(r->parse_special)) != 0 ||
-        json_object_set_new(o, "priority", json_string(priority_name(gp->priority))) != 0 ||
-        !(a = json_array()) || json_object_set_new(o, "stops", a) != 0)
+        json_object_set_new(o, "priority", json_string(priority_name(gp->priority))) != 0)
         return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: submit");
-    if (gp->n_stops < 0 || (gp->n_stops > 0 && !gp->stops))
-        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "runner protocol: submit: stop strings missing");
-    for (int32_t i = 0; i < gp->n_stops; i++) {
-        json_t *s = gp->stops[i] ? json_string(gp->stops[i]) : NULL;
-        if (!s)
-            return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "runner protocol: submit: stop string %d is NULL or not UTF-8",
-                             i);
-        if (json_array_append_new(a, s) != 0)
-            return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: submit");
-    }
-    if ((st = put_bias(o, gp)) != XLLM_OK)
+    if ((st = put_strings(o, "stops", gp->stops, gp->n_stops)) != XLLM_OK || (st = put_bias(o, gp)) != XLLM_OK ||
+        (st = put_grammar(o, r)) != XLLM_OK)
         return st;
-    if (r->grammar && (st = set_str(o, "grammar", r->grammar, strlen(r->grammar), "submit")) != XLLM_OK)
-        return st;
-    if (gp->grammar_root && (st = set_str(o, "grammar_root", gp->grammar_root, strlen(gp->grammar_root), "submit")) !=
-                                XLLM_OK)
-        return st;
-    if (gp->n_grammar_triggers > 0) {
-        json_t *t = json_array();
-        if (!t || json_object_set_new(o, "grammar_triggers", t) != 0)
-            return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: submit");
-        for (int32_t i = 0; i < gp->n_grammar_triggers; i++)
-            if (!gp->grammar_triggers[i] || json_array_append_new(t, json_string(gp->grammar_triggers[i])) != 0)
-                return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "runner protocol: submit: grammar trigger %d", i);
-    }
     if (r->trace_id && (st = set_str(o, "trace_id", r->trace_id, strlen(r->trace_id), "submit")) != XLLM_OK)
         return st;
     return XLLM_OK;
@@ -561,66 +582,92 @@ void xllm_rproto_submit_free(xllm_rproto_submit *s)
     xllm_free(s->tokens);
     xllm_free(s->bias_tokens);
     xllm_free(s->bias_values);
+    for (int32_t i = 0; s->grammar_triggers && i < s->req.params.n_grammar_triggers; i++)
+        xllm_free(s->grammar_triggers[i]);
+    xllm_free(s->grammar_triggers);
+    xllm_free(s->grammar_trigger_tokens);
     xllm_free(s->grammar);
     xllm_free(s->grammar_root);
-    for (int32_t i = 0; s->triggers && i < s->req.params.n_grammar_triggers; i++)
-        xllm_free(s->triggers[i]);
-    xllm_free(s->triggers);
     xllm_free(s->trace_id);
     uint64_t tag = s->tag;
     memset(s, 0, sizeof *s);
     s->tag = tag;
 }
 
-/* grammar_triggers: the words after which a lazy grammar applies. */
-static xllm_status get_triggers(const json_t *o, xllm_rproto_submit *s)
+static xllm_status get_opt_string(const json_t *o, const char *key, size_t max, int cut, char **out)
 {
-    json_t *a = json_object_get(o, "grammar_triggers"), *v;
-    size_t i, n;
+    json_t *v = json_object_get(o, key);
+    size_t n;
+    if (!v || json_is_null(v))
+        return XLLM_OK;
+    if (!json_is_string(v))
+        return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: \"%s\" must be a string", key);
+    n = json_string_length(v);
+    if (n > max && !cut)
+        return xllm_fail(XLLM_ERR_LIMIT, "runner protocol: submit: \"%s\" of %zu bytes exceeds the cap of %zu", key,
+                         n, max);
+    if (!(*out = xllm_strndup(json_string_value(v), n > max ? max : n)))
+        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: %s", key);
+    return XLLM_OK;
+}
+
+/* key: an array of 1..max_len-byte strings, at most max_n; *n counts the
+ * entries made so far (so a partial array is freed whole on failure). */
+static xllm_status get_strings(const json_t *o, const char *key, size_t max_n, size_t max_len, char ***out,
+                               int32_t *n)
+{
+    json_t *a = json_object_get(o, key), *v;
+    size_t i, cnt;
     if (!a)
         return XLLM_OK;
-    if (!json_is_array(a) || (n = json_array_size(a)) > XLLM_GRAMMAR_MAX_TRIGGERS)
-        return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: \"grammar_triggers\" must be at most %d strings",
-                         XLLM_GRAMMAR_MAX_TRIGGERS);
-    if (n && !(s->triggers = xllm_calloc(n, sizeof(char *))))
-        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: grammar triggers");
+    if (!json_is_array(a))
+        return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: \"%s\" must be an array of strings", key);
+    if ((cnt = json_array_size(a)) > max_n)
+        return xllm_fail(XLLM_ERR_LIMIT, "runner protocol: submit: %zu \"%s\" exceed the cap of %zu", cnt, key, max_n);
+    if (cnt && !(*out = xllm_calloc(cnt, sizeof(char *))))
+        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: %s", key);
     json_array_foreach(a, i, v)
     {
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > XLLM_GRAMMAR_MAX_TRIGGER_LEN)
-            return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: grammar trigger %zu must be 1..%d bytes", i,
-                             XLLM_GRAMMAR_MAX_TRIGGER_LEN);
-        if (!(s->triggers[i] = dup_json_string(v, NULL)))
-            return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: grammar triggers");
-        s->req.params.n_grammar_triggers = (int32_t)i + 1;
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max_len)
+            return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: \"%s\" entry %zu must be a string of 1..%zu bytes",
+                             key, i, max_len);
+        if (!((*out)[i] = dup_json_string(v, NULL)))
+            return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: %s", key);
+        *n = (int32_t)i + 1;
     }
-    s->req.params.grammar_triggers = (const char *const *)s->triggers;
     return XLLM_OK;
 }
 
 static xllm_status get_stops(const json_t *o, xllm_rproto_submit *s)
 {
-    json_t *a = json_object_get(o, "stops"), *v;
-    size_t i, n;
-    if (!a)
-        return XLLM_OK;
-    if (!json_is_array(a))
-        return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: \"stops\" must be an array of strings");
-    if ((n = json_array_size(a)) > XLLM_MAX_STOP_STRINGS)
-        return xllm_fail(XLLM_ERR_LIMIT, "runner protocol: submit: %zu stop strings exceed the cap of %d", n,
-                         XLLM_MAX_STOP_STRINGS);
-    if (n && !(s->stops = xllm_calloc(n, sizeof(char *))))
-        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: stops");
-    json_array_foreach(a, i, v)
-    {
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > XLLM_MAX_STOP_BYTES)
-            return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: stop string %zu must be a string of 1..%d bytes",
-                             i, XLLM_MAX_STOP_BYTES);
-        if (!(s->stops[i] = dup_json_string(v, NULL)))
-            return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: stops");
-        s->req.params.n_stops = (int32_t)i + 1;
-    }
+    xllm_status st = get_strings(o, "stops", XLLM_MAX_STOP_STRINGS, XLLM_MAX_STOP_BYTES, &s->stops,
+                                 &s->req.params.n_stops);
     s->req.params.stops = (const char *const *)s->stops;
-    return XLLM_OK;
+    return st;
+}
+
+/* grammar, its start rule and lazy triggers (words, token ids) */
+static xllm_status get_grammar(const json_t *o, xllm_rproto_submit *s)
+{
+    xllm_gen_params *gp = &s->req.params;
+    json_t *tt = json_object_get(o, "grammar_trigger_tokens");
+    xllm_status st;
+    if ((st = get_opt_string(o, "grammar", XLLM_GRAMMAR_MAX_TEXT, 0, &s->grammar)) != XLLM_OK ||
+        (st = get_opt_string(o, "grammar_root", XLLM_GRAMMAR_MAX_TRIGGER_LEN, 0, &s->grammar_root)) != XLLM_OK)
+        return st;
+    s->req.grammar = gp->grammar = s->grammar;
+    gp->grammar_root = s->grammar_root;
+    st = get_strings(o, "grammar_triggers", XLLM_GRAMMAR_MAX_TRIGGERS, XLLM_GRAMMAR_MAX_TRIGGER_LEN,
+                     &s->grammar_triggers, &gp->n_grammar_triggers);
+    gp->grammar_triggers = (const char *const *)s->grammar_triggers;
+    if (st != XLLM_OK || !tt)
+        return st;
+    if (!json_is_array(tt))
+        return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: \"grammar_trigger_tokens\" must be an array of ids");
+    st = read_tokens(tt, XLLM_GRAMMAR_MAX_TRIGGERS, "grammar_trigger_tokens", &s->grammar_trigger_tokens,
+                     &gp->n_grammar_trigger_tokens);
+    gp->grammar_trigger_tokens = s->grammar_trigger_tokens;
+    return st;
 }
 
 static xllm_status bias_value(const json_t *v, size_t i, float *out)
@@ -691,23 +738,6 @@ static xllm_status get_prompt(const json_t *o, xllm_rproto_submit *s)
     return st;
 }
 
-static xllm_status get_opt_string(const json_t *o, const char *key, size_t max, int cut, char **out)
-{
-    json_t *v = json_object_get(o, key);
-    size_t n;
-    if (!v || json_is_null(v))
-        return XLLM_OK;
-    if (!json_is_string(v))
-        return xllm_fail(XLLM_ERR_FORMAT, "runner protocol: submit: \"%s\" must be a string", key);
-    n = json_string_length(v);
-    if (n > max && !cut)
-        return xllm_fail(XLLM_ERR_LIMIT, "runner protocol: submit: \"%s\" of %zu bytes exceeds the cap of %zu", key,
-                         n, max);
-    if (!(*out = xllm_strndup(json_string_value(v), n > max ? max : n)))
-        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "runner protocol: %s", key);
-    return XLLM_OK;
-}
-
 static xllm_status decode_submit(const json_t *o, xllm_rproto_submit *s)
 {
     xllm_runner_request *r = &s->req;
@@ -734,13 +764,9 @@ static xllm_status decode_submit(const json_t *o, xllm_rproto_submit *s)
         r->params.priority = !strcmp(prio, "batch") ? XLLM_PRIORITY_BATCH : XLLM_PRIORITY_INTERACTIVE;
     }
     if ((st = get_prompt(o, s)) != XLLM_OK || (st = get_stops(o, s)) != XLLM_OK || (st = get_bias(o, s)) != XLLM_OK ||
-        (st = get_opt_string(o, "grammar", XLLM_RUNNER_MAX_GRAMMAR, 0, &s->grammar)) != XLLM_OK ||
-        (st = get_opt_string(o, "grammar_root", 256, 0, &s->grammar_root)) != XLLM_OK ||
-        (st = get_triggers(o, s)) != XLLM_OK ||
+        (st = get_grammar(o, s)) != XLLM_OK ||
         (st = get_opt_string(o, "trace_id", XLLM_RUNNER_MAX_TRACE_ID, 1, &s->trace_id)) != XLLM_OK)
         return st;
-    r->grammar = s->grammar;
-    r->params.grammar_root = s->grammar_root;
     r->trace_id = s->trace_id;
     return XLLM_OK;
 }
@@ -921,15 +947,17 @@ static xllm_status put_token(xllm_buf *out, const xllm_gen_event *ev)
     if ((st = frame_begin(out, XLLM_RF_TOKEN, &start)) != XLLM_OK)
         return st;
     if ((st = xllm_buf_reserve(out, sizeof fix + 8 * (size_t)n_top + ev->text_len)) == XLLM_OK) {
-        xllm_buf_append(out, fix, sizeof fix);
-        for (int32_t i = 0; i < n_top; i++) {
-            uint8_t e[8];
-            wr32(e, (uint32_t)ev->top[i].token);
-            wr32(e + 4, f32_bits(ev->top[i].logprob));
-            xllm_buf_append(out, e, 8);
+        uint8_t *w = (uint8_t *)out->data + out->len; /* reserved: write in place */
+        memcpy(w, fix, sizeof fix);
+        w += sizeof fix;
+        for (int32_t i = 0; i < n_top; i++, w += 8) {
+            wr32(w, (uint32_t)ev->top[i].token);
+            wr32(w + 4, f32_bits(ev->top[i].logprob));
         }
         if (ev->text_len)
-            xllm_buf_append(out, ev->text, ev->text_len);
+            memcpy(w, ev->text, ev->text_len);
+        out->len += sizeof fix + 8 * (size_t)n_top + ev->text_len;
+        out->data[out->len] = 0;
     }
     return frame_end(out, start, st);
 }

@@ -128,9 +128,10 @@ typedef struct xllm_rproto_submit {
     char **stops;        /* [req.params.n_stops] */
     int32_t *bias_tokens;
     float *bias_values;
-    char *grammar;
+    char *grammar;       /* req.grammar == req.params.grammar */
     char *grammar_root;
-    char **triggers;     /* [req.params.n_grammar_triggers] */
+    char **grammar_triggers; /* [req.params.n_grammar_triggers] */
+    int32_t *grammar_trigger_tokens;
     char *trace_id;
 } xllm_rproto_submit;
 

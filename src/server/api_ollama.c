@@ -11,6 +11,7 @@
 #include "base/sysinfo.h"
 #include "cli/commands.h"
 #include "server/http.h"
+#include "server/tools.h"
 
 typedef struct oll_state {
     int chat;
@@ -21,6 +22,7 @@ typedef struct oll_state {
     srv_final final;
     char err[512];
     int have_final;
+    srv_tools tools;        /* chat with tools: the text is held and parsed for calls */
 } oll_state;
 
 static void oll_free(void *p)
@@ -30,6 +32,7 @@ static void oll_free(void *p)
         return;
     xllm_buf_free(&st->text);
     xllm_free(st->ctx);
+    srv_tools_free(&st->tools);
     xllm_free(st);
 }
 
@@ -64,12 +67,35 @@ static void add_content(json_t *o, const oll_state *st, const char *text, size_t
         json_object_set_new(o, "response", s);
 }
 
+/* Ollama's message.tool_calls: [{function: {name, arguments (object)}}]. */
+static void add_tool_calls(json_t *o, const oll_state *st, const char *text, size_t len)
+{
+    size_t clen = len, i;
+    json_t *generic = NULL, *calls = srv_tools_parse(&st->tools, text, len, &clen, &generic), *c, *list;
+    if (generic)
+        add_content(o, st, json_string_value(generic), json_string_length(generic));
+    else
+        add_content(o, st, text, clen);
+    json_decref(generic);
+    if (!calls)
+        return;
+    list = json_array();
+    json_array_foreach(calls, i, c)
+        json_array_append_new(list, json_pack("{s:{s:O,s:O}}", "function", "name", json_object_get(c, "name"),
+                                              "arguments", json_object_get(c, "arguments")));
+    json_object_set_new(json_object_get(o, "message"), "tool_calls", list);
+    json_decref(calls);
+}
+
 static json_t *final_json(srv_req *r, const oll_state *st, const char *text, size_t len)
 {
     const srv_final *f = &st->final;
     json_t *o = oll_base(st);
     uint64_t total = (uint64_t)((xllm_now() - srv_req_start(r)) * 1e9);
-    add_content(o, st, text, len);
+    if (srv_tools_active(&st->tools))
+        add_tool_calls(o, st, text, len);
+    else
+        add_content(o, st, text, len);
     json_object_set_new(o, "done", json_true());
     json_object_set_new(o, "done_reason", json_string(f->finish == XLLM_FINISH_LENGTH ? "length" : "stop"));
     if (!st->chat) {
@@ -96,10 +122,17 @@ static void oll_event(srv_req *r, const srv_event *ev, xllm_buf *out)
         if (ev->error)
             snprintf(st->err, sizeof st->err, "%s", ev->error);
         if (out) {
-            if (ev->finish == XLLM_FINISH_ERROR)
+            if (ev->finish == XLLM_FINISH_ERROR) {
                 srv_ndjson(out, json_pack("{s:s}", "error", st->err[0] ? st->err : "generation failed"));
-            else
+            } else if (srv_tools_active(&st->tools)) { /* the held answer, with its calls, then done */
+                json_t *o = oll_base(st);
+                add_tool_calls(o, st, st->text.data ? st->text.data : "", st->text.len);
+                json_object_set_new(o, "done", json_false());
+                srv_ndjson(out, o);
                 srv_ndjson(out, final_json(r, st, "", 0));
+            } else {
+                srv_ndjson(out, final_json(r, st, "", 0));
+            }
         }
         return;
     }
@@ -107,7 +140,7 @@ static void oll_event(srv_req *r, const srv_event *ev, xllm_buf *out)
         return;
     if (!st->chat)
         ctx_push(st, ev->token);
-    if (!out) {
+    if (!out || srv_tools_active(&st->tools)) {
         xllm_buf_append(&st->text, ev->text, ev->text_len);
         return;
     }
@@ -239,6 +272,49 @@ static int is_blank(const char *s)
     return 1;
 }
 
+/* A store model's params layer as the request's default options: decode the
+ * request again with options = params overridden by the request's own (the
+ * first decode validated the request as sent). 0 or -1 + e. */
+static int apply_params(srv_model *md, json_t *root, srv_gen_req *g, srv_err *e)
+{
+    const char *pj = srv_model_params_json(md);
+    json_t *params, *opts;
+    int rc;
+    if (!pj || !pj[0])
+        return 0;
+    params = json_loads(pj, 0, NULL);
+    if (!json_is_object(params)) {
+        json_decref(params);
+        return 0;
+    }
+    opts = json_object_get(root, "options");
+    if (json_is_object(opts))
+        json_object_update(params, opts);
+    json_object_set_new(root, "options", params);
+    srv_gen_req_free(g);
+    srv_gen_req_init(g, SRV_API_OLLAMA);
+    rc = srv_decode_model(root, g, e) || srv_decode_ollama(root, g, e) ? -1 : 0;
+    if (rc)
+        e->status = 500; /* the model's params layer is at fault, not the request */
+    return rc;
+}
+
+/* The system layer when the conversation has no system message. */
+static void apply_system(srv_model *md, json_t *msgs)
+{
+    const char *sys = srv_model_system(md);
+    size_t i;
+    json_t *m;
+    if (!sys || !sys[0] || !json_is_array(msgs))
+        return;
+    json_array_foreach(msgs, i, m) {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (role && !strcmp(role, "system"))
+            return;
+    }
+    json_array_insert_new(msgs, 0, json_pack("{s:s, s:s}", "role", "system", "content", sys));
+}
+
 void srv_ollama_generate(srv_req *r)
 {
     json_t *root = srv_req_json(r), *ctxj;
@@ -268,6 +344,10 @@ void srv_ollama_generate(srv_req *r)
     }
     if (!(md = srv_req_model(r, g.model)))
         goto out;
+    if (apply_params(md, root, &g, &e))
+        goto fail;
+    if (!system)
+        system = srv_model_system(md);
     ctxj = json_object_get(root, "context");
     if (is_blank(prompt) && !json_array_size(ctxj)) {
         start_load(r, md, &g, 0);
@@ -276,6 +356,14 @@ void srv_ollama_generate(srv_req *r)
     if (srv_model_tokenizer(md, &tok)) {
         srv_err_set(&e, 500, "model", NULL, "%s", xllm_last_error());
         goto fail;
+    }
+    if (!tmpl && !raw && srv_model_from_store(md)) {
+        /* a template layer the Go engine cannot parse: the {{ .System }} /
+         * {{ .Prompt }} substitution of a request's template */
+        const char *terr = NULL;
+        const struct xllm_gguf *meta;
+        if (!srv_model_template(md, &terr, &meta) && terr)
+            tmpl = srv_model_chat_template(md);
     }
     if (raw) {
         text = xllm_strdup(prompt);
@@ -361,6 +449,8 @@ void srv_ollama_chat(srv_req *r)
     oll_state *st;
     char *text = NULL;
     size_t len = 0;
+    srv_tools tools;
+    memset(&tools, 0, sizeof tools);
     srv_gen_req_init(&g, SRV_API_OLLAMA);
     if (!root)
         return;
@@ -368,13 +458,19 @@ void srv_ollama_chat(srv_req *r)
         goto fail;
     if (!(md = srv_req_model(r, g.model)))
         goto out;
+    if (apply_params(md, root, &g, &e))
+        goto fail;
     in = json_object_get(root, "messages");
     if (!in || json_is_null(in) || (json_is_array(in) && json_array_size(in) == 0)) {
         start_load(r, md, &g, 1);
         goto out;
     }
-    if (srv_decode_messages(in, NULL, "messages", &msgs, &e) ||
-        srv_render_chat(md, msgs, 1, &text, &len, &g.add_special, &e))
+    if (srv_decode_messages(in, NULL, "messages", &msgs, &e))
+        goto fail;
+    apply_system(md, msgs);
+    if (srv_tools_begin(md, root, SRV_API_OLLAMA, msgs, &tools, &g, &e) ||
+        srv_render_chat_tools(md, msgs, srv_tools_active(&tools) ? tools.tools : NULL, 1, &text, &len,
+                              &g.add_special, &e))
         goto fail;
     srv_gen_req_set_prompt(&g, text, len);
     if (!(st = xllm_calloc(1, sizeof *st))) {
@@ -382,6 +478,8 @@ void srv_ollama_chat(srv_req *r)
         goto fail;
     }
     st->chat = 1;
+    st->tools = tools;
+    tools.tools = NULL;
     xllm_buf_init(&st->text, 0);
     snprintf(st->model, sizeof st->model, "%s", g.model);
     json_decref(root);
@@ -393,6 +491,7 @@ fail:
 out:
     json_decref(root);
     json_decref(msgs);
+    srv_tools_free(&tools);
     srv_gen_req_free(&g);
 }
 
@@ -401,6 +500,10 @@ static void model_digest(srv_model *md, char out[72])
 {
     uint64_t h[4] = {1469598103934665603ull, 1099511628211ull, 0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full};
     const char *p = srv_model_path(md);
+    if (srv_model_from_store(md) && !strncmp(srv_model_digest(md), "sha256:", 7)) {
+        snprintf(out, 72, "%s", srv_model_digest(md) + 7); /* Ollama lists the manifest's hex */
+        return;
+    }
     for (size_t i = 0; p[i]; i++)
         for (int k = 0; k < 4; k++)
             h[k] = (h[k] ^ (unsigned char)p[i]) * 0x100000001b3ull + (uint64_t)k;
@@ -424,8 +527,21 @@ void srv_ollama_tags(srv_req *r)
 {
     srv_models *m = srv_get_models(srv_req_server(r));
     json_t *a = json_array();
-    for (int i = 0; i < srv_models_count(m); i++)
-        json_array_append_new(a, tag_json(srv_models_at(m, i)));
+    int n;
+    srv_model *v[XLLM_SERVER_MAX_MODELS];
+    srv_models_sync_store(m);
+    n = srv_models_count(m);
+    for (int i = 0; i < n && i < XLLM_SERVER_MAX_MODELS; i++)
+        v[i] = srv_models_at(m, i);
+    for (int i = 1; i < n; i++) /* newest first, as Ollama lists */
+        for (int k = i; k > 0 && v[k] && v[k - 1] && srv_model_mtime(v[k]) > srv_model_mtime(v[k - 1]); k--) {
+            srv_model *t = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = t;
+        }
+    for (int i = 0; i < n; i++)
+        if (v[i])
+            json_array_append_new(a, tag_json(v[i]));
     srv_reply_json(r, 200, json_pack("{s:o}", "models", a));
 }
 
@@ -450,7 +566,7 @@ void srv_ollama_show(srv_req *r)
         srv_reply_error(r, 400, "model", NULL, "'model' is required");
         return;
     }
-    md = srv_models_find(srv_get_models(srv_req_server(r)), name);
+    md = srv_models_lookup(srv_get_models(srv_req_server(r)), name);
     if (!md) {
         srv_reply_error(r, 404, "model", "model_not_found", "model '%s' not found", name);
         json_decref(root);
@@ -467,6 +583,8 @@ void srv_ollama_show(srv_req *r)
                   "template", tmpl ? tmpl : "", "details", srv_model_details_json(md), "model_info",
                   srv_model_info_json(md), "capabilities", "completion", "modified_at", ts);
     xllm_buf_free(&mf);
+    if (o && srv_model_from_store(md))
+        srv_store_show_fields(md, o);
     srv_reply_json(r, 200, o);
 }
 

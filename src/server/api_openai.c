@@ -507,6 +507,7 @@ void srv_openai_models(srv_req *r)
 {
     srv_models *m = srv_get_models(srv_req_server(r));
     json_t *data = json_array();
+    srv_models_sync_store(m);
     for (int i = 0; i < srv_models_count(m); i++)
         json_array_append_new(data, model_obj(srv_models_at(m, i)));
     srv_reply_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));

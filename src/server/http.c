@@ -48,6 +48,13 @@ static const route routes[] = {
     {"POST", "/api/show", srv_ollama_show},
     {"GET", "/api/ps", srv_ollama_ps},
     {"GET", "/api/version", srv_ollama_version},
+    {"POST", "/api/pull", srv_store_pull},
+    {"POST", "/api/create", srv_store_create},
+    {"POST", "/api/copy", srv_store_copy},
+    {"DELETE", "/api/delete", srv_store_delete},
+    {"POST", "/api/push", srv_store_push},
+    {"HEAD", "/api/blobs/*", srv_store_blob},
+    {"POST", "/api/blobs/*", srv_store_blob},
     {"GET", "/", srv_ollama_root},
     {"HEAD", "/", srv_ollama_root},
     {"GET", "/v0/health", srv_xllm_health},
@@ -85,6 +92,7 @@ static void req_unref(srv_req *r)
         return;
     if (r->api_state && r->api_state_free)
         r->api_state_free(r->api_state);
+    srv_upload_free(r);
     xllm_buf_free(&r->body);
     xllm_buf_free(&r->out);
     xllm_free(r);
@@ -271,7 +279,7 @@ json_t *srv_req_json(srv_req *r)
 
 srv_model *srv_req_model(srv_req *r, const char *name)
 {
-    srv_model *md = srv_models_find(r->s->models, name);
+    srv_model *md = srv_models_lookup(r->s->models, name);
     if (md)
         return md;
     if (srv_models_count(r->s->models) == 0)
@@ -395,6 +403,8 @@ static int on_headers(srv_req *r)
                         "missing or wrong API key: send 'Authorization: Bearer <key>' (the server's XLLM_API_KEY)");
         return 1;
     }
+    if (!strcmp(r->method, "POST") && !strncmp(r->path, "/api/blobs/", 11))
+        return srv_upload_begin(r);
     if (cl && strtoull(cl, NULL, 10) > XLLM_SERVER_MAX_BODY) {
         srv_reply_error(r, 413, "", "request_too_large", "request body of %s bytes is larger than the limit of %u bytes",
                         cl, XLLM_SERVER_MAX_BODY);
@@ -459,6 +469,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (r->replied)
         return MHD_YES;
+    if (*upload_size && r->upload) {
+        srv_upload_chunk(r, upload_data, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
     if (*upload_size) {
         if (!r->too_large && xllm_buf_append(&r->body, upload_data, *upload_size))
             r->too_large = 1;

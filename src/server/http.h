@@ -148,6 +148,14 @@ void srv_ollama_show(srv_req *r);
 void srv_ollama_ps(srv_req *r);
 void srv_ollama_version(srv_req *r);
 void srv_ollama_root(srv_req *r);
+void srv_store_pull(srv_req *r);   /* api_store.c */
+void srv_store_create(srv_req *r);
+void srv_store_copy(srv_req *r);
+void srv_store_delete(srv_req *r);
+void srv_store_push(srv_req *r);
+void srv_store_blob(srv_req *r);
+/* /api/show of a store model: parameters, system, modelfile, license into o. */
+void srv_store_show_fields(srv_model *md, json_t *o);
 void srv_anthropic_messages(srv_req *r);
 void srv_anthropic_count_tokens(srv_req *r);
 void srv_xllm_health(srv_req *r);

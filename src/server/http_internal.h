@@ -60,6 +60,7 @@ struct srv_req {
     const srv_gen_ops *ops;
     void *api_state;
     void (*api_state_free)(void *);
+    struct srv_upload *upload; /* POST /api/blobs: the body streamed into the store (api_store.c) */
     xllm_buf out;              /* stream bytes formatted, not yet handed to MHD */
     size_t out_pos;
     int ended;                 /* stream: end() written */
@@ -75,6 +76,11 @@ void srv_gen_detach(srv_req *r, int client_gone); /* request over: cancel what s
 void srv_gen_cancel_all(srv *s);              /* shutdown */
 void srv_task_step(srv_req *r);
 void srv_task_detach(srv_req *r);
+
+/* api_store.c: a blob upload bypasses the body buffer and its limit */
+int srv_upload_begin(srv_req *r);                /* 1: replied (bad digest, no store) */
+void srv_upload_chunk(srv_req *r, const char *p, size_t n);
+void srv_upload_free(srv_req *r);                /* aborts an uncommitted upload */
 
 /* api_responses.c */
 void srv_responses_init(srv *s);

@@ -31,6 +31,10 @@ struct srv_model {
     char path[4096];
     uint64_t file_bytes;
     int64_t mtime;
+    /* a store model (store_models.c): manifest digest and its text layers */
+    int from_store, hidden;
+    char digest[80];
+    char *tmpl_text, *system, *params_json;
     /* vocabulary + metadata (vocab_mu) */
     pthread_mutex_t vocab_mu;
     int vocab_done;
@@ -47,6 +51,7 @@ struct srv_model {
     xllm_rclient *rc;
     xllm_runner_proc proc;
     int active;
+    int stop_asked;        /* xllm stop while busy: unload when the last request lets go */
     double last_used;      /* monotonic */
     double expires_at;     /* monotonic; 0 = never */
     double load_started, last_load_s;
@@ -185,6 +190,9 @@ void srv_models_free(srv_models *m)
         xllm_gguf_close(md->meta);
         xllm_free(md->chat_template);
         xllm_chat_template_free(md->tmpl);
+        xllm_free(md->tmpl_text);
+        xllm_free(md->system);
+        xllm_free(md->params_json);
         pthread_mutex_destroy(&md->vocab_mu);
         xllm_free(md);
     }
@@ -193,7 +201,7 @@ void srv_models_free(srv_models *m)
     xllm_free(m);
 }
 
-xllm_status srv_models_add(srv_models *m, const char *name, const char *path)
+static xllm_status add_model(srv_models *m, const char *name, const char *path, const srv_store_layers *sl)
 {
     struct stat st;
     srv_model *md;
@@ -205,8 +213,6 @@ xllm_status srv_models_add(srv_models *m, const char *name, const char *path)
         return xllm_fail(XLLM_ERR_NOT_FOUND, "model '%s': %s: %s", name, path, strerror(errno));
     if (srv_models_find(m, name))
         return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "model name '%s' given twice", name);
-    if (m->n >= XLLM_SERVER_MAX_MODELS)
-        return xllm_fail(XLLM_ERR_LIMIT, "more than %d models", XLLM_SERVER_MAX_MODELS);
     md = xllm_calloc(1, sizeof *md);
     if (!md)
         return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "model '%s'", name);
@@ -215,18 +221,69 @@ xllm_status srv_models_add(srv_models *m, const char *name, const char *path)
     snprintf(md->path, sizeof md->path, "%s", path);
     md->file_bytes = (uint64_t)st.st_size;
     md->mtime = (int64_t)st.st_mtime;
+    if (sl) {
+        md->from_store = 1;
+        snprintf(md->digest, sizeof md->digest, "%s", sl->digest ? sl->digest : "");
+        md->file_bytes = sl->size;
+        md->mtime = sl->mtime;
+        md->tmpl_text = sl->template_text ? xllm_strdup(sl->template_text) : NULL;
+        md->system = sl->system ? xllm_strdup(sl->system) : NULL;
+        md->params_json = sl->params_json ? xllm_strdup(sl->params_json) : NULL;
+    }
     pthread_mutex_init(&md->vocab_mu, NULL);
     pthread_mutex_lock(&m->mu);
+    if (m->n >= XLLM_SERVER_MAX_MODELS) {
+        pthread_mutex_unlock(&m->mu);
+        pthread_mutex_destroy(&md->vocab_mu);
+        xllm_free(md->tmpl_text);
+        xllm_free(md->system);
+        xllm_free(md->params_json);
+        xllm_free(md);
+        return xllm_fail(XLLM_ERR_LIMIT, "more than %d models", XLLM_SERVER_MAX_MODELS);
+    }
     m->v[m->n++] = md;
     pthread_mutex_unlock(&m->mu);
     return XLLM_OK;
+}
+
+xllm_status srv_models_add(srv_models *m, const char *name, const char *path)
+{
+    return add_model(m, name, path, NULL);
+}
+
+xllm_status srv_models_add_store(srv_models *m, const char *name, const char *path, const srv_store_layers *sl)
+{
+    return add_model(m, name, path, sl);
+}
+
+int srv_models_unhide(srv_models *m, const char *name, const char *digest)
+{
+    int found = 0;
+    pthread_mutex_lock(&m->mu);
+    for (int i = 0; i < m->n && !found; i++)
+        if (m->v[i]->hidden && m->v[i]->from_store && !strcmp(m->v[i]->name, name) &&
+            !strcmp(m->v[i]->digest, digest)) {
+            m->v[i]->hidden = 0;
+            found = 1;
+        }
+    pthread_mutex_unlock(&m->mu);
+    return found;
+}
+
+void srv_models_hide(srv_models *m, srv_model *md)
+{
+    pthread_mutex_lock(&m->mu);
+    md->hidden = 1;
+    pthread_mutex_unlock(&m->mu);
 }
 
 int srv_models_count(srv_models *m)
 {
     int n;
     pthread_mutex_lock(&m->mu);
-    n = m->n;
+    n = 0;
+    for (int i = 0; i < m->n; i++)
+        n += !m->v[i]->hidden;
     pthread_mutex_unlock(&m->mu);
     return n;
 }
@@ -235,8 +292,9 @@ srv_model *srv_models_at(srv_models *m, int i)
 {
     srv_model *md = NULL;
     pthread_mutex_lock(&m->mu);
-    if (i >= 0 && i < m->n)
-        md = m->v[i];
+    for (int k = 0; k < m->n && !md; k++)
+        if (!m->v[k]->hidden && i-- == 0)
+            md = m->v[k];
     pthread_mutex_unlock(&m->mu);
     return md;
 }
@@ -259,7 +317,7 @@ srv_model *srv_models_find(srv_models *m, const char *name)
     srv_model *md = NULL;
     pthread_mutex_lock(&m->mu);
     for (int i = 0; i < m->n && !md; i++)
-        if (name_eq(m->v[i]->name, name))
+        if (!m->v[i]->hidden && name_eq(m->v[i]->name, name))
             md = m->v[i];
     pthread_mutex_unlock(&m->mu);
     return md;
@@ -269,6 +327,10 @@ const char *srv_model_name(const srv_model *md) { return md->name; }
 const char *srv_model_path(const srv_model *md) { return md->path; }
 uint64_t srv_model_file_bytes(const srv_model *md) { return md->file_bytes; }
 int64_t srv_model_mtime(const srv_model *md) { return md->mtime; }
+int srv_model_from_store(const srv_model *md) { return md->from_store; }
+const char *srv_model_digest(const srv_model *md) { return md->digest; }
+const char *srv_model_system(const srv_model *md) { return md->system; }
+const char *srv_model_params_json(const srv_model *md) { return md->params_json; }
 
 static void load_vocab(srv_model *md)
 {
@@ -288,7 +350,12 @@ static void load_vocab(srv_model *md)
     md->meta = g;
     {
         xllm_str src;
-        if (xllm_chat_template_source(g, NULL, &src) == XLLM_OK) {
+        /* a store model's template layer (Ollama's Go template) wins over the GGUF's */
+        if (md->tmpl_text) {
+            src.ptr = md->tmpl_text;
+            src.len = strlen(md->tmpl_text);
+        }
+        if (md->tmpl_text || xllm_chat_template_source(g, NULL, &src) == XLLM_OK) {
             md->chat_template = xllm_strndup(src.ptr, src.len);
             if (md->chat_template && xllm_chat_template_new(src.ptr, src.len, &md->tmpl) != XLLM_OK) {
                 snprintf(md->tmpl_err, sizeof md->tmpl_err, "%s", xllm_last_error());
@@ -614,10 +681,16 @@ void srv_model_release(srv_model *md, double keep_alive_s)
     md->last_used = xllm_now();
     if (!(keep_alive_s == keep_alive_s))
         keep_alive_s = m->cfg.idle_timeout_s;
-    if (keep_alive_s < 0)
+    if (md->stop_asked) /* `xllm stop`: its requests were aborted; unload once they have let go */
+        md->expires_at = md->last_used;
+    else if (keep_alive_s < 0)
         md->expires_at = 0;
     else
         md->expires_at = md->last_used + keep_alive_s;
+    if (md->active == 0 && md->stop_asked && md->state == MD_READY) {
+        md->stop_asked = 0;
+        unload_locked(m, md, "stopped");
+    }
     if (md->active == 0)
         pthread_cond_broadcast(&m->cv); /* the reaper, or a loader waiting for a drained dead runner */
     pthread_mutex_unlock(&m->mu);
@@ -630,6 +703,13 @@ int srv_model_unload(srv_model *md)
     pthread_mutex_lock(&m->mu);
     if (md->state == MD_READY && md->active == 0) {
         unload_locked(m, md, "keep_alive 0");
+        rc = 0;
+    } else if (md->state == MD_READY && md->rc) {
+        /* busy: abort its requests (the runner cancels them and exits); the
+         * last request to let go unloads it (srv_model_release) */
+        md->stop_asked = 1;
+        XLLM_INFO("server: stopping model '%s': aborting %d running request(s)", md->name, md->active);
+        xllm_rclient_shutdown(md->rc);
         rc = 0;
     } else if (md->state == MD_UNLOADED) {
         rc = 0;

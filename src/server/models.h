@@ -35,6 +35,28 @@ xllm_status srv_models_new(const srv_models_cfg *cfg, srv_models **out);
 /* Stop every runner (shutdown, then reap with a deadline) and free all. */
 void srv_models_free(srv_models *m);
 xllm_status srv_models_add(srv_models *m, const char *name, const char *path);
+/* A model of the store (store_models.c): its blob, manifest digest, size and
+ * time, and the text layers Ollama applies (copied). */
+typedef struct srv_store_layers {
+    const char *digest;        /* "sha256:<hex>" of the manifest */
+    uint64_t size;             /* layers + config */
+    int64_t mtime;
+    const char *template_text; /* template layer (Go or Jinja) or NULL: the GGUF's */
+    const char *system;        /* system layer or NULL */
+    const char *params_json;   /* params layer (JSON object text) or NULL */
+} srv_store_layers;
+xllm_status srv_models_add_store(srv_models *m, const char *name, const char *path, const srv_store_layers *sl);
+/* Drop from listing and lookup (a deleted or replaced store model); the entry
+ * lives on until the manager is freed, so requests holding it stay valid. */
+void srv_models_hide(srv_models *m, srv_model *md);
+/* Show a hidden store entry of that name and manifest digest again (a model
+ * deleted and pulled back); 1 if there was one. */
+int srv_models_unhide(srv_models *m, const char *name, const char *digest);
+/* Store sync (store_models.c): add the store's models not known yet, hide
+ * those gone or replaced. Thread-safe; --model names win over store names. */
+void srv_models_sync_store(srv_models *m);
+/* Find, and on a miss re-read the store once and find again. */
+srv_model *srv_models_lookup(srv_models *m, const char *name);
 int srv_models_count(srv_models *m);
 /* By name; "name:latest" matches "name" and the other way round. NULL if unknown. */
 srv_model *srv_models_find(srv_models *m, const char *name);
@@ -44,6 +66,10 @@ const char *srv_model_name(const srv_model *md);
 const char *srv_model_path(const srv_model *md);
 uint64_t srv_model_file_bytes(const srv_model *md);
 int64_t srv_model_mtime(const srv_model *md);
+int srv_model_from_store(const srv_model *md);
+const char *srv_model_digest(const srv_model *md);   /* "" unless from the store */
+const char *srv_model_system(const srv_model *md);   /* system layer or NULL */
+const char *srv_model_params_json(const srv_model *md); /* params layer or NULL */
 
 /* Vocabulary and metadata, loaded once on first use (a vocabulary-only GGUF
  * is enough). The returned objects live as long as the manager. */
@@ -84,7 +110,8 @@ typedef struct srv_model_state {
 void srv_model_state_get(srv_model *md, srv_model_state *st);
 /* Runner stats of a loaded model (0) or -1 when not loaded. */
 int srv_model_stats(srv_model *md, xllm_sched_stats *st);
-/* Unload now when idle (Ollama keep_alive 0 with an empty prompt); 0 ok. */
+/* Unload (Ollama keep_alive 0 with an empty prompt; xllm stop): now when idle,
+ * else its running requests are aborted and it unloads when they let go; 0 ok. */
 int srv_model_unload(srv_model *md);
 
 /* Free memory: MemAvailable of /proc/meminfo, in bytes. */

@@ -106,7 +106,6 @@ int srv_tools_active(const srv_tools *t) { return t->tools && t->choice != SRV_T
 int srv_tools_setup(srv_tools *t, const char *tmpl, json_t *messages, srv_err *e)
 {
     xllm_buf b;
-    char *txt;
     t->fmt = !tmpl || !strstr(tmpl, "tools")       ? SRV_TF_GENERIC
              : strstr(tmpl, "<tool_call>")          ? SRV_TF_HERMES
              : strstr(tmpl, "[TOOL_CALLS]")         ? SRV_TF_MISTRAL
@@ -117,14 +116,19 @@ int srv_tools_setup(srv_tools *t, const char *tmpl, json_t *messages, srv_err *e
      * tools are described compactly in a system message */
     if (t->fmt != SRV_TF_GENERIC || t->choice != SRV_TOOL_AUTO || !t->tools)
         return 0;
+    /* name(arguments): description, one line each; the grammar holds the types */
     xllm_buf_init(&b, 4u << 20);
     xllm_buf_puts(&b, "Tools:");
     for (size_t i = 0; i < json_array_size(t->tools); i++) {
-        json_t *fn = json_object_get(json_array_get(t->tools, i), "function");
-        txt = json_dumps(json_object_get(fn, "parameters"), JSON_COMPACT);
-        xllm_buf_printf(&b, "\n%s: %s %s", json_string_value(json_object_get(fn, "name")),
-                        json_string_value(json_object_get(fn, "description")), txt ? txt : "{}");
-        free(txt);
+        json_t *fn = json_object_get(json_array_get(t->tools, i), "function"), *v;
+        const char *k, *sep = "";
+        xllm_buf_printf(&b, "\n%s(", json_string_value(json_object_get(fn, "name")));
+        json_object_foreach(json_object_get(json_object_get(fn, "parameters"), "properties"), k, v)
+        {
+            xllm_buf_printf(&b, "%s%s", sep, k);
+            sep = ",";
+        }
+        xllm_buf_printf(&b, "): %s", json_string_value(json_object_get(fn, "description")));
     }
     xllm_buf_puts(&b, "\nReply {\"tool_call\":{\"name\":..,\"arguments\":{..}}} or {\"response\":\"..\"}");
     if (!b.data || json_array_insert_new(messages, 0, json_pack("{s:s,s:s}", "role", "system", "content", b.data))) {

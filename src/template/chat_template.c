@@ -51,7 +51,23 @@ xllm_status xllm_chat_template_render(const xllm_chat_template *t, const json_t 
         return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "chat must be a JSON object");
     if (t->go)
         return xllm_gotmpl_render_chat(t->go, chat, out);
-    return xllm_jinja_render(t->jinja, chat, out);
+    /* transformers always passes tools and documents (None when absent) and
+     * add_generation_prompt (False): templates test `tools is not none` */
+    static const char *const keys[] = {"tools", "documents", "add_generation_prompt"};
+    json_t *vars = NULL;
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        if (json_object_get(chat, keys[i]))
+            continue;
+        if (!vars && !(vars = json_copy((json_t *)chat)))
+            return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "out of memory copying a chat");
+        if (json_object_set_new(vars, keys[i], i == 2 ? json_false() : json_null())) {
+            json_decref(vars);
+            return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "out of memory copying a chat");
+        }
+    }
+    xllm_status st = xllm_jinja_render(t->jinja, vars ? vars : chat, out);
+    json_decref(vars);
+    return st;
 }
 
 xllm_status xllm_chat_template_source(const xllm_gguf *g, const char *name, xllm_str *out)

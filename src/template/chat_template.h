@@ -26,7 +26,9 @@ int xllm_chat_template_is_go(const xllm_chat_template *t);
 
 /* chat: {"messages":[...], "tools":[...]?, "documents":?, "add_generation_prompt":bool,
  * "bos_token":..., "eos_token":..., plus any extra variables (e.g. "enable_thinking")}.
- * Jinja2: every key is a template variable (transformers passes the same names).
+ * Jinja2: every key is a template variable (transformers passes the same names);
+ * tools and documents are None and add_generation_prompt False when absent, as
+ * apply_chat_template passes them.
  * Go: rendered with Ollama's semantics (xllm_gotmpl_render_chat). */
 xllm_status xllm_chat_template_render(const xllm_chat_template *t, const json_t *chat, xllm_buf *out);
 

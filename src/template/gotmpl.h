@@ -32,7 +32,16 @@ xllm_status xllm_gotmpl_render(const xllm_gotmpl *t, const json_t *data, xllm_bu
  * message shape; renders the prompt as Ollama's server would for that conversation
  * with this template (.System, .Prompt, .Response, .Messages, .Tools, .Think, ...;
  * messages collapsed into System/Prompt/Response when the template does not range
- * over .Messages). */
+ * over .Messages).
+ * Details: role is lower-cased; content is a string, null ("") or a list of text
+ * parts (one message per part, as Ollama's OpenAI layer does); thinking comes from
+ * "thinking", "reasoning_content" or "reasoning"; tool_calls[].function.arguments is
+ * an object or a JSON string, .Index from function.index (else the call's index,
+ * else 0); a tool message's .ToolName is "tool_name" or "name", else the name of the
+ * earlier call with its tool_call_id. "system" (the Modelfile SYSTEM) is prepended
+ * as a system message unless the first message is one. "think": true/false or
+ * "high"/"medium"/"low" (.ThinkLevel "medium" for true); absent: .IsThinkSet false.
+ * No truncation to a context size (the caller's job). */
 xllm_status xllm_gotmpl_render_chat(const xllm_gotmpl *t, const json_t *chat, xllm_buf *out);
 
 #endif

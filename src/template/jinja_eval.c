@@ -327,6 +327,10 @@ static xllm_status binary(jctx *c, int op, jv a, jv b, jv *out)
                 *out = jv_int(acc);
                 return XLLM_OK;
             }
+            if (fx == 0 && fy < 0)
+                return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "0.0 cannot be raised to a negative power");
+            if (fx < 0 && fy != floor(fy))
+                return jerr(c, XLLM_ERR_UNSUPPORTED, "a negative number to a fractional power (a complex number)");
             *out = jv_float(pow(fx, fy));
             return XLLM_OK;
         }
@@ -414,7 +418,9 @@ static xllm_status eval_slice(jctx *c, jv obj, jv *parts, jv *out)
         return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "'%s' object is not subscriptable", jv_type_name(obj));
     n = obj.type == JV_STR ? (int64_t)utf8_count(obj.u.s.p, obj.u.s.n) : (int64_t)obj.u.l->n;
     for (int i = 0; i < 3; i++) {
-        has[i] = parts[i].type != JV_NONE && parts[i].type != JV_UNDEF;
+        if (parts[i].type == JV_UNDEF)
+            return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "slice indices must be integers or None");
+        has[i] = parts[i].type != JV_NONE;
         if (has[i] && parts[i].type != JV_INT && parts[i].type != JV_BOOL)
             return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "slice indices must be integers or None");
         if (has[i])
@@ -628,7 +634,7 @@ xllm_status jinja_eval(jctx *c, const jnode *n, jscope *sc, jv *out)
             TRY(jinja_eval(c, n->args[i + 1], sc, &b));
             if (a.type == JV_LIST && !(a.flags & JV_F_TUPLE))
                 return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "unhashable type: 'list'");
-            if (a.type == JV_DICT || a.type == JV_UNDEF)
+            if (a.type == JV_DICT)
                 return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "unhashable type: '%s'", jv_type_name(a));
             TRY(jdict_set(c, d, a, b));
         }

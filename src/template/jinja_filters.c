@@ -60,6 +60,15 @@ static xllm_status attr_path(jctx *c, jv v, jv attr, jv *out)
 }
 
 /* ---- simple filters ---- */
+/* Jinja2 filters that compute on their input (s + "\n", int(x), x.items(), getattr)
+ * fail on Undefined like Python does; the others see str(Undefined) == "". */
+static xllm_status no_undefined(jctx *c, jv v)
+{
+    if (v.type != JV_UNDEF)
+        return XLLM_OK;
+    return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "%.*s", (int)v.u.s.n, v.u.s.p ? v.u.s.p : "undefined value");
+}
+
 static xllm_status f_abs(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
 {
     (void)a, (void)sc;
@@ -76,6 +85,7 @@ static xllm_status f_attr(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
 {
     (void)sc;
     jv *name = jargs_get(a, 0, "name");
+    TRY(no_undefined(c, v));
     if (!name || name->type != JV_STR)
         return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "attr takes an attribute name");
     if (v.type == JV_DICT) { /* getattr, not getitem: dict keys are no attributes */
@@ -271,6 +281,7 @@ static xllm_status f_int(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
     int base = b && b->type == JV_INT ? (int)b->u.i : 10;
     int64_t i;
     double f;
+    TRY(no_undefined(c, v));
     *out = d ? *d : jv_int(0);
     if (v.type == JV_INT || v.type == JV_BOOL)
         *out = jv_int(v.type == JV_INT ? v.u.i : v.u.b);
@@ -286,9 +297,10 @@ static xllm_status f_int(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
 
 static xllm_status f_float(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
 {
-    (void)c, (void)sc;
+    (void)sc;
     jv *d = jargs_get(a, 0, "default");
     double f;
+    TRY(no_undefined(c, v));
     *out = d ? *d : jv_float(0.0);
     if (jv_is_number(v))
         *out = jv_float(jv_num(v));
@@ -302,6 +314,7 @@ static xllm_status f_indent(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
     (void)sc;
     jv *w = jargs_get(a, 0, "width"), *first = jargs_get(a, 1, "first"), *blank = jargs_get(a, 2, "blank");
     jv ind = jv_str("    ", 4), lines;
+    TRY(no_undefined(c, v));
     TRY(to_str(c, v, &v));
     if (w && w->type == JV_STR) {
         ind = *w;
@@ -629,6 +642,8 @@ static xllm_status f_sort(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
     jv *rev = jargs_get(a, 0, "reverse"), *cs = jargs_get(a, 1, "case_sensitive"), *attr = jargs_get(a, 2, "attribute");
     jlist *items, *l;
     size_t *order;
+    if (rev && rev->type == JV_UNDEF) /* sorted(reverse=Undefined) is a TypeError */
+        return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "'Undefined' object cannot be interpreted as an integer");
     TRY(to_list(c, v, &items));
     jv *keys = jarena_alloc(&c->arena, (items->n + 1) * sizeof *keys);
     if (!keys || !(l = jlist_new(c, items->n)))
@@ -650,6 +665,7 @@ static xllm_status f_dictsort(jctx *c, jv v, const jargs *a, jscope *sc, jv *out
     size_t *order;
     int by_value = by && by->type == JV_STR && by->u.s.n == 5 && !memcmp(by->u.s.p, "value", 5);
     jargs none = {0};
+    TRY(no_undefined(c, v));
     TRY(f_items(c, v, &none, sc, &items));
     jv *keys = jarena_alloc(&c->arena, (items.u.l->n + 1) * sizeof *keys);
     if (!keys || !(l = jlist_new(c, items.u.l->n)))
@@ -762,7 +778,7 @@ static xllm_status f_map(jctx *c, jv v, const jargs *a, jscope *sc, jv *out)
             TRY(attr_path(c, items->v[i], *attr, &x));
             l->v[l->n++] = x.type == JV_UNDEF && dflt ? *dflt : x;
         }
-    } else {
+    } else if (items->n) { /* Jinja2 looks the filter up at the first item */
         if (!a->npos || a->pos[0].type != JV_STR)
             return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "map requires a filter name or attribute=");
         int id = jinja_filter_find(a->pos[0].u.s.p, a->pos[0].u.s.n);
@@ -788,7 +804,7 @@ static xllm_status select_common(jctx *c, jv v, const jargs *a, int by_attr, int
         return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "selectattr / rejectattr need an attribute");
     int test = -1;
     jargs rest = {0};
-    if (a->npos > skip) {
+    if (a->npos > skip && items->n) { /* looked up at the first item, as Jinja2 does */
         if (a->pos[skip].type != JV_STR)
             return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "the test name must be a string");
         test = jinja_test_find(a->pos[skip].u.s.p, a->pos[skip].u.s.n);
@@ -820,22 +836,65 @@ static xllm_status f_rejectattr(jctx *c, jv v, const jargs *a, jscope *sc, jv *o
 /* ---- table ---- */
 typedef struct filter_row {
     const char *name;
-    filter_fn fn; /* NULL: Jinja2 has it, xllm does not */
+    filter_fn fn;       /* NULL: Jinja2 has it, xllm does not */
+    const char *params; /* Jinja2's parameter names after the value ("a,b"); NULL: *args, **kwargs */
 } filter_row;
 
 static const filter_row filters[] = {
-    {"abs", f_abs}, {"attr", f_attr}, {"batch", f_batch}, {"capitalize", f_capitalize}, {"center", f_center},
-    {"count", f_length}, {"d", f_default}, {"default", f_default}, {"dictsort", f_dictsort}, {"e", f_escape},
-    {"escape", f_escape}, {"filesizeformat", NULL}, {"first", f_first}, {"float", f_float},
-    {"forceescape", f_escape}, {"format", NULL}, {"groupby", NULL}, {"indent", f_indent}, {"int", f_int},
-    {"items", f_items}, {"join", f_join}, {"last", f_last}, {"length", f_length}, {"list", f_list},
-    {"lower", f_lower}, {"map", f_map}, {"max", f_max}, {"min", f_min}, {"pprint", NULL}, {"random", NULL},
-    {"reject", f_reject}, {"rejectattr", f_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse},
-    {"round", f_round}, {"safe", f_safe}, {"select", f_select}, {"selectattr", f_selectattr}, {"slice", NULL},
-    {"sort", f_sort}, {"string", f_string}, {"striptags", NULL}, {"sum", f_sum}, {"title", f_title},
-    {"tojson", f_tojson}, {"trim", f_trim}, {"truncate", NULL}, {"unique", f_unique}, {"upper", f_upper},
-    {"urlencode", NULL}, {"urlize", NULL}, {"wordcount", f_wordcount}, {"wordwrap", NULL}, {"xmlattr", NULL},
+    {"abs", f_abs, ""}, {"attr", f_attr, "name"}, {"batch", f_batch, "linecount,fill_with"},
+    {"capitalize", f_capitalize, ""}, {"center", f_center, "width"}, {"count", f_length, ""},
+    {"d", f_default, "default_value,boolean"}, {"default", f_default, "default_value,boolean"},
+    {"dictsort", f_dictsort, "case_sensitive,by,reverse"}, {"e", f_escape, ""}, {"escape", f_escape, ""},
+    {"filesizeformat", NULL, NULL}, {"first", f_first, ""}, {"float", f_float, "default"},
+    {"forceescape", f_escape, ""}, {"format", NULL, NULL}, {"groupby", NULL, NULL},
+    {"indent", f_indent, "width,first,blank"}, {"int", f_int, "default,base"}, {"items", f_items, ""},
+    {"join", f_join, "d,attribute"}, {"last", f_last, ""}, {"length", f_length, ""}, {"list", f_list, ""},
+    {"lower", f_lower, ""}, {"map", f_map, NULL}, {"max", f_max, "case_sensitive,attribute"},
+    {"min", f_min, "case_sensitive,attribute"}, {"pprint", NULL, NULL}, {"random", NULL, NULL},
+    {"reject", f_reject, NULL}, {"rejectattr", f_rejectattr, NULL}, {"replace", f_replace, "old,new,count"},
+    {"reverse", f_reverse, ""}, {"round", f_round, "precision,method"}, {"safe", f_safe, ""},
+    {"select", f_select, NULL}, {"selectattr", f_selectattr, NULL}, {"slice", NULL, NULL},
+    {"sort", f_sort, "reverse,case_sensitive,attribute"}, {"string", f_string, ""}, {"striptags", NULL, NULL},
+    {"sum", f_sum, "attribute,start"}, {"title", f_title, ""},
+    {"tojson", f_tojson, "ensure_ascii,indent,separators,sort_keys"}, {"trim", f_trim, "chars"},
+    {"truncate", NULL, NULL}, {"unique", f_unique, "case_sensitive,attribute"}, {"upper", f_upper, ""},
+    {"urlencode", NULL, NULL}, {"urlize", NULL, NULL}, {"wordcount", f_wordcount, ""}, {"wordwrap", NULL, NULL},
+    {"xmlattr", NULL, NULL},
 };
+
+/* Python's TypeError for arguments the filter's signature does not take. */
+static xllm_status check_params(jctx *c, const filter_row *f, const jargs *a)
+{
+    if (!f->params)
+        return XLLM_OK;
+    size_t n = 0;
+    const char *p = f->params;
+    for (const char *q = p; *q; q++)
+        n += *q == ',';
+    n += *p != 0;
+    if (a->npos > n)
+        return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "%s() takes at most %zu arguments after the value (%zu given)",
+                    f->name, n, a->npos);
+    for (size_t k = 0; k < a->nkw; k++) {
+        int found = 0;
+        size_t i = 0;
+        for (const char *s = p; *s; i++) {
+            const char *e = strchr(s, ',');
+            size_t len = e ? (size_t)(e - s) : strlen(s);
+            if (len == a->kwl[k] && !memcmp(s, a->kwn[k], len)) {
+                found = 1;
+                if (i < a->npos)
+                    return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "%s() got multiple values for argument '%.*s'",
+                                f->name, (int)len, s);
+            }
+            s = e ? e + 1 : s + len;
+        }
+        if (!found)
+            return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "%s() got an unexpected keyword argument '%.*s'", f->name,
+                        (int)a->kwl[k], a->kwn[k]);
+    }
+    return XLLM_OK;
+}
 
 #define NFILTERS (int)(sizeof filters / sizeof *filters)
 
@@ -851,9 +910,11 @@ xllm_status jinja_filter_apply(jctx *c, int id, jv v, const jargs *a, jscope *sc
 {
     TRY(jinja_check_step(c));
     if (id < 0 || id >= NFILTERS)
-        return jerr(c, XLLM_ERR_INTERNAL, "bad filter id");
+        return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "no filter named '%.*s' found",
+                    c->where ? (int)c->where->name_len : 0, c->where ? c->where->name : "");
     if (!filters[id].fn)
         return jerr(c, XLLM_ERR_UNSUPPORTED, "the '%s' filter is not supported by xllm", filters[id].name);
+    TRY(check_params(c, &filters[id], a));
     return filters[id].fn(c, v, a, sc, out);
 }
 
@@ -897,10 +958,23 @@ static xllm_status test_cmp(jctx *c, int id, jv v, jv *o, int *out)
     return XLLM_OK;
 }
 
+/* Arguments a test takes after the value (Jinja2's signatures). */
+static size_t test_arity(int id)
+{
+    switch (id) {
+    case T_DIVISIBLEBY: case T_EQ: case T_NE: case T_LT: case T_LE: case T_GT: case T_GE: case T_IN:
+    case T_SAMEAS: return 1;
+    default: return 0;
+    }
+}
+
 xllm_status jinja_test_apply(jctx *c, int id, jv v, const jargs *a, int *out)
 {
     jv *o = jargs_get(a, 0, NULL);
     TRY(jinja_check_step(c));
+    if (id >= 0 && (a->npos + a->nkw != test_arity(id) || a->nkw))
+        return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "the test takes %zu argument(s), %zu given", test_arity(id),
+                    a->npos + a->nkw);
     switch (id) {
     case T_BOOLEAN: *out = v.type == JV_BOOL; return XLLM_OK;
     case T_CALLABLE:
@@ -989,6 +1063,9 @@ xllm_status jinja_test_apply(jctx *c, int id, jv v, const jargs *a, int *out)
             *out = (id == T_FILTER ? jinja_filter_find(v.u.s.p, v.u.s.n) : jinja_test_find(v.u.s.p, v.u.s.n)) >= 0;
         return XLLM_OK;
     case T_ESCAPED: return jerr(c, XLLM_ERR_UNSUPPORTED, "the escaped test (Markup strings)");
+    case -1:
+        return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "no test named '%.*s' found", c->where ? (int)c->where->name_len : 0,
+                    c->where ? c->where->name : "");
     default: return test_cmp(c, id, v, o, out);
     }
 }

@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "template/jinja_impl.h"
+#include "template/jinja_str.h"
 
 typedef struct lexer {
     jarena *a;
@@ -17,7 +18,39 @@ typedef struct lexer {
     jtoks *toks;
 } lexer;
 
-static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v'; }
+/* Bytes of the whitespace character (Python's \\s on str: str.isspace) at p, 0 if none. */
+static size_t ws_at(const char *p, size_t n)
+{
+    unsigned char ch = (unsigned char)p[0];
+    if (ch < 0x80)
+        return jcp_isspace(ch) ? 1 : 0;
+    int32_t cp = 0;
+    size_t k = 1;
+    while (k < n && k < 4 && ((unsigned char)p[k] & 0xC0) == 0x80)
+        k++;
+    if (ch >= 0xC2 && ch < 0xE0 && k >= 2)
+        cp = ((ch & 0x1F) << 6) | (p[1] & 0x3F), k = 2;
+    else if (ch >= 0xE0 && ch < 0xF0 && k >= 3)
+        cp = ((ch & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F), k = 3;
+    else
+        return 0;
+    return jcp_isspace(cp) ? k : 0;
+}
+
+/* Bytes of the whitespace character that ends at p[n-1], 0 if none. */
+static size_t ws_before(const char *p, size_t n)
+{
+    size_t b = n;
+    while (b > 0 && n - b < 4 && ((unsigned char)p[b - 1] & 0xC0) == 0x80)
+        b--;
+    if (b > 0 && ((unsigned char)p[b - 1] & 0x80))
+        b--;
+    else if (b == n)
+        b = n - 1;
+    else
+        return 0;
+    return ws_at(p + b, n - b) == n - b ? n - b : 0;
+}
 static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 static int is_name0(char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_'; }
 static int is_name(char ch) { return is_name0(ch) || is_digit(ch); }
@@ -163,6 +196,90 @@ static xllm_status lex_unescape(lexer *L, const char *p, size_t n, char **out, s
     return XLLM_OK;
 }
 
+/* (\d+_)*\d+ at s: its length, 0 if none. */
+static size_t digit_run(const char *s, size_t rem)
+{
+    size_t k = 0;
+    while (k < rem && (is_digit(s[k]) || (s[k] == '_' && k > 0 && k + 1 < rem && is_digit(s[k + 1]))))
+        k++;
+    return k;
+}
+
+/* Jinja2's number literals: a float (not right after '.') is digits with a
+ * fraction and/or an exponent; an integer is 0b / 0o / 0x, [1-9](_?\d)* or 0(_?0)*
+ * ("05" is two integers, as in Jinja2). */
+static xllm_status lex_number(lexer *L, const char *s, size_t rem, int after_dot, int line, int col)
+{
+    char num[80];
+    size_t k = digit_run(s, rem), nn = 0;
+    int isf = 0, base = 10;
+    jtok *t;
+    if (!after_dot) {
+        size_t f = k, frac = 0;
+        if (f < rem && s[f] == '.' && (frac = digit_run(s + f + 1, rem - f - 1)))
+            f += 1 + frac;
+        size_t e = f;
+        if (e < rem && (s[e] == 'e' || s[e] == 'E')) {
+            size_t x = e + 1;
+            if (x < rem && (s[x] == '+' || s[x] == '-'))
+                x++;
+            size_t ed = x < rem ? digit_run(s + x, rem - x) : 0;
+            if (ed) {
+                e = x + ed;
+                isf = 1;
+            }
+        }
+        if (frac)
+            isf = 1;
+        if (isf)
+            k = isf && e > f ? e : f;
+    }
+    if (!isf) {
+        char p = rem > 1 ? (char)(s[1] | 0x20) : 0;
+        if (s[0] == '0' && (p == 'b' || p == 'o' || p == 'x')) {
+            base = p == 'b' ? 2 : p == 'o' ? 8 : 16;
+            k = 2;
+            while (k < rem && (s[k] == '_' || hexval(s[k]) >= 0) && !(s[k] == '_' && s[k - 1] == '_')) {
+                if (s[k] != '_' && hexval(s[k]) >= base)
+                    break;
+                k++;
+            }
+            while (k > 2 && s[k - 1] == '_')
+                k--;
+            if (k == 2)
+                k = 1; /* "0x" alone: the integer 0, then a name */
+        } else if (s[0] == '0') {
+            k = 1;
+            while (k < rem && (s[k] == '0' || (s[k] == '_' && k + 1 < rem && s[k + 1] == '0')))
+                k++;
+        }
+    }
+    for (size_t i = (base == 10 ? 0 : 2); i < k; i++)
+        if (s[i] != '_') {
+            if (nn >= sizeof num - 1)
+                return lex_fail(L, "number literal too long");
+            num[nn++] = s[i];
+        }
+    num[nn] = 0;
+    xllm_status st = lex_push(L, isf ? JT_FLOAT : JT_INT, s, k, line, col, &t);
+    if (st)
+        return st;
+    if (isf) {
+        t->f = strtod(num, NULL);
+    } else {
+        unsigned long long v = 0;
+        for (size_t d = 0; d < nn; d++) {
+            unsigned dig = (unsigned)hexval(num[d]);
+            if (v > ((unsigned long long)INT64_MAX - dig) / (unsigned)base)
+                return lex_fail_st(L, XLLM_ERR_UNSUPPORTED, "integer literal larger than 64 bits (Python's big integers)");
+            v = v * (unsigned)base + dig;
+        }
+        t->i = (int64_t)v;
+    }
+    lex_move(L, L->pos + k);
+    return XLLM_OK;
+}
+
 static const char *const lex_ops2[] = {"//", "**", "==", "!=", "<=", ">="};
 static const char lex_ops1[] = "+-*/%~<>=()[]{},.:|;";
 
@@ -171,8 +288,9 @@ static xllm_status lex_tag_body(lexer *L, char endc, int *trim_after)
 {
     xllm_status st;
     for (;;) {
-        while (L->pos < L->len && is_space(L->src[L->pos]))
-            lex_move(L, L->pos + 1);
+        size_t w;
+        while (L->pos < L->len && (w = ws_at(L->src + L->pos, L->len - L->pos)))
+            lex_move(L, L->pos + w);
         if (L->pos >= L->len)
             return lex_fail(L, endc == '}' ? "unexpected end of template, expected '}}'"
                                            : "unexpected end of template, expected '%}'");
@@ -189,7 +307,6 @@ static xllm_status lex_tag_body(lexer *L, char endc, int *trim_after)
             lex_move(L, L->pos + 2);
             return XLLM_OK;
         }
-        jtok *t;
         if (is_name0(s[0])) {
             size_t k = 1;
             while (k < rem && is_name(s[k]))
@@ -198,60 +315,10 @@ static xllm_status lex_tag_body(lexer *L, char endc, int *trim_after)
                 return st;
             lex_move(L, L->pos + k);
         } else if (is_digit(s[0])) {
-            size_t k = 0;
-            int isf = 0;
-            char num[64];
-            size_t nn = 0;
-            while (k < rem && (is_digit(s[k]) || (s[k] == '_' && k + 1 < rem && is_digit(s[k + 1])))) {
-                if (s[k] != '_' && nn < sizeof num - 1)
-                    num[nn++] = s[k];
-                k++;
-            }
             int after_dot = L->toks->n && L->toks->t[L->toks->n - 1].type == JT_OP &&
                             L->toks->t[L->toks->n - 1].s[0] == '.' && L->toks->t[L->toks->n - 1].n == 1;
-            if (!after_dot && k + 1 < rem && s[k] == '.' && is_digit(s[k + 1])) {
-                isf = 1;
-                num[nn++] = s[k++];
-                while (k < rem && (is_digit(s[k]) || (s[k] == '_' && k + 1 < rem && is_digit(s[k + 1])))) {
-                    if (s[k] != '_' && nn < sizeof num - 1)
-                        num[nn++] = s[k];
-                    k++;
-                }
-            }
-            if (!after_dot && k < rem && (s[k] == 'e' || s[k] == 'E')) {
-                size_t e = k + 1;
-                if (e < rem && (s[e] == '+' || s[e] == '-'))
-                    e++;
-                if (e < rem && is_digit(s[e])) {
-                    isf = 1;
-                    while (k < e && nn < sizeof num - 1)
-                        num[nn++] = s[k++];
-                    while (k < rem && is_digit(s[k])) {
-                        if (nn < sizeof num - 1)
-                            num[nn++] = s[k];
-                        k++;
-                    }
-                }
-            }
-            num[nn] = 0;
-            if (nn >= sizeof num - 1)
-                return lex_fail(L, "number literal too long");
-            if ((st = lex_push(L, isf ? JT_FLOAT : JT_INT, s, k, line, col, &t)))
+            if ((st = lex_number(L, s, rem, after_dot, line, col)))
                 return st;
-            if (isf) {
-                t->f = strtod(num, NULL);
-            } else {
-                unsigned long long v = 0;
-                for (size_t d = 0; d < nn; d++) {
-                    unsigned dig = (unsigned)(num[d] - '0');
-                    if (v > ((unsigned long long)INT64_MAX - dig) / 10)
-                        return lex_fail_st(L, XLLM_ERR_UNSUPPORTED,
-                                           "integer literal larger than 64 bits (Python's big integers)");
-                    v = v * 10 + dig;
-                }
-                t->i = (int64_t)v;
-            }
-            lex_move(L, L->pos + k);
         } else if (s[0] == '\'' || s[0] == '"') {
             size_t k = 1;
             while (k < rem && s[k] != s[0])
@@ -287,9 +354,10 @@ static xllm_status lex_tag_body(lexer *L, char endc, int *trim_after)
 /* After a tag: mode 2 strips all whitespace ("-%}"), 1 one newline (trim_blocks). */
 static void lex_trim_after(lexer *L, int mode)
 {
+    size_t w;
     if (mode == 2) {
-        while (L->pos < L->len && is_space(L->src[L->pos]))
-            lex_move(L, L->pos + 1);
+        while (L->pos < L->len && (w = ws_at(L->src + L->pos, L->len - L->pos)))
+            lex_move(L, L->pos + w);
     } else if (mode == 1 && L->pos < L->len && L->src[L->pos] == '\n') {
         lex_move(L, L->pos + 1);
     }
@@ -303,13 +371,13 @@ static int lex_is_tag_word(const lexer *L, size_t p, const char *word, size_t *e
     p += 2;
     if (p < n && (s[p] == '-' || s[p] == '+'))
         p++;
-    while (p < n && is_space(s[p]))
-        p++;
+    for (size_t w; p < n && (w = ws_at(s + p, n - p));)
+        p += w;
     if (p + wl > n || memcmp(s + p, word, wl) != 0 || (p + wl < n && is_name(s[p + wl])))
         return 0;
     p += wl;
-    while (p < n && is_space(s[p]))
-        p++;
+    for (size_t w; p < n && (w = ws_at(s + p, n - p));)
+        p += w;
     *strip_after = 1; /* (the caller decides whether trim_blocks applies) */
     if (p < n && (s[p] == '-' || s[p] == '+')) {
         *strip_after = s[p] == '-' ? 2 : 0;
@@ -325,9 +393,10 @@ static int lex_is_tag_word(const lexer *L, size_t p, const char *word, size_t *e
 static xllm_status lex_text(lexer *L, size_t tagpos, char kind, char mod)
 {
     size_t b = L->pos, e = tagpos;
+    size_t w;
     if (mod == '-') {
-        while (e > b && is_space(L->src[e - 1]))
-            e--;
+        while (e > b && (w = ws_before(L->src + b, e - b)))
+            e -= w;
     } else if (kind != '{' && mod != '+') {
         size_t l = e;
         while (l > b && L->src[l - 1] != '\n')

@@ -294,6 +294,28 @@ static xllm_status str_method(jctx *c, int id, jv s, const jargs *a, jv *out)
     case M_ENDSWITH: {
         if (!a0)
             return jerr(c, XLLM_ERR_INVALID_ARGUMENT, "startswith/endswith take one argument");
+        size_t cut[2] = {0, s.u.s.n}; /* optional start, end: code point indices */
+        int64_t len = (int64_t)utf8_count(s.u.s.p, s.u.s.n);
+        for (size_t i = 1; i < 3; i++) {
+            jv *x = jargs_get(a, i, NULL);
+            if (!x || x->type == JV_NONE)
+                continue;
+            if (x->type != JV_INT)
+                return jerr(c, XLLM_ERR_INVALID_ARGUMENT,
+                            "slice indices must be integers or None or have an __index__ method");
+            int64_t at = x->u.i < 0 ? x->u.i + len : x->u.i;
+            if (i == 1 && at > len) { /* Python: a start past the end never matches */
+                *out = jv_bool(0);
+                return XLLM_OK;
+            }
+            at = at < 0 ? 0 : at > len ? len : at;
+            cut[i - 1] = utf8_offset(s.u.s.p, s.u.s.n, (size_t)at);
+        }
+        if (cut[1] < cut[0]) {
+            *out = jv_bool(0);
+            return XLLM_OK;
+        }
+        s = jv_str(s.u.s.p + cut[0], cut[1] - cut[0]);
         jlist one = {a0, 1, 1}, *opts = &one;
         if (a0->type == JV_LIST && (a0->flags & JV_F_TUPLE))
             opts = a0->u.l;

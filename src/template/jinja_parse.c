@@ -205,14 +205,7 @@ static xllm_status parse_filter(parser *P, jnode *arg, jnode **out)
     jnode *f;
     NEW(f, JN_FILTER, cur(P));
     TRY(parse_dotted(P, f));
-    f->filter_id = jinja_filter_find(f->name, f->name_len);
-    if (f->filter_id < 0) {
-        char nm[64];
-        snprintf(nm, sizeof nm, "%.*s", (int)(f->name_len > 40 ? 40 : f->name_len), f->name);
-        f->line = cur(P)->line;
-        return xllm_fail(XLLM_ERR_FORMAT, "template syntax error at line %d, column %d: no filter named '%s'",
-                         f->line, f->col, nm);
-    }
+    f->filter_id = jinja_filter_find(f->name, f->name_len); /* -1: checked by check_unknown */
     f->a = arg;
     if (is_op(P, "("))
         TRY(parse_call_args(P, f));
@@ -231,12 +224,6 @@ static xllm_status parse_test(parser *P, jnode *arg, jnode **out)
     }
     TRY(parse_dotted(P, t));
     t->filter_id = jinja_test_find(t->name, t->name_len);
-    if (t->filter_id < 0) {
-        char nm[64];
-        snprintf(nm, sizeof nm, "%.*s", (int)(t->name_len > 40 ? 40 : t->name_len), t->name);
-        return xllm_fail(XLLM_ERR_FORMAT, "template syntax error at line %d, column %d: no test named '%s'",
-                         t->line, t->col, nm);
-    }
     t->a = arg;
     const jtok *k = cur(P);
     if (is_op(P, "(")) {
@@ -704,7 +691,7 @@ static xllm_status parse_if(parser *P, jnode *n)
 {
     static const char *const ends[] = {"elif", "else", "endif", NULL};
     const jtok *e;
-    TRY(parse_tuple(P, 1, 0, &n->a));
+    TRY(parse_tuple(P, 0, 0, &n->a)); /* Jinja2: no conditional expression as an if test */
     TRY(block_end(P));
     TRY(parse_body(P, ends, &n->body, &e));
     if (tok_is(e, JT_NAME, "elif")) {
@@ -993,9 +980,61 @@ static xllm_status parse_body(parser *P, const char *const *ends, jnode **body, 
     return XLLM_OK;
 }
 
+/* Unknown filters and tests are errors when the template is compiled, except where
+ * Jinja2 compiles them in a "soft" frame: directly inside an if statement (test,
+ * bodies, elif, else) or a conditional expression; there they fail only when
+ * evaluated. Bodies of for, macro, call, set, filter, with and generation blocks
+ * start hard again. */
+static xllm_status check_unknown(const jnode *n, int soft, int depth)
+{
+    if (depth > 4 * XLLM_JINJA_MAX_DEPTH)
+        return XLLM_OK;
+    for (; n; n = n->next) {
+        int in = soft, body = soft;
+        switch (n->kind) {
+        case JN_IF:
+        case JN_COND: in = body = 1; break;
+        case JN_FOR:
+        case JN_MACRO:
+        case JN_CALLBLOCK:
+        case JN_WITH:
+        case JN_GENERATION: body = 0; break;
+        case JN_SETBLOCK:
+        case JN_FILTERBLOCK: in = body = 0; break;
+        case JN_FILTER:
+        case JN_TEST:
+            if (n->filter_id < 0 && !soft) {
+                char nm[64];
+                snprintf(nm, sizeof nm, "%.*s", (int)(n->name_len > 40 ? 40 : n->name_len), n->name);
+                return xllm_fail(XLLM_ERR_FORMAT, "template syntax error at line %d, column %d: no %s named '%s'",
+                                 n->line, n->col, n->kind == JN_FILTER ? "filter" : "test", nm);
+            }
+            break;
+        }
+        xllm_status st;
+        const jnode *kids[4] = {n->a, n->b, n->c, n->d};
+        for (int i = 0; i < 4; i++) {
+            /* for: a iter, b filter, c else body; if: c elif, d else body */
+            int s2 = (n->kind == JN_FOR && i == 2) ? body : (n->kind == JN_IF && i >= 2) ? body : in;
+            if (kids[i] && (st = check_unknown(kids[i], s2, depth + 1)))
+                return st;
+        }
+        if (n->body && (st = check_unknown(n->body, body, depth + 1)))
+            return st;
+        for (size_t i = 0; i < n->nargs; i++)
+            if (n->args[i] && (st = check_unknown(n->args[i], in, depth + 1)))
+                return st;
+        for (size_t i = 0; i < n->nkw; i++)
+            if ((st = check_unknown(n->kwargs[i], in, depth + 1)))
+                return st;
+    }
+    return XLLM_OK;
+}
+
 xllm_status jinja_parse_tokens(jarena *a, const jtoks *toks, jnode **root)
 {
     parser P = {a, toks, 0, 0};
     const jtok *e = NULL;
-    return parse_body(&P, NULL, root, &e);
+    xllm_status st = parse_body(&P, NULL, root, &e);
+    return st ? st : check_unknown(*root, 0, 0);
 }

@@ -108,9 +108,9 @@ jlist *jlist_new(jctx *c, size_t cap)
     if (!l)
         return NULL;
     l->n = 0;
-    l->cap = cap;
-    l->v = cap ? jarena_alloc(&c->arena, cap * sizeof(jv)) : NULL;
-    if (cap && !l->v)
+    l->cap = cap ? cap : 1; /* never NULL, so memcpy of zero items stays defined */
+    l->v = jarena_alloc(&c->arena, l->cap * sizeof(jv));
+    if (!l->v)
         return NULL;
     return l;
 }
@@ -137,14 +137,11 @@ jdict *jdict_new(jctx *c, size_t cap)
     if (!d)
         return NULL;
     d->n = 0;
-    d->cap = cap;
-    d->k = d->v = NULL;
-    if (cap) {
-        d->k = jarena_alloc(&c->arena, cap * sizeof(jv));
-        d->v = jarena_alloc(&c->arena, cap * sizeof(jv));
-        if (!d->k || !d->v)
-            return NULL;
-    }
+    d->cap = cap ? cap : 1;
+    d->k = jarena_alloc(&c->arena, d->cap * sizeof(jv));
+    d->v = jarena_alloc(&c->arena, d->cap * sizeof(jv));
+    if (!d->k || !d->v)
+        return NULL;
     return d;
 }
 

@@ -68,3 +68,63 @@ test('run starts a background server when none answers', async () => {
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('stop aborts the running requests of a model and unloads it', async () => {
+  const long = fetch(`${srv.url}/api/generate`, { method: 'POST', signal: AbortSignal.timeout(60000),
+    body: JSON.stringify({ model: MODEL, prompt: 'And God said', options: { num_predict: 100000, num_ctx: 256 } }) });
+  const res = await long;
+  const reader = res.body.getReader();
+  await reader.read(); // the first token is there: the request is running
+  const t0 = Date.now();
+  const stop = await xllm(['stop', MODEL], env);
+  assert.equal(stop.code, 0, stop.stderr);
+  let text = '';
+  for (;;) { const { done, value } = await reader.read(); if (done) break; text += new TextDecoder().decode(value); }
+  assert.ok(Date.now() - t0 < 10000, 'the stream ended soon after stop');
+  for (let i = 0; i < 50; i++) {
+    const ps = await xllm(['ps'], env);
+    if (ps.stdout.trimEnd().split('\n').length === 1) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail('the model is still loaded after stop');
+});
+
+test('the REPL on a terminal: multi-line input, /set, /show, /clear, history', async () => {
+  const { spawn } = await import('node:child_process');
+  const { readFileSync } = await import('node:fs');
+  const home = mkdtempSync(path.join(os.tmpdir(), 'xllm-repl-'));
+  try {
+    const cmd = `${XLLM} run ${MODEL_PATH} --temperature 0 --num-predict 6`;
+    const p = spawn('script', ['-qfec', cmd, '/dev/null'], { env: { ...process.env, HOME: home }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    const waitFor = async (re, ms = 20000) => {
+      const t0 = Date.now();
+      while (!re.test(out)) {
+        if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${re}: ${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const send = async (line, re) => { p.stdin.write(line + '\r'); await waitFor(re); };
+    await waitFor(/>>> /);
+    await send('/set parameter temperature 0', /Set parameter 'temperature' to '0'/);
+    await send('/set parameter bogus 1', /unknown parameter 'bogus'/);
+    await send('"""In the', /\.\.\. /);
+    await send('beginning"""', /\n>>> [^\n]*$/);
+    await send('/show info', /architecture\s+llama/);
+    await send('<<<EOF', /\.\.\. /);
+    await send('And God', /\.\.\. /);
+    await send('EOF', /\n>>> [^\n]*$/);
+    await send('/clear', /Cleared session context/);
+    await send('/nope', /Unknown command '\/nope'/);
+    p.stdin.write('/bye\r');
+    const code = await new Promise((r) => p.on('exit', r));
+    assert.equal(code, 0, out);
+    const hist = readFileSync(path.join(home, '.xllm/history'), 'utf8');
+    assert.match(hist, /In\\040the\\012beginning/); // libedit's history format escapes spaces and newlines
+    assert.match(hist, /And\\040God\n/);
+    assert.match(hist, /\/clear/);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});

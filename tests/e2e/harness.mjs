@@ -2,6 +2,8 @@
 // (a free loopback port chosen by the server itself: --port 0), waits for it to
 // listen, and always kills it (and so its runners) when the test file ends.
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,7 +16,8 @@ export const MODEL = 'kjv';
 export async function startServer({ args = [], env = {}, timeoutMs = 20000 } = {}) {
   const proc = spawn(XLLM, ['serve', '--port', '0', '--threads', '2', '--model', `${MODEL}=${MODEL_PATH}`, ...args], {
     cwd: root,
-    env: { ...process.env, XLLM_BIN: XLLM, ...env },
+    // a store of its own, so a test never reads or writes ~/.xllm of the machine
+    env: { ...process.env, XLLM_BIN: XLLM, XLLM_MODELS_DIR: mkdtempSync(path.join(os.tmpdir(), 'xllm-e2e-models-')), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

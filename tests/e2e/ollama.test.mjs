@@ -100,9 +100,9 @@ test('show, ps, keep_alive 0 unloads', T, async () => {
   assert.equal((await ollama.ps()).models.length, 1);
 });
 
-test('errors: unknown model 404, format and images refused with the field named', T, async () => {
+test('errors: unknown model 404, a bad format and images refused with the field named', T, async () => {
   await assert.rejects(ollama.generate({ model: 'nope', prompt: 'x', stream: false }), (e) => e.name === 'ResponseError' && e.status_code === 404);
-  await assert.rejects(ollama.generate({ model: MODEL, prompt: 'x', stream: false, format: 'json' }), (e) => e.status_code === 400 && /format/.test(e.error));
+  await assert.rejects(ollama.generate({ model: MODEL, prompt: 'x', stream: false, format: 'yaml' }), (e) => e.status_code === 400 && /format/.test(e.error));
   await assert.rejects(ollama.generate({ model: MODEL, prompt: 'x', stream: false, images: ['aGk='] }), (e) => e.status_code === 400 && /images/.test(e.error));
   await assert.rejects(ollama.chat({ model: MODEL, messages: [{ role: 'user', content: 'x' }], stream: false, options: { temperature: 9 } }), (e) => e.status_code === 400 && /temperature/.test(e.error));
 });

@@ -126,7 +126,7 @@ test('errors raise the client error classes', async () => {
   await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [] }), (e) => e instanceof OpenAI.BadRequestError && /messages/.test(e.message));
   await assert.rejects(client.completions.create({ model: MODEL, prompt: '   ' }), (e) => e instanceof OpenAI.BadRequestError && e.param === 'prompt');
   await assert.rejects(client.chat.completions.create({ messages: [{ role: 'user', content: 'x' }] }), (e) => e instanceof OpenAI.BadRequestError && e.param === 'model');
-  await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_object' } }), OpenAI.BadRequestError);
+  await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'xml' } }), OpenAI.BadRequestError);
 });
 
 test('responses API: text, stream events and previous_response_id', async () => {

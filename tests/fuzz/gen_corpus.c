@@ -145,6 +145,9 @@ static int runner_seed(const char *dir)
     r.params.stops = stops, r.params.n_stops = 2;
     r.params.bias_tokens = bt, r.params.bias_values = bv, r.params.n_bias = 1;
     r.trace_id = "t1";
+    r.params.grammar = "root ::= \"a\" | \"b\"";
+    r.params.grammar_triggers = stops, r.params.n_grammar_triggers = 1;
+    r.params.grammar_trigger_tokens = toks, r.params.n_grammar_trigger_tokens = 2;
     xllm_buf_init(&all, 0);
     xllm_buf_init(&one, 0);
 #define SEED(name, call)                                   \

@@ -12,6 +12,7 @@
 #include "kernels/cpu/kernels_impl.h"
 
 #define ALWAYS static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 8")
 
 enum { KV_F32, KV_F16, KV_Q8 };
 
@@ -75,25 +76,36 @@ ALWAYS float elem(const int kind, const uint8_t *row, int i)
     return (float)(int8_t)q8_block(row, i)[2 + i % 32];
 }
 
-/* q . k: one 8-lane accumulator in element order, then the scalar tail
- * (q8_0: q is zero-padded to whole blocks; each block's sum times its scale). */
+/* q . k: two 8-lane accumulators (elements 16i.. and 16i+8..), then the
+ * scalar tail (q8_0: q is zero-padded to whole blocks; each block's sum, two
+ * halves added, times its scale, blocks alternating between the two). */
 ALWAYS float kdot(const int kind, const float *q, const uint8_t *k, int dk)
 {
-    __m256 s = _mm256_setzero_ps();
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     if (kind == KV_Q8) {
         for (int i = 0; i < dk; i += 32) {
-            __m256 b = _mm256_mul_ps(_mm256_loadu_ps(q + i), load8(kind, k, i));
-            b = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load8(kind, k, i + 8), b);
-            b = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), load8(kind, k, i + 16), b);
-            b = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), load8(kind, k, i + 24), b);
-            s = _mm256_fmadd_ps(b, _mm256_set1_ps(q8_scale(k, i)), s);
+            __m256 b0 = _mm256_mul_ps(_mm256_loadu_ps(q + i), load8(kind, k, i));
+            __m256 b1 = _mm256_mul_ps(_mm256_loadu_ps(q + i + 16), load8(kind, k, i + 16));
+            b0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load8(kind, k, i + 8), b0);
+            b1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), load8(kind, k, i + 24), b1);
+            __m256 d = _mm256_set1_ps(q8_scale(k, i));
+            if ((i / 32) % 2 == 0)
+                s0 = _mm256_fmadd_ps(_mm256_add_ps(b0, b1), d, s0);
+            else
+                s1 = _mm256_fmadd_ps(_mm256_add_ps(b0, b1), d, s1);
         }
-        return hsum8(s);
+        return hsum8(_mm256_add_ps(s0, s1));
     }
     int i = 0;
-    for (; i + 8 <= dk; i += 8)
-        s = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(kind, k, i), s);
-    float t = hsum8(s);
+    for (; i + 16 <= dk; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(kind, k, i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load8(kind, k, i + 8), s1);
+    }
+    if (i + 8 <= dk) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(kind, k, i), s0);
+        i += 8;
+    }
+    float t = hsum8(_mm256_add_ps(s0, s1));
     for (; i < dk; i++)
         t += q[i] * elem(kind, k, i);
     return t;
@@ -102,6 +114,29 @@ ALWAYS float kdot(const int kind, const float *q, const uint8_t *k, int dk)
 ALWAYS float vweight(const int kind, float w, const uint8_t *row, int d)
 {
     return kind == KV_Q8 ? w * q8_scale(row, d) : w;
+}
+
+/* acc[d0 .. d0 + 8 NV) += sum_j w_j v_j, the NV vectors in registers, keys
+ * in order (one chain per element; q8_0: NV * 8 <= 32 or a multiple of 32,
+ * d0 a multiple of 8 NV, so each vector lies in one block). */
+ALWAYS void vchunk(const int kind, const int NV, const float *sc, const void *const *vr, int n, int d0, float *acc)
+{
+    __m256 a[8];
+    UNROLL
+    for (int v = 0; v < NV; v++)
+        a[v] = _mm256_loadu_ps(acc + d0 + 8 * v);
+    for (int j = 0; j < n; j++) {
+        __m256 w[2]; /* q8_0: the weight times the scale of each block the vectors span */
+        UNROLL
+        for (int b = 0; b < (NV + 3) / 4; b++)
+            w[b] = _mm256_set1_ps(vweight(kind, sc[j], vr[j], d0 + 32 * b));
+        UNROLL
+        for (int v = 0; v < NV; v++)
+            a[v] = _mm256_fmadd_ps(w[v / 4], load8(kind, vr[j], d0 + 8 * v), a[v]);
+    }
+    UNROLL
+    for (int v = 0; v < NV; v++)
+        _mm256_storeu_ps(acc + d0 + 8 * v, a[v]);
 }
 
 ALWAYS void fold(const int kind, const float *q, const void *const *kr, const void *const *vr, int n, int dk, int dv,
@@ -140,18 +175,10 @@ ALWAYS void fold(const int kind, const float *q, const void *const *kr, const vo
     }
     *l += hsum8(lsum);
     int d = 0;
-    for (; d + 8 <= dv; d += 8) {
-        __m256 a0 = _mm256_loadu_ps(acc + d), a1 = _mm256_setzero_ps();
-        int j = 0;
-        for (; j + 2 <= n; j += 2) {
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(vweight(kind, sc[j], vr[j], d)), load8(kind, vr[j], d), a0);
-            a1 = _mm256_fmadd_ps(_mm256_set1_ps(vweight(kind, sc[j + 1], vr[j + 1], d)), load8(kind, vr[j + 1], d),
-                                 a1);
-        }
-        if (j < n)
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(vweight(kind, sc[j], vr[j], d)), load8(kind, vr[j], d), a0);
-        _mm256_storeu_ps(acc + d, _mm256_add_ps(a0, a1));
-    }
+    for (; d + 64 <= dv; d += 64)
+        vchunk(kind, 8, sc, vr, n, d, acc);
+    for (; d + 8 <= dv; d += 8)
+        vchunk(kind, 1, sc, vr, n, d, acc);
     for (; d < dv; d++)
         for (int j = 0; j < n; j++)
             acc[d] += vweight(kind, sc[j], vr[j], d) * elem(kind, vr[j], d);

@@ -6,7 +6,8 @@
  * other block ids, other offsets in the batch). Driven through
  * xllm_cpu_forward with hand-built block tables, for every weight type the
  * converter writes (a tiny random llama, quantized with the reference
- * quantizers), each KV type, and a sliding-window arch (gemma2). */
+ * quantizers), each KV type, a sliding-window arch (gemma2) and the demo
+ * model as shipped. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,8 @@
 #include "model/model.h"
 
 #define N_SEQ 16
-#define N_GEN 3           /* single-token steps after each prompt */
-#define MAX_LEN 48        /* prompt + generated positions of the longest sequence */
+#define N_GEN 2           /* single-token steps after each prompt */
+#define MAX_LEN 48        /* prompt + generated positions of the longest sequence (>= 42) */
 #define BLOCKS_PER_SEQ 3  /* ceil(MAX_LEN / 16) */
 #define BUDGET 128        /* tokens per mixed forward call (crosses the matmul's 64-row blocks) */
 
@@ -33,6 +34,7 @@ static const char *const mode_name[MODE_COUNT] = {"alone", "chunks of 7 among 15
 
 typedef struct inv_run {
     int32_t n_vocab;
+    int n_seq; /* sequences 0 .. n_seq-1 of prompt_len take part */
     int32_t tok[N_SEQ][MAX_LEN];
     float *logits[MODE_COUNT]; /* [N_SEQ][MAX_LEN][n_vocab] */
 } inv_run;
@@ -79,8 +81,8 @@ static int run_mode(const xllm_model *m, int32_t kv_type, int mode, inv_run *r)
     }
     for (int step = 0, solo = 0;; step++) {
         int32_t n = 0;
-        for (int i = 0; i < N_SEQ; i++) {
-            int s = mode == MODE_SOLO ? solo : (i + 5 * step) % N_SEQ; /* rotate the offsets */
+        for (int i = 0; i < r->n_seq; i++) {
+            int s = mode == MODE_SOLO ? solo : (i + 5 * step) % r->n_seq; /* rotate the offsets */
             int32_t k = chunk_of(mode, s, done[s]);
             if (k > BUDGET - n)
                 k = BUDGET - n;
@@ -93,7 +95,7 @@ static int run_mode(const xllm_model *m, int32_t kv_type, int mode, inv_run *r)
                 break;
         }
         if (n == 0) {
-            if (mode == MODE_SOLO && ++solo < N_SEQ)
+            if (mode == MODE_SOLO && ++solo < r->n_seq)
                 continue;
             break;
         }
@@ -116,13 +118,14 @@ out:
 }
 
 /* Every mode against the solo run; 1 if all rows are equal bit for bit. */
-static int check_model(const char *what, const xllm_model *m, int32_t kv_type)
+static int check_model(const char *what, const xllm_model *m, int32_t kv_type, int n_seq)
 {
     inv_run r;
     int ok = 1;
     size_t rows = (size_t)N_SEQ * MAX_LEN;
     memset(&r, 0, sizeof r);
     r.n_vocab = m->hp.n_vocab;
+    r.n_seq = n_seq;
     for (int s = 0; s < N_SEQ; s++)
         for (int i = 0; i < MAX_LEN; i++)
             r.tok[s][i] = (int32_t)(((uint32_t)s * 7919u + (uint32_t)i * 104729u + 17u) % (uint32_t)r.n_vocab);
@@ -135,7 +138,7 @@ static int check_model(const char *what, const xllm_model *m, int32_t kv_type)
         }
     }
     for (int mode = 1; mode < MODE_COUNT; mode++)
-        for (int s = 0; s < N_SEQ && ok; s++)
+        for (int s = 0; s < n_seq && ok; s++)
             for (int32_t p = 0; p < seq_len(s); p++) {
                 size_t at = ((size_t)s * MAX_LEN + (size_t)p) * (size_t)r.n_vocab;
                 const float *a = r.logits[0] + at, *b = r.logits[mode] + at;
@@ -188,7 +191,7 @@ static void check_type(const tiny_cfg *cfg, uint32_t dtype, uint32_t kv_mask)
     if ((q || dtype == XLLM_DTYPE_F32) && xllm_model_load(q ? q : g, &mp, &m) == XLLM_OK) {
         for (int32_t t = 0; t < XLLM_KV_TYPE_COUNT; t++)
             if (kv_mask & (1u << t)) {
-                int ok = check_model(what, m, t);
+                int ok = check_model(what, m, t, N_SEQ);
                 if (getenv("TEST_VERBOSE"))
                     fprintf(stderr, "  %-28s %-4s KV: %s\n", what, xllm_kv_type_name(t),
                             ok ? "bit-identical" : "DIFFERS");
@@ -224,7 +227,25 @@ TEST(batch_invariance_kv_types)
     check_type(&c, XLLM_DTYPE_Q4_0, KV_ALL & ~KV_F16_ONLY);
 }
 
-/* Sliding-window layers (window 8 < the 43-position sequences), soft-caps. */
+/* The demo model as shipped (F16 weights, trained, 8 layers, 8192-token
+ * vocabulary) with the default KV type; 6 of the sequences (its 8192-row
+ * output head makes every token 6x the tiny model's work). */
+TEST(batch_invariance_demo_model)
+{
+    xllm_gguf *g = NULL;
+    xllm_model *m = NULL;
+    xllm_model_params mp = {1};
+    CHECK_OK(xllm_gguf_open("models/kjv-demo.gguf", &g));
+    if (g && xllm_model_load(g, &mp, &m) == XLLM_OK) {
+        int ok = check_model("kjv-demo", m, XLLM_KV_F16, 6);
+        if (getenv("TEST_VERBOSE"))
+            fprintf(stderr, "  %-28s %-4s KV: %s\n", "kjv-demo F16 weights", "f16", ok ? "bit-identical" : "DIFFERS");
+    }
+    xllm_model_free(m);
+    xllm_gguf_close(g);
+}
+
+/* Sliding-window layers (window 8 < the 42-position sequences), soft-caps. */
 TEST(batch_invariance_sliding_window)
 {
     tiny_cfg c = inv_cfg("gemma2");

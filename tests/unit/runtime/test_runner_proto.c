@@ -155,7 +155,37 @@ TEST(rproto_submit_roundtrip)
         CHECK(q->bias_values[i] == bv[i]);
     }
     CHECK_EQ_STR(s.req.grammar, r.grammar);
+    CHECK_EQ_STR(q->grammar, r.grammar); /* the scheduler reads it from params */
+    CHECK(q->grammar_root == NULL && q->n_grammar_triggers == 0 && q->n_grammar_trigger_tokens == 0);
     CHECK_EQ_STR(s.req.trace_id, "req-42");
+    xllm_rproto_submit_free(&s);
+    xllm_buf_free(&buf);
+
+    /* grammar from params, with its start rule and lazy triggers */
+    const char *words[] = {"<tool_call>", "{"};
+    const int32_t ttoks[] = {128010};
+    r.grammar = NULL;
+    r.params.grammar = "start ::= \"x\"";
+    r.params.grammar_root = "start";
+    r.params.grammar_triggers = words;
+    r.params.n_grammar_triggers = 2;
+    r.params.grammar_trigger_tokens = ttoks;
+    r.params.n_grammar_trigger_tokens = 1;
+    xllm_buf_init(&buf, 0);
+    CHECK_OK(xllm_rproto_put_submit(&buf, 992, &r));
+    p = one_frame(&buf, XLLM_RF_SUBMIT, &len);
+    CHECK_OK(xllm_rproto_get_submit(p, len, &s));
+    q = &s.req.params;
+    CHECK_EQ_STR(q->grammar, "start ::= \"x\"");
+    CHECK_EQ_STR(s.req.grammar, q->grammar);
+    CHECK_EQ_STR(q->grammar_root, "start");
+    CHECK_EQ_INT(q->n_grammar_triggers, 2);
+    if (q->n_grammar_triggers == 2) {
+        CHECK_EQ_STR(q->grammar_triggers[0], "<tool_call>");
+        CHECK_EQ_STR(q->grammar_triggers[1], "{");
+    }
+    CHECK_EQ_INT(q->n_grammar_trigger_tokens, 1);
+    CHECK(q->n_grammar_trigger_tokens == 1 && q->grammar_trigger_tokens[0] == 128010);
     xllm_rproto_submit_free(&s);
     xllm_buf_free(&buf);
 
@@ -226,6 +256,9 @@ TEST(rproto_submit_malformed)
         "{\"text\": \"a\", \"logit_bias\": {\"1\": 2}}",
         "{\"text\": \"a\", \"add_special\": 2}",
         "{\"text\": \"a\", \"grammar\": 3}",
+        "{\"text\": \"a\", \"grammar\": \"g\", \"grammar_triggers\": [\"\"]}",
+        "{\"text\": \"a\", \"grammar\": \"g\", \"grammar_trigger_tokens\": [\"x\"]}",
+        "{\"text\": \"a\", \"grammar\": \"g\", \"grammar_root\": 1}",
         "{\"text\": \"a\", \"text\": \"b\"}",
         "{\"text\": \"a\"",
     };

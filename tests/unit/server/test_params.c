@@ -105,7 +105,11 @@ static const struct {
     {"{\"model\":\"m\",\"stream_options\":{\"include_usage\":true}}", 1, 400, "stream_options"},
     {"{\"model\":\"m\",\"seed\":123456789012345678901234567890}", 1, 400, ""},
     {"{\"model\":\"m\",\"seed\":\"x\"}", 1, 400, "seed"},
-    {"{\"model\":\"m\",\"response_format\":{\"type\":\"json_object\"}}", 1, 400, "response_format"},
+    {"{\"model\":\"m\",\"response_format\":{\"type\":\"xml\"}}", 1, 400, "response_format"},
+    {"{\"model\":\"m\",\"response_format\":{\"type\":\"json_schema\"}}", 1, 400, "response_format.json_schema"},
+    {"{\"model\":\"m\",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{\"not\":{}}}}}", 1,
+     400, "response_format.json_schema.schema"},
+    {"{\"model\":\"m\",\"grammar\":7}", 0, 400, "grammar"},
     {"{\"model\":\"m\",\"user\":5}", 1, 400, "user"},
     {"{\"model\":\"m\",\"repeat_penalty\":0}", 1, 400, "repeat_penalty"},
     {"{\"model\":\"\xff\xfe\"}", 1, 400, ""},
@@ -203,7 +207,14 @@ TEST(server_params_ollama)
     CHECK_EQ_INT(decode_ollama("{\"model\":\"m\",\"keep_alive\":\"soon\"}", &g, &e), 400);
     CHECK_EQ_STR(e.param, "keep_alive");
     srv_gen_req_free(&g);
-    CHECK_EQ_INT(decode_ollama("{\"model\":\"m\",\"format\":\"json\"}", &g, &e), 400);
+    CHECK_EQ_INT(decode_ollama("{\"model\":\"m\",\"format\":\"json\"}", &g, &e), 0); /* JSON mode: a grammar */
+    CHECK(g.grammar != NULL && g.params.grammar == g.grammar);
+    srv_gen_req_free(&g);
+    CHECK_EQ_INT(decode_ollama("{\"model\":\"m\",\"format\":\"yaml\"}", &g, &e), 400);
+    CHECK_EQ_STR(e.param, "format");
+    srv_gen_req_free(&g);
+    CHECK_EQ_INT(decode_ollama("{\"model\":\"m\",\"format\":{\"type\":\"array\",\"uniqueItems\":true}}", &g, &e),
+                 400);
     CHECK_EQ_STR(e.param, "format");
     srv_gen_req_free(&g);
     CHECK_EQ_INT(decode_ollama("{\"model\":\"m\",\"images\":[\"aGk=\"]}", &g, &e), 400);

@@ -72,10 +72,14 @@ TEST(jinja_corpus_matches_python_jinja2)
         snprintf(path, sizeof path, FIX "goldens/%s.json", name);
         json_t *gold = load_json(path);
         n_templates++;
+        xllm_chat_template *ct = NULL; /* the server's path: dialect detection, then the same render */
+        CHECK_MSG(xllm_chat_template_new(src, len, &ct) == XLLM_OK && !xllm_chat_template_is_go(ct),
+                  "%s: not taken as Jinja2 by xllm_chat_template_new: %s", name, xllm_last_error());
         if (xllm_jinja_parse(src, len, &t) != XLLM_OK) {
             test_fail(__FILE__, __LINE__, "%s: parse: %s", name, xllm_last_error());
             n_bad += (int)json_array_size(json_object_get(gold, "cases"));
             json_decref(gold);
+            xllm_chat_template_free(ct);
             xllm_free(src);
             continue;
         }
@@ -113,12 +117,19 @@ TEST(jinja_corpus_matches_python_jinja2)
                               json_string_value(want) + (d < json_string_length(want) ? d : json_string_length(want)));
             } else {
                 n_same++;
+                xllm_buf via;
+                xllm_buf_init(&via, 0);
+                CHECK_MSG(ct && xllm_chat_template_render(ct, ctx, &via) == XLLM_OK && via.len == out.len &&
+                              !memcmp(via.data ? via.data : "", out.data ? out.data : "", out.len),
+                          "%s / %s: xllm_chat_template_render differs from xllm_jinja_render", name, cid);
+                xllm_buf_free(&via);
             }
             xllm_buf_free(&out);
             json_decref(ctx);
         }
         json_decref(gold);
         xllm_jinja_free(t);
+        xllm_chat_template_free(ct);
         xllm_free(src);
     }
     printf("  jinja corpus: %d templates, %d pairs identical, %d raise as in Jinja2, %d differ\n", n_templates,

@@ -145,6 +145,13 @@ TEST(chat_template_dispatch_and_special_tokens)
     xllm_buf_init(&out, 0);
     CHECK_OK(xllm_chat_template_render(t, chat, &out));
     CHECK_EQ_STR(out.data, "<s>[user]hi");
+    xllm_chat_template_free(t);
+    /* transformers' defaults for absent tools / documents / add_generation_prompt */
+    src = "{{ tools is none }}{{ documents is none }}{{ add_generation_prompt }}{{ tools is defined }}";
+    CHECK_OK(xllm_chat_template_new(src, strlen(src), &t));
+    out.len = 0;
+    CHECK_OK(xllm_chat_template_render(t, chat, &out));
+    CHECK_EQ_STR(out.data, "TrueTrueFalseTrue");
     xllm_buf_free(&out);
     json_decref(chat);
     xllm_chat_template_free(t);
@@ -177,4 +184,22 @@ TEST(chat_template_dispatch_and_special_tokens)
     CHECK(json_object_get(chat, "pad_token") == NULL);
     json_decref(chat);
     xllm_gguf_close(g);
+}
+
+TEST(chat_template_go_dialect_dispatch)
+{
+    xllm_chat_template *t = NULL;
+    const char *src = "{{- range .Messages }}<{{ .Role }}>{{ .Content }}\n{{ end }}";
+    CHECK_OK(xllm_chat_template_new(src, strlen(src), &t));
+    if (!t)
+        return;
+    CHECK_EQ_INT(xllm_chat_template_is_go(t), 1);
+    json_t *chat = json_loads("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", 0, NULL);
+    xllm_buf out;
+    xllm_buf_init(&out, 0);
+    CHECK_OK(xllm_chat_template_render(t, chat, &out));
+    CHECK_EQ_STR(out.data, "<user>hi\n");
+    xllm_buf_free(&out);
+    json_decref(chat);
+    xllm_chat_template_free(t);
 }
