@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "runtime/json_schema.h"
+#include "server/http.h"
 #include "server/models.h"
 
 /* ---- decoding ---- */
@@ -223,15 +224,14 @@ int srv_tools_grammar(const srv_tools *t, char **gbnf, const char **root, const 
 
 static json_t *make_call(json_t *obj, const char *args_key)
 {
-    static unsigned long long counter;
-    char id[40];
+    char id[64];
     const char *name = json_string_value(json_object_get(obj, "name"));
     json_t *args = json_object_get(obj, args_key);
     if (!args)
         args = json_object_get(obj, "arguments");
     if (!name || !json_is_object(args))
         return NULL;
-    snprintf(id, sizeof id, "call_%08x%016llx", (unsigned)rand(), ++counter * 0x9e3779b97f4a7c15ull);
+    srv_make_id("call_", id);
     return json_pack("{s:s,s:s,s:O}", "id", id, "name", name, "arguments", args);
 }
 
