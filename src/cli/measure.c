@@ -101,25 +101,6 @@ void cli_random_prompt(const xllm_tokenizer *tok, int32_t n_vocab, uint64_t seed
     }
 }
 
-static uint64_t matrix_bytes(const xllm_weight *w)
-{
-    int ok;
-    uint64_t row = xllm_dtype_row_bytes(w->dtype, (uint64_t)w->cols, &ok);
-    return ok && w->data ? row * (uint64_t)w->rows : 0;
-}
-
-uint64_t cli_decode_bytes_per_token(const xllm_model *m)
-{
-    uint64_t bytes = 0;
-    for (int r = 0; r < XLLM_ROLE_COUNT; r++)
-        if (r != XLLM_R_TOKEN_EMBD && r != XLLM_R_POS_EMBD && r != XLLM_R_TOKEN_TYPES)
-            bytes += matrix_bytes(&m->glob.mat[r]); /* OUTPUT counts token_embd when tied */
-    for (int32_t l = 0; l < m->hp.n_layer; l++)
-        for (int r = 0; r < XLLM_ROLE_COUNT; r++)
-            bytes += matrix_bytes(&m->layers[l].mat[r]);
-    return bytes;
-}
-
 void cli_cpu_meter_start(cli_cpu_meter *m)
 {
     m->wall = xllm_now();

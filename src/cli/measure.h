@@ -41,16 +41,12 @@ xllm_status cli_generate_greedy(xllm_instance *in, const int32_t *prompt, int32_
  * control tokens are skipped and ids[0] is BOS when the vocabulary adds one. */
 void cli_random_prompt(const xllm_tokenizer *tok, int32_t n_vocab, uint64_t seed, int32_t *ids, int32_t n);
 
-/* Weight bytes one decode step reads: every matrix once, as stored; the token
- * embedding (and position / token-type tables) excluded, since a step reads
- * one row of them, unless it doubles as the output head (tied). */
-uint64_t cli_decode_bytes_per_token(const xllm_model *m);
-
 /* What reports say about a model file, read from its metadata without
  * loading it: architecture, dominant weight type, tensor bytes, and the
- * bytes a decode step reads (as cli_decode_bytes_per_token, from the tensor
- * table: every tensor but the token / position / token-type embeddings, the
- * token embedding counted when it doubles as the output head). */
+ * bytes a decode step reads (from the tensor table: every tensor once, as
+ * stored, but the token / position / token-type embeddings, of which a step
+ * reads one row; the token embedding counts when it doubles as the output
+ * head). */
 typedef struct cli_model_facts {
     char arch[32], quant[16];
     uint64_t model_bytes, decode_bytes;
