@@ -152,33 +152,43 @@ static void init_curl(void)
     }
 }
 
-xllm_status cli_api_call(const char *method, const char *path, const json_t *body, long *status, xllm_buf *out)
+/* One request: body as compact JSON, the reply through write into s;
+ * *status gets the HTTP status. Transport failures become statuses. */
+static xllm_status perform(const char *method, const char *path, const json_t *body, api_sink *s,
+                           size_t (*write)(char *, size_t, size_t, void *), long timeout_s, long *status)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     struct curl_slist *hdr = NULL;
-    api_sink s;
-    CURL *c;
-    CURLcode rc;
     xllm_status st = XLLM_OK;
+    CURLcode rc;
+    CURL *c;
     init_curl();
-    memset(&s, 0, sizeof s);
-    s.out = out;
     interrupted = 0;
     if (!(c = api_handle(method, path, text, &hdr))) {
         free(text);
         return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "http client");
     }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_plain);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 600L);
+    s->curl = c;
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+    if (timeout_s > 0)
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
     rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
+    if (rc != CURLE_OK && !s->stopped)
         st = transport_error(rc);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     curl_slist_free_all(hdr);
     curl_easy_cleanup(c);
     free(text);
     return st;
+}
+
+xllm_status cli_api_call(const char *method, const char *path, const json_t *body, long *status, xllm_buf *out)
+{
+    api_sink s;
+    memset(&s, 0, sizeof s);
+    s.out = out;
+    return perform(method, path, body, &s, sink_plain, 600, status);
 }
 
 /* The "error" of an error reply ({"error": "..."} or {"error": {"message": ...}}). */
@@ -197,40 +207,21 @@ static xllm_status reply_error(long status, const xllm_buf *b)
 xllm_status cli_api_stream(const char *path, const json_t *body, int (*on_line)(void *user, json_t *line),
                            void *user)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    struct curl_slist *hdr = NULL;
     api_sink s;
-    CURL *c;
-    CURLcode rc;
-    xllm_status st = XLLM_OK;
-    init_curl();
+    long status = 0;
+    xllm_status st;
     memset(&s, 0, sizeof s);
     xllm_buf_init(&s.line, API_MAX_LINE);
     xllm_buf_init(&s.err, 1u << 20);
     s.on_line = on_line;
     s.user = user;
-    interrupted = 0;
-    if (!(c = api_handle("POST", path, text, &hdr))) {
-        free(text);
-        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "http client");
-    }
-    s.curl = c;
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_stream);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    rc = curl_easy_perform(c);
-    if (!s.status)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &s.status);
-    if (s.status >= 400)
-        st = reply_error(s.status, &s.err);
-    else if (rc == CURLE_OK || s.stopped)
+    st = perform("POST", path, body, &s, sink_stream, 0, &status);
+    if (status >= 400)
+        st = reply_error(status, &s.err);
+    else if (st == XLLM_OK)
         deliver_line(&s); /* a last line without a newline */
-    else
-        st = transport_error(rc);
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
     xllm_buf_free(&s.line);
     xllm_buf_free(&s.err);
-    free(text);
     return st;
 }
 
