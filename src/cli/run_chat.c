@@ -2,12 +2,9 @@
  * an in-process instance (chat template, or plain continuation). */
 #include "cli/run_chat.h"
 
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -15,6 +12,7 @@
 #include "cli/api_client.h"
 #include "cli/common.h"
 #include "cli/measure.h"
+#include "server/params.h"
 #include "store/modelfile.h"
 
 static volatile sig_atomic_t stop_answer;
@@ -176,31 +174,18 @@ static void on_local_event(void *user, const xllm_gen_event *ev)
         xllm_sched_cancel(s->in->sched, s->id);
 }
 
-static double opt_num(const run_chat *c, const char *k, double def)
+/* The request's parameters as the server derives them for /api/chat: Ollama's
+ * defaults, then the session's options (/set parameter), every Ollama option
+ * name decoded by the same code (server/params.c). */
+static xllm_status local_params(const run_chat *c, srv_gen_req *g)
 {
-    json_t *v = json_object_get(c->options, k);
-    return json_is_number(v) ? json_number_value(v) : def;
-}
-
-/* Ollama's defaults, overridden by /set parameter. */
-static xllm_gen_params local_params(const run_chat *c)
-{
-    xllm_gen_params g = xllm_gen_params_default();
-    g.sampling = xllm_sampler_defaults();
-    g.sampling.temperature = (float)opt_num(c, "temperature", 0.8);
-    g.sampling.top_k = (int32_t)opt_num(c, "top_k", 40);
-    g.sampling.top_p = (float)opt_num(c, "top_p", 0.9);
-    g.sampling.min_p = (float)opt_num(c, "min_p", 0.0);
-    g.sampling.typical_p = (float)opt_num(c, "typical_p", 1.0);
-    g.sampling.repeat_penalty = (float)opt_num(c, "repeat_penalty", 1.1);
-    g.sampling.presence_penalty = (float)opt_num(c, "presence_penalty", 0.0);
-    g.sampling.frequency_penalty = (float)opt_num(c, "frequency_penalty", 0.0);
-    g.sampling.penalty_last_n = (int32_t)opt_num(c, "repeat_last_n", 64);
-    g.sampling.seed = json_is_number(json_object_get(c->options, "seed"))
-                          ? (uint64_t)opt_num(c, "seed", 0)
-                          : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    g.max_tokens = (int32_t)opt_num(c, "num_predict", -1);
-    return g;
+    srv_err e;
+    json_t *root = json_pack("{s:s,s:O}", "model", c->model, "options", c->options);
+    int bad;
+    srv_gen_req_init(g, SRV_API_OLLAMA);
+    bad = !root || srv_decode_ollama(root, g, &e);
+    json_decref(root);
+    return bad ? xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "%s", root ? e.msg : "out of memory") : XLLM_OK;
 }
 
 /* The prompt: the chat template over the history, or the user's text alone. */
@@ -224,7 +209,7 @@ static xllm_status local_prompt(run_chat *c, const char *text, int32_t **ids, si
 static xllm_status local_turn(run_chat *c, const char *text, xllm_buf *answer, json_t **final)
 {
     local_state s;
-    xllm_gen_params g = local_params(c);
+    srv_gen_req g;
     int32_t *ids = NULL;
     size_t n = 0;
     xllm_status st;
@@ -233,11 +218,12 @@ static xllm_status local_turn(run_chat *c, const char *text, xllm_buf *answer, j
     s.answer = answer;
     s.in = c->in;
     *final = NULL;
-    if ((st = local_prompt(c, text, &ids, &n)) == XLLM_OK &&
-        (st = xllm_sched_submit(c->in->sched, ids, (int32_t)n, &g, on_local_event, &s, &s.id)) == XLLM_OK)
+    if ((st = local_params(c, &g)) == XLLM_OK && (st = local_prompt(c, text, &ids, &n)) == XLLM_OK &&
+        (st = xllm_sched_submit(c->in->sched, ids, (int32_t)n, &g.params, on_local_event, &s, &s.id)) == XLLM_OK)
         while (st == XLLM_OK && !xllm_sched_idle(c->in->sched))
             st = xllm_sched_step(c->in->sched);
     xllm_free(ids);
+    srv_gen_req_free(&g);
     if (st == XLLM_OK && s.fin.finish == XLLM_FINISH_ERROR)
         st = xllm_fail(XLLM_ERR_INTERNAL, "%s", s.fin.error ? s.fin.error : "generation failed");
     if (st == XLLM_OK)
