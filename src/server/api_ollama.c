@@ -447,8 +447,6 @@ void srv_ollama_chat(srv_req *r)
     srv_err e;
     srv_model *md;
     oll_state *st;
-    char *text = NULL;
-    size_t len = 0;
     srv_tools tools;
     memset(&tools, 0, sizeof tools);
     srv_gen_req_init(&g, SRV_API_OLLAMA);
@@ -468,11 +466,8 @@ void srv_ollama_chat(srv_req *r)
     if (srv_decode_messages(in, NULL, "messages", &msgs, &e))
         goto fail;
     apply_system(md, msgs);
-    if (srv_tools_begin(md, root, SRV_API_OLLAMA, msgs, &tools, &g, &e) ||
-        srv_render_chat_tools(md, msgs, srv_tools_active(&tools) ? tools.tools : NULL, 1, &text, &len,
-                              &g.add_special, &e))
+    if (srv_tools_begin(md, root, SRV_API_OLLAMA, msgs, &tools, &g, &e))
         goto fail;
-    srv_gen_req_set_prompt(&g, text, len);
     if (!(st = xllm_calloc(1, sizeof *st))) {
         srv_err_set(&e, 500, "", NULL, "out of memory");
         goto fail;

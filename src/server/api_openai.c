@@ -418,14 +418,9 @@ static void oai_generate(srv_req *r, int chat)
     if (!(md = srv_req_model(r, g.model)))
         goto out;
     if (chat) {
-        char *prompt = NULL;
-        size_t len = 0;
         if (srv_decode_messages(json_object_get(root, "messages"), NULL, "messages", &msgs, &e) ||
-            srv_tools_begin(md, root, SRV_API_OPENAI, msgs, &tools, &g, &e) ||
-            srv_render_chat_tools(md, msgs, srv_tools_active(&tools) ? tools.tools : NULL, 1, &prompt, &len,
-                                  &g.add_special, &e))
+            srv_tools_begin(md, root, SRV_API_OPENAI, msgs, &tools, &g, &e))
             goto fail;
-        srv_gen_req_set_prompt(&g, prompt, len);
     } else {
         json_t *p = json_object_get(root, "prompt");
         const xllm_tokenizer *tok = NULL;

@@ -346,21 +346,25 @@ int srv_tools_begin(srv_model *md, json_t *root, srv_api api, json_t *msgs, srv_
                     srv_err *e)
 {
     const char *root_rule, *const *triggers;
-    char *gbnf;
+    char *gbnf, *prompt = NULL;
+    size_t len = 0;
     int n;
     if (srv_tools_decode(root, api, t, e))
         return -1;
-    if (!srv_tools_active(t))
-        return 0;
-    if (g->grammar)
-        return srv_err_set(e, 400, "tools", NULL, "'tools' cannot be combined with a response format or grammar");
-    if (srv_tools_setup(t, srv_model_chat_template(md), msgs, e) ||
-        srv_tools_grammar(t, &gbnf, &root_rule, &triggers, &n, e))
+    if (srv_tools_active(t)) {
+        if (g->grammar)
+            return srv_err_set(e, 400, "tools", NULL, "'tools' cannot be combined with a response format or grammar");
+        if (srv_tools_setup(t, srv_model_chat_template(md), msgs, e) ||
+            srv_tools_grammar(t, &gbnf, &root_rule, &triggers, &n, e))
+            return -1;
+        g->grammar = gbnf;
+        g->params.grammar = gbnf;
+        g->params.grammar_root = root_rule;
+        g->params.grammar_triggers = triggers;
+        g->params.n_grammar_triggers = n;
+    }
+    if (srv_render_chat_tools(md, msgs, srv_tools_active(t) ? t->tools : NULL, 1, &prompt, &len, &g->add_special, e))
         return -1;
-    g->grammar = gbnf;
-    g->params.grammar = gbnf;
-    g->params.grammar_root = root_rule;
-    g->params.grammar_triggers = triggers;
-    g->params.n_grammar_triggers = n;
+    srv_gen_req_set_prompt(g, prompt, len);
     return 0;
 }

@@ -64,10 +64,10 @@ int srv_tools_grammar(const srv_tools *t, char **gbnf, const char **root, const 
 json_t *srv_tools_parse(const srv_tools *t, const char *text, size_t len, size_t *content_len, json_t **content);
 
 struct srv_model;
-/* Everything a chat request with tools needs before it starts: decode the
- * tools from root, pick the format from the model's template, add the
- * generic tool prompt to msgs when the template knows no tools, and set the
- * call grammar (root, lazy triggers) on g. */
+/* A chat request's prompt, with its tools: decode the tools from root, pick
+ * the format from the model's template, add the generic tool prompt to msgs
+ * when the template knows no tools, set the call grammar (root, lazy
+ * triggers) on g, and render msgs (with the tools) into g's prompt. */
 int srv_tools_begin(struct srv_model *md, json_t *root, srv_api api, json_t *msgs, srv_tools *t, srv_gen_req *g,
                     srv_err *e);
 
