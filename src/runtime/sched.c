@@ -153,16 +153,18 @@ static void q_remove(queue *q, seq *s)
 
 /* ---- creation ---- */
 
+/* Bound on the bytes one token's text can release: a token's piece is never
+ * longer than its stored text (byte tokens, SPM's U+2581 and byte-level BPE
+ * all shrink when decoded), plus a character held back by the detokenizer. */
 static int32_t longest_piece(const xllm_tokenizer *tok, int32_t n_vocab)
 {
-    char buf[8];
     int32_t best = 16;
     for (int32_t i = 0; i < n_vocab; i++) {
-        int32_t n = xllm_token_to_piece(tok, i, 0, buf, sizeof buf);
-        if (n > best)
-            best = n;
+        size_t n = 0;
+        if (xllm_tokenizer_token_text(tok, i, &n) && (int32_t)n > best)
+            best = (int32_t)n;
     }
-    return best + 8; /* + bytes of a character held back by the detokenizer */
+    return best + 8;
 }
 
 static xllm_status check_params(xllm_sched_params *p, int32_t n_blocks, int32_t max_batch, int32_t n_ctx_train)
