@@ -24,7 +24,7 @@ else
 endif
 CFLAGS ?=
 CFLAGS += $(CFLAGS_BASE) $(OPT)
-LDLIBS := -ljansson -lpcre2-8 -lutf8proc -lcrypto -lmicrohttpd -lcurl -lz -ledit -ldl -lm -pthread
+LDLIBS := -ljansson -lyaml -lpcre2-8 -lutf8proc -lcrypto -lmicrohttpd -lcurl -lz -ledit -ldl -lm -pthread
 
 # Per-file ISA flags: kernels named *_avx2.c / *_avx512.c are compiled for that
 # ISA and only called after the start-up CPU check.

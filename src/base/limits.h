@@ -180,6 +180,12 @@
 #define XLLM_SERVER_CONN_MEMORY (8u << 10)
 /* server: bytes a streaming response hands MHD per call (a few SSE events). */
 #define XLLM_SERVER_STREAM_BLOCK 2048
+/* log file: rotated files kept by size rotation (PATH.1 .. PATH.N). */
+#define XLLM_LOG_KEEP 5
+/* server: largest config file (~/.xllm/config.yaml is a few hundred bytes). */
+#define XLLM_SERVER_MAX_CONFIG (1u << 20)
+/* server: models in the preload list (each one is a runner). */
+#define XLLM_SERVER_MAX_PRELOAD 64
 /* server: graceful shutdown waits this long for running requests (SPEC S-2). */
 #define XLLM_SERVER_SHUTDOWN_S 30
 /* Runner protocol: largest frame payload. A 1M-token prompt as JSON is ~8 MB;

@@ -1,6 +1,8 @@
 /* cmd_serve.c - `xllm serve`: the HTTP server (OpenAI, Ollama, Anthropic,
  * xllm APIs) in the foreground until SIGINT/SIGTERM (graceful, 30 s), a
- * second signal exits at once. Models: --model NAME=PATH, repeatable. */
+ * second signal exits at once. Models: --model NAME=PATH, repeatable. The
+ * settings come from server/config.h's table (flags, XLLM_* variables,
+ * ~/.xllm/config.yaml or --config FILE). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +13,9 @@
 #include "base/log.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "server/config.h"
 #include "server/http.h"
+#include "server/preload.h"
 #include "xllm/engine.h"
 
 static volatile sig_atomic_t n_signals;
@@ -21,17 +25,6 @@ static void on_signal(int sig)
     (void)sig;
     if (++n_signals >= 2)
         _exit(130); /* runners exit with their parent */
-}
-
-static int parse_kv_type(const char *s, int32_t *out)
-{
-    static const char *const names[] = {"f16", "q8_0", "f32"};
-    for (int i = 0; i < XLLM_KV_TYPE_COUNT; i++)
-        if (!strcmp(s, names[i])) {
-            *out = i;
-            return 0;
-        }
-    return -1;
 }
 
 /* Take every "--model NAME=PATH" / "--model=NAME=PATH" out of argv. */
@@ -63,64 +56,146 @@ static int take_models(int *argc, char **argv, const char **specs, int max, int 
     return 0;
 }
 
+static const char *env_get(const char *name) { return getenv(name); }
+
+/* The settings: defaults < config file < environment < flags (flag_vals[i]
+ * is the text given for key i, or NULL). 0 ok, else the message is printed. */
+static int resolve_conf(srv_conf *c, const char *config_flag, const char *const *flag_vals, char *c_path, size_t cap)
+{
+    char buf[4096], where[80];
+    int required;
+    const char *path = srv_conf_path(config_flag, buf, sizeof buf, &required);
+    if (srv_conf_init(c))
+        goto fail;
+    if (path && srv_conf_load_file(c, path))
+        goto fail;
+    if (srv_conf_load_env(c, env_get))
+        goto fail;
+    for (int i = 0; i < srv_conf_n_keys(); i++) {
+        const srv_conf_key *k = srv_conf_key_at(i);
+        if (!flag_vals[i])
+            continue;
+        snprintf(where, sizeof where, "--%s", k->flag);
+        if (srv_conf_set(c, k, flag_vals[i], SRV_CONF_FLAG, where))
+            goto fail;
+    }
+    snprintf(c_path, cap, "%s", path ? path : "");
+    return 0;
+fail:
+    fprintf(stderr, "xllm serve: %s\n", xllm_last_error());
+    return -1;
+}
+
+/* Log where each setting other than a default came from; warn about the
+ * ones accepted but not acted on yet. */
+static void log_conf(const srv_conf *c, const char *path)
+{
+    char buf[4096];
+    if (path[0])
+        XLLM_INFO("xllm serve: config file %s", path);
+    for (int i = 0; i < srv_conf_n_keys(); i++) {
+        const srv_conf_key *k = srv_conf_key_at(i);
+        if (c->src[i] == SRV_CONF_DEFAULT)
+            continue;
+        if (k->unused)
+            XLLM_WARN("xllm serve: %s is accepted but not used yet (from the %s)", k->path,
+                      srv_conf_src_name((srv_conf_src)c->src[i]));
+        else
+            XLLM_INFO("xllm serve: %s = %s (from the %s)", k->path,
+                      strcmp(k->path, "server.api_key") ? srv_conf_value_text(c, k, buf, sizeof buf) : "(set)",
+                      srv_conf_src_name((srv_conf_src)c->src[i]));
+    }
+}
+
+static int32_t kv_type_of(const char *s)
+{
+    static const char *const names[] = {"f16", "q8_0", "f32"};
+    for (int i = 0; i < XLLM_KV_TYPE_COUNT; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    return 0; /* the table allows only the names above */
+}
+
+/* srv_cfg borrowing c's strings. */
+static void server_cfg(const srv_conf *c, const char *bin, srv_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->host = c->host[0] ? c->host : "127.0.0.1";
+    cfg->port = (int)c->port;
+    cfg->http_threads = (int)c->http_threads;
+    cfg->api_key = c->api_key[0] ? c->api_key : NULL;
+    cfg->cors_origin = c->cors_origins;
+    cfg->no_gzip = !c->gzip;
+    cfg->allowed_hosts = c->allowed_hosts;
+    cfg->models.xllm_bin = getenv("XLLM_BIN") ? getenv("XLLM_BIN") : bin;
+    cfg->models.n_threads = (int32_t)c->threads;
+    cfg->models.kv_type = kv_type_of(c->kv_type);
+    cfg->models.n_ctx = (int32_t)c->ctx_size;
+    cfg->models.idle_timeout_s = c->idle_timeout;
+    cfg->models.max_running = (int32_t)c->max_batch;
+    cfg->models.max_waiting = (int32_t)c->max_queue;
+    cfg->models.device = strcmp(c->device, "auto") ? c->device : NULL;
+    cfg->models.run_dir = getenv("XDG_RUNTIME_DIR") ? getenv("XDG_RUNTIME_DIR") : "/tmp";
+}
+
+/* The log file of the settings, when one is named. */
+static int open_log(const srv_conf *c)
+{
+    int daily;
+    uint64_t max_bytes;
+    if (!c->log_file[0])
+        return 0;
+    srv_conf_rotation(c->log_rotation, &daily, &max_bytes);
+    if (xllm_log_open_file(c->log_file, daily, max_bytes)) {
+        fprintf(stderr, "xllm serve: %s\n", xllm_last_error());
+        return -1;
+    }
+    XLLM_INFO("xllm serve: logging to %s (rotation %s)", c->log_file, c->log_rotation);
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    const char *host = "127.0.0.1", *kv = "f16", *cors = "*", *allowed = NULL;
-    int port = 32769, threads = 0, http_threads = 4, ctx = 0, n_pos = 0, n_models = 0;
-    double keep_alive = 300;
-    const char *specs[XLLM_SERVER_MAX_MODELS];
-    const char *pos[1];
-    const xllm_opt opts[] = {
-        {"host", XLLM_OPT_STR, &host, "address to listen on (default 127.0.0.1)"},
-        {"port", XLLM_OPT_INT, &port, "port (default 32769; 0 picks a free one)"},
-        {"threads", XLLM_OPT_INT, &threads, "compute threads per runner (default: one per CPU)"},
-        {"http-threads", XLLM_OPT_INT, &http_threads, "HTTP threads (default 4)"},
-        {"kv-type", XLLM_OPT_STR, &kv, "KV cache type: f16 (default), q8_0, f32"},
-        {"ctx", XLLM_OPT_INT, &ctx, "context length per request (default: the model's)"},
-        {"keep-alive", XLLM_OPT_FLOAT, &keep_alive, "seconds an idle model stays loaded (default 300; < 0 forever)"},
-        {"cors", XLLM_OPT_STR, &cors, "Access-Control-Allow-Origin (default *)"},
-        {"allow-host", XLLM_OPT_STR, &allowed, "extra Host names accepted, comma separated"},
-    };
+    const char *config_path = NULL, *flag_vals[64] = {0}, *specs[XLLM_SERVER_MAX_MODELS], *pos[1];
+    xllm_opt opts[66];
+    int n_opts = 0, n_pos = 0, n_models = 0, rc;
+    srv_conf conf;
     srv_cfg cfg;
     srv *s = NULL;
-    xllm_status st;
-    int32_t kv_type = 0;
-    char bin[4096];
+    srv_preload *pre = NULL;
+    char bin[4096], conf_path[4096];
     ssize_t bl;
     struct sigaction sa;
-    int rc;
 
     if (!getenv("XLLM_LOG"))
         xllm_log_set_level(XLLM_LOG_INFO); /* a server logs every request (SPEC S-6) */
+    opts[n_opts++] = (xllm_opt){"config", XLLM_OPT_STR, &config_path,
+                                "config file (default ~/.xllm/config.yaml when it exists; XLLM_CONFIG)"};
+    for (int i = 0; i < srv_conf_n_keys(); i++) {
+        const srv_conf_key *k = srv_conf_key_at(i);
+        if (k->flag)
+            opts[n_opts++] = (xllm_opt){k->flag, XLLM_OPT_STR, &flag_vals[i], k->help};
+    }
     if (take_models(&argc, argv, specs, XLLM_SERVER_MAX_MODELS, &n_models))
         return 2;
-    rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 0, &n_pos,
-                         "xllm serve [--host H] [--port P] [--model NAME=PATH]... [--threads N] [--kv-type T] [--ctx N]");
+    rc = xllm_args_parse(argc, argv, opts, n_opts, pos, 0, &n_pos,
+                         "xllm serve [--config FILE] [--host H] [--port P] [--model NAME=PATH]... [--preload NAME,...]");
     if (rc)
         return rc == 1 ? 0 : 2;
-    if (parse_kv_type(kv, &kv_type)) {
-        fprintf(stderr, "xllm serve: --kv-type '%s': expected f16, q8_0 or f32\n", kv);
+    if (resolve_conf(&conf, config_path, flag_vals, conf_path, sizeof conf_path)) {
+        srv_conf_free(&conf);
         return 2;
     }
-    if (port < 0 || port > 65535) {
-        fprintf(stderr, "xllm serve: --port %d is not a port\n", port);
+    if (open_log(&conf)) {
+        srv_conf_free(&conf);
         return 2;
     }
+    log_conf(&conf, conf_path);
+    if (conf.models_dir[0])
+        setenv("XLLM_MODELS_DIR", conf.models_dir, 1); /* the store reads it */
     bl = readlink("/proc/self/exe", bin, sizeof bin - 1);
     bin[bl > 0 ? bl : 0] = '\0';
-    memset(&cfg, 0, sizeof cfg);
-    cfg.host = host;
-    cfg.port = port;
-    cfg.http_threads = http_threads;
-    cfg.api_key = getenv("XLLM_API_KEY");
-    cfg.cors_origin = cors;
-    cfg.allowed_hosts = allowed ? allowed : getenv("XLLM_ALLOWED_HOSTS");
-    cfg.models.xllm_bin = getenv("XLLM_BIN") ? getenv("XLLM_BIN") : (bin[0] ? bin : argv[0]);
-    cfg.models.n_threads = threads;
-    cfg.models.kv_type = kv_type;
-    cfg.models.n_ctx = ctx;
-    cfg.models.idle_timeout_s = keep_alive;
-    cfg.models.run_dir = getenv("XDG_RUNTIME_DIR") ? getenv("XDG_RUNTIME_DIR") : "/tmp";
+    server_cfg(&conf, bin[0] ? bin : argv[0], &cfg);
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -129,27 +204,32 @@ int cmd_serve(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((st = srv_new(&cfg, &s))) {
+    rc = 1;
+    if (srv_new(&cfg, &s)) {
         fprintf(stderr, "xllm serve: %s\n", xllm_last_error());
-        return 1;
+        goto out;
     }
     for (int i = 0; i < n_models; i++) {
         char name[256];
         const char *eq = strchr(specs[i], '=');
         if (!eq || eq == specs[i] || !eq[1] || (size_t)(eq - specs[i]) >= sizeof name) {
             fprintf(stderr, "xllm serve: --model '%s': expected NAME=PATH\n", specs[i]);
-            srv_free(s, 0);
-            return 2;
+            rc = 2;
+            goto out;
         }
         snprintf(name, sizeof name, "%.*s", (int)(eq - specs[i]), specs[i]);
-        if ((st = srv_models_add(srv_get_models(s), name, eq + 1))) {
+        if (srv_models_add(srv_get_models(s), name, eq + 1)) {
             fprintf(stderr, "xllm serve: %s\n", xllm_last_error());
-            srv_free(s, 0);
-            return 1;
+            goto out;
         }
     }
     srv_models_sync_store(srv_get_models(s)); /* the store's models; --model names win */
-    printf("xllm serve: listening on http://%s:%d\n", strchr(host, ':') ? "[::1]" : host, srv_port(s));
+    if (srv_preload_start(srv_get_models(s), conf.preload, &pre)) {
+        fprintf(stderr, "xllm serve: %s\n", xllm_last_error());
+        rc = 2;
+        goto out;
+    }
+    printf("xllm serve: listening on http://%s:%d\n", strchr(cfg.host, ':') ? "[::1]" : cfg.host, srv_port(s));
     if (srv_models_count(srv_get_models(s)) == 0)
         printf("xllm serve: no models yet; restart with --model NAME=PATH (e.g. --model kjv=models/kjv-demo.gguf)\n");
     for (int i = 0; i < n_models; i++)
@@ -159,6 +239,12 @@ int cmd_serve(int argc, char **argv)
         pause();
     XLLM_INFO("xllm serve: stopping (finishing running requests, at most %d s; a second signal exits at once)",
               XLLM_SERVER_SHUTDOWN_S);
-    srv_free(s, XLLM_SERVER_SHUTDOWN_S);
-    return 0;
+    rc = 0;
+out:
+    srv_preload_join(pre);
+    if (s)
+        srv_free(s, rc ? 0 : XLLM_SERVER_SHUTDOWN_S);
+    xllm_log_close_file();
+    srv_conf_free(&conf);
+    return rc;
 }

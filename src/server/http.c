@@ -121,10 +121,33 @@ const char *srv_req_header(srv_req *r, const char *name)
 
 /* ---- replies ---- */
 
+/* Access-Control-Allow-Origin: "*", or the request's Origin when it is in
+ * the configured list (comma separated), else none. */
+static const char *cors_allow(srv_req *r)
+{
+    const char *list = r->s->cors_origin, *o = srv_req_header(r, "Origin"), *p;
+    size_t n;
+    if (!strcmp(list, "*"))
+        return list;
+    if (!o || !o[0])
+        return NULL;
+    n = strlen(o);
+    for (p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && !strncmp(p, o, n))
+            return o;
+        p += len + (comma ? 1 : 0);
+    }
+    return NULL;
+}
+
 static void add_common_headers(srv_req *r, struct MHD_Response *resp)
 {
+    const char *allow = cors_allow(r);
     MHD_add_response_header(resp, "X-Request-ID", r->id);
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->s->cors_origin);
+    if (allow)
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", allow);
     MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Request-ID");
     if (strcmp(r->s->cors_origin, "*") != 0)
         MHD_add_response_header(resp, "Vary", "Origin");
@@ -176,7 +199,7 @@ void srv_reply_raw(srv_req *r, int status, const char *content_type, const char 
     }
     r->replied = 1;
     r->status = status;
-    if (len >= SRV_GZIP_MIN && accepts_gzip(r) && gzip_buf(data, len, &gz, &gz_len) == 0) {
+    if (len >= SRV_GZIP_MIN && !r->s->no_gzip && accepts_gzip(r) && gzip_buf(data, len, &gz, &gz_len) == 0) {
         resp = MHD_create_response_from_buffer(gz_len, gz, MHD_RESPMEM_MUST_COPY);
         xllm_free(gz);
         if (resp) {
@@ -541,7 +564,8 @@ xllm_status srv_new(const srv_cfg *cfg, srv **out)
     if (!s)
         return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "server");
     snprintf(s->host, sizeof s->host, "%s", cfg->host && cfg->host[0] ? cfg->host : "127.0.0.1");
-    snprintf(s->cors_origin, sizeof s->cors_origin, "%s", cfg->cors_origin ? cfg->cors_origin : "*");
+    snprintf(s->cors_origin, sizeof s->cors_origin, "%s", cfg->cors_origin && cfg->cors_origin[0] ? cfg->cors_origin : "*");
+    s->no_gzip = cfg->no_gzip;
     snprintf(s->api_key, sizeof s->api_key, "%s", cfg->api_key ? cfg->api_key : "");
     snprintf(s->allowed_hosts, sizeof s->allowed_hosts, "%s", cfg->allowed_hosts ? cfg->allowed_hosts : "");
     s->wildcard = !strcmp(s->host, "0.0.0.0") || !strcmp(s->host, "::");

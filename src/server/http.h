@@ -30,7 +30,8 @@ typedef struct srv_cfg {
     int port;                  /* default 32769; 0 picks a free one */
     int http_threads;          /* MHD thread pool (default 4) */
     const char *api_key;       /* bearer token or NULL (XLLM_API_KEY) */
-    const char *cors_origin;   /* Access-Control-Allow-Origin (default "*") */
+    const char *cors_origin;   /* "*" (default) or the allowed origins, comma separated */
+    int no_gzip;               /* 1: never gzip responses (server.gzip false) */
     const char *allowed_hosts; /* extra Host names, comma separated (XLLM_ALLOWED_HOSTS) */
     srv_models_cfg models;
 } srv_cfg;

@@ -23,7 +23,8 @@ struct srv {
     char host[256];
     int port;
     int wildcard;
-    char cors_origin[256];
+    char cors_origin[1024]; /* "*" or allowed origins, comma separated */
+    int no_gzip;
     char api_key[256];
     char allowed_hosts[1024];
     double t_start;

@@ -29,6 +29,9 @@ typedef struct srv_models_cfg {
     int32_t n_ctx;           /* <= 0: model's */
     double idle_timeout_s;   /* default keep_alive (300) */
     const char *run_dir;     /* sockets and runner logs */
+    int32_t max_running;     /* sequences per runner batch (<= 0: runner default 16) */
+    int32_t max_waiting;     /* queued requests per runner (<= 0: runner default 1000) */
+    const char *device;      /* runner device ("cpu", "cuda:N") or NULL: the runner's default */
 } srv_models_cfg;
 
 xllm_status srv_models_new(const srv_models_cfg *cfg, srv_models **out);
