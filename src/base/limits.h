@@ -184,6 +184,9 @@
 #define XLLM_LOG_KEEP 5
 /* server: largest config file (~/.xllm/config.yaml is a few hundred bytes). */
 #define XLLM_SERVER_MAX_CONFIG (1u << 20)
+/* server: YAML nesting in the config file (its layout needs 4; libyaml's
+ * loader is quadratic in depth, so a hostile file is stopped early). */
+#define XLLM_SERVER_MAX_CONFIG_DEPTH 16
 /* server: models in the preload list (each one is a runner). */
 #define XLLM_SERVER_MAX_PRELOAD 64
 /* server: graceful shutdown waits this long for running requests (SPEC S-2). */

@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "server/http.h"
+#include "server/layer_params.h"
 
 typedef struct ant_state {
     char id[64];
@@ -126,8 +127,11 @@ static int ant_prompt(srv_req *r, json_t *root, srv_gen_req *g, srv_model **md, 
         return -1;
     if (!(*md = srv_req_model(r, g->model)))
         return 1;
+    if (srv_layer_params_apply(srv_model_params_json(*md), SRV_LAYER_ANTHROPIC, root, g, e))
+        return -1;
     if (srv_decode_messages(json_object_get(root, "messages"), json_object_get(root, "system"), "messages", &msgs, e))
         return -1;
+    srv_layer_system_apply(srv_model_system(*md), msgs);
     if (srv_render_chat(*md, msgs, 1, &text, &len, &g->add_special, e)) {
         json_decref(msgs);
         return -1;

@@ -10,6 +10,7 @@
 #include "base/limits.h"
 #include "cli/commands.h"
 #include "server/http.h"
+#include "server/layer_params.h"
 #include "server/tools.h"
 
 typedef struct oai_choice {
@@ -417,9 +418,13 @@ static void oai_generate(srv_req *r, int chat)
         goto fail;
     if (!(md = srv_req_model(r, g.model)))
         goto out;
+    if (srv_layer_params_apply(srv_model_params_json(md), SRV_LAYER_OPENAI, root, &g, &e))
+        goto fail;
     if (chat) {
-        if (srv_decode_messages(json_object_get(root, "messages"), NULL, "messages", &msgs, &e) ||
-            srv_tools_begin(md, root, SRV_API_OPENAI, msgs, &tools, &g, &e))
+        if (srv_decode_messages(json_object_get(root, "messages"), NULL, "messages", &msgs, &e))
+            goto fail;
+        srv_layer_system_apply(srv_model_system(md), msgs);
+        if (srv_tools_begin(md, root, SRV_API_OPENAI, msgs, &tools, &g, &e))
             goto fail;
     } else {
         json_t *p = json_object_get(root, "prompt");

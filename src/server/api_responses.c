@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "server/http_internal.h"
+#include "server/layer_params.h"
 
 typedef struct rsp_state {
     srv *s;
@@ -237,6 +238,8 @@ void srv_openai_responses(srv_req *r)
     }
     if (!(md = srv_req_model(r, g.model)))
         goto out;
+    if (srv_layer_params_apply(srv_model_params_json(md), SRV_LAYER_RESPONSES, root, &g, &e))
+        goto fail;
     input = json_object_get(root, "input");
     if (json_is_string(input)) {
         items = json_pack("[{s:s, s:O}]", "role", "user", "content", input);
@@ -289,6 +292,7 @@ void srv_openai_responses(srv_req *r)
             json_array_insert_new(msgs, 0, sys);
         }
     }
+    srv_layer_system_apply(srv_model_system(md), msgs);
     if (srv_render_chat(md, msgs, 1, &text, &len, &g.add_special, &e))
         goto fail;
     srv_gen_req_set_prompt(&g, text, len);

@@ -569,6 +569,40 @@ static xllm_status parse_error(yaml_parser_t *p, const char *name)
                      p->context ? " " : "", p->context ? p->context : "");
 }
 
+/* Nesting deeper than any settings file needs is refused from the event
+ * stream first: libyaml's document loader takes quadratic time on deep
+ * nesting (200,000 levels: minutes). */
+static xllm_status check_depth(const char *name, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    xllm_status st = XLLM_OK;
+    int depth = 0;
+    if (!yaml_parser_initialize(&parser))
+        return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "%s: YAML parser", name);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    for (;;) {
+        yaml_event_type_t t;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            st = parse_error(&parser, name);
+            break;
+        }
+        t = ev.type;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > XLLM_SERVER_MAX_CONFIG_DEPTH)
+                st = xllm_fail(XLLM_ERR_LIMIT, "%s:%zu:%zu: nested deeper than %d levels", name,
+                               ev.start_mark.line + 1, ev.start_mark.column + 1, XLLM_SERVER_MAX_CONFIG_DEPTH);
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (st || t == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&parser);
+    return st;
+}
+
 xllm_status srv_conf_load_yaml(srv_conf *c, const char *name, const char *text, size_t len)
 {
     yaml_parser_t parser;
@@ -578,6 +612,8 @@ xllm_status srv_conf_load_yaml(srv_conf *c, const char *name, const char *text, 
     yload y = {c, &doc, name};
     if (len > XLLM_SERVER_MAX_CONFIG)
         return xllm_fail(XLLM_ERR_LIMIT, "%s: larger than %u bytes", name, XLLM_SERVER_MAX_CONFIG);
+    if ((st = check_depth(name, text, len)))
+        return st;
     if (!yaml_parser_initialize(&parser))
         return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "%s: YAML parser", name);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
