@@ -24,7 +24,7 @@ static const srv_conf_key keys[] = {
     {"server.port", SRV_CONF_INT, 0, 65535, NULL, OFF(port), NULL, "port", "port (default 32769; 0 picks a free one)", 0},
     {"server.http_threads", SRV_CONF_INT, 1, 256, NULL, OFF(http_threads), "XLLM_HTTP_THREADS", "http-threads",
      "HTTP threads (default 4)", 0},
-    {"server.log_file", SRV_CONF_STR, 0, 0, NULL, OFF(log_file), "XLLM_LOG_FILE", "log-file",
+    {"server.log_file", SRV_CONF_PATH, 0, 0, NULL, OFF(log_file), "XLLM_LOG_FILE", "log-file",
      "also write the log to this file (default: stderr only)", 0},
     {"server.log_rotation", SRV_CONF_ROTATION, 0, 0, NULL, OFF(log_rotation), "XLLM_LOG_ROTATION", "log-rotation",
      "rotate the log file: daily (default), never, or a size like 100M", 0},
@@ -36,7 +36,7 @@ static const srv_conf_key keys[] = {
      "bearer token every request must carry (default: none)", 0},
     {"server.allowed_hosts", SRV_CONF_LIST, 0, 0, NULL, OFF(allowed_hosts), "XLLM_ALLOWED_HOSTS", "allow-host",
      "extra Host names accepted, comma separated", 0},
-    {"models.directory", SRV_CONF_STR, 0, 0, NULL, OFF(models_dir), "XLLM_MODELS_DIR", "models-dir",
+    {"models.directory", SRV_CONF_PATH, 0, 0, NULL, OFF(models_dir), "XLLM_MODELS_DIR", "models-dir",
      "model store directory (default ~/.xllm/models)", 0},
     {"models.preload", SRV_CONF_LIST, 0, 0, NULL, OFF(preload), "XLLM_PRELOAD", "preload",
      "models loaded at start, comma separated", 0},
@@ -59,7 +59,7 @@ static const srv_conf_key keys[] = {
      "compute threads per runner (default 0: one per CPU)", 0},
     {"gpu.device", SRV_CONF_ENUM, 0, 0, "auto|cpu|cuda|cuda:0|cuda:1|cuda:2|cuda:3|cuda:4|cuda:5|cuda:6|cuda:7",
      OFF(device), "XLLM_DEVICE", "device", "where runners compute (default auto: the runner's default)", 0},
-    {"images.directory", SRV_CONF_STR, 0, 0, NULL, OFF(images_dir), NULL, NULL, "image cache (not used yet)", 1},
+    {"images.directory", SRV_CONF_PATH, 0, 0, NULL, OFF(images_dir), NULL, NULL, "image cache (not used yet)", 1},
     {"images.ttl_hours", SRV_CONF_NUM, 0, BIG, NULL, OFF(images_ttl_hours), NULL, NULL,
      "hours images are kept (not used yet)", 1},
 };
@@ -113,7 +113,7 @@ static double *num_at(srv_conf *c, const srv_conf_key *k) { return (double *)((c
 
 static int is_text_type(srv_conf_type t)
 {
-    return t == SRV_CONF_STR || t == SRV_CONF_ENUM || t == SRV_CONF_LIST || t == SRV_CONF_ROTATION ||
+    return t == SRV_CONF_STR || t == SRV_CONF_PATH || t == SRV_CONF_ENUM || t == SRV_CONF_LIST || t == SRV_CONF_ROTATION ||
            t == SRV_CONF_PRIORITY;
 }
 
@@ -313,7 +313,15 @@ xllm_status srv_conf_set(srv_conf *c, const srv_conf_key *k, const char *value, 
     if (check_value(k, value, &iv, &dv, why, sizeof why))
         return bad_value(origin, k, value, why);
     if (is_text_type(k->type)) {
-        char *s = xllm_strdup(value), **dst = str_at(c, k);
+        const char *home = getenv("HOME");
+        char *s, **dst = str_at(c, k);
+        if (k->type == SRV_CONF_PATH && !strncmp(value, "~/", 2) && home && home[0]) {
+            size_t n = strlen(home) + strlen(value);
+            if ((s = xllm_malloc(n)))
+                snprintf(s, n, "%s%s", home, value + 1);
+        } else {
+            s = xllm_strdup(value);
+        }
         if (!s)
             return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "config");
         xllm_free(*dst);
@@ -504,7 +512,7 @@ static xllm_status load_value(yload *y, const srv_conf_key *k, yaml_node_t *v)
             return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "%s: %s: must be a single value; allowed: %s", where, k->path,
                              allowed);
         }
-        if (is_null(v) && k->type != SRV_CONF_STR)
+        if (is_null(v) && k->type != SRV_CONF_STR && k->type != SRV_CONF_PATH)
             return bad_value(where, k, s, "is empty");
         return srv_conf_set(y->c, k, is_null(v) ? "" : s, SRV_CONF_FILE, where);
     }

@@ -16,6 +16,7 @@
 
 typedef enum srv_conf_type {
     SRV_CONF_STR,      /* any string */
+    SRV_CONF_PATH,     /* a file or directory; a leading "~/" is $HOME */
     SRV_CONF_INT,      /* integer in [lo, hi] */
     SRV_CONF_NUM,      /* number in [lo, hi] */
     SRV_CONF_BOOL,     /* true/false (yes/no, on/off, 1/0) */

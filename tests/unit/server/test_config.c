@@ -106,6 +106,15 @@ TEST(server_config_full_file)
     CHECK_EQ_STR(c.kv_type, "q8_0");
     CHECK_EQ_STR(c.device, "cuda:1");
     CHECK_EQ_STR(c.images_dir, "");
+    {
+        char want[512];
+        const char *home = getenv("HOME");
+        CHECK_OK(load(&c, "images:\n  directory: ~/img\nmodels:\n  directory: /abs/~/x\n"));
+        snprintf(want, sizeof want, "%s/img", home ? home : "");
+        if (home && home[0])
+            CHECK_EQ_STR(c.images_dir, want); /* a leading ~/ is $HOME */
+        CHECK_EQ_STR(c.models_dir, "/abs/~/x");
+    }
     CHECK_NEAR(c.images_ttl_hours, 2.5, 0);
     CHECK_EQ_INT(src_of(&c, "server.port"), SRV_CONF_FILE);
     CHECK_EQ_INT(src_of(&c, "inference.threads"), SRV_CONF_DEFAULT);
