@@ -179,7 +179,8 @@ int cmd_serve(int argc, char **argv)
     if (take_models(&argc, argv, specs, XLLM_SERVER_MAX_MODELS, &n_models))
         return 2;
     rc = xllm_args_parse(argc, argv, opts, n_opts, pos, 0, &n_pos,
-                         "xllm serve [--config FILE] [--host H] [--port P] [--model NAME=PATH]... [--preload NAME,...]");
+                         "[--config FILE] [--host H] [--port P] [--model NAME=PATH]... [--preload NAME,...]\n\n"
+                         "Settings: flag > XLLM_* variable > config file (~/.xllm/config.yaml) > default.");
     if (rc)
         return rc == 1 ? 0 : 2;
     if (resolve_conf(&conf, config_path, flag_vals, conf_path, sizeof conf_path)) {
