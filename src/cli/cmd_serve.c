@@ -1,6 +1,7 @@
 /* cmd_serve.c - `xllm serve`: the HTTP server (OpenAI, Ollama, Anthropic,
  * xllm APIs) in the foreground until SIGINT/SIGTERM (graceful, 30 s), a
- * second signal exits at once. Models: --model NAME=PATH, repeatable. */
+ * second signal exits at once. Models: --model NAME=PATH, repeatable; API
+ * keys: XLLM_API_KEY, --api-key SPEC (repeatable), --api-keys FILE. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "server/http.h"
+#include "server/keys.h"
 #include "xllm/engine.h"
 
 static volatile sig_atomic_t n_signals;
@@ -34,24 +36,27 @@ static int parse_kv_type(const char *s, int32_t *out)
     return -1;
 }
 
-/* Take every "--model NAME=PATH" / "--model=NAME=PATH" out of argv. */
-static int take_models(int *argc, char **argv, const char **specs, int max, int *n)
+/* Take every "--FLAG VALUE" / "--FLAG=VALUE" of a repeatable flag out of argv
+ * (flag "--model", what "NAME=PATH" for the messages). */
+static int take_repeated(int *argc, char **argv, const char *flag, const char *what, const char **specs, int max,
+                         int *n)
 {
     int o = 1;
+    size_t fl = strlen(flag);
     *n = 0;
     for (int i = 1; i < *argc; i++) {
         const char *v = NULL;
-        if (!strcmp(argv[i], "--model") && i + 1 < *argc)
+        if (!strcmp(argv[i], flag) && i + 1 < *argc)
             v = argv[++i];
-        else if (!strncmp(argv[i], "--model=", 8))
-            v = argv[i] + 8;
-        else if (!strcmp(argv[i], "--model")) {
-            fprintf(stderr, "xllm serve: --model needs NAME=PATH\n");
+        else if (!strncmp(argv[i], flag, fl) && argv[i][fl] == '=')
+            v = argv[i] + fl + 1;
+        else if (!strcmp(argv[i], flag)) {
+            fprintf(stderr, "xllm serve: %s needs %s\n", flag, what);
             return -1;
         }
         if (v) {
             if (*n == max) {
-                fprintf(stderr, "xllm serve: more than %d models\n", max);
+                fprintf(stderr, "xllm serve: more than %d %s\n", max, flag);
                 return -1;
             }
             specs[(*n)++] = v;
@@ -63,10 +68,34 @@ static int take_models(int *argc, char **argv, const char **specs, int max, int 
     return 0;
 }
 
+/* --api-key specs, then the lines of --api-keys FILE, into keys[*n]. */
+static int load_keys(const char **specs, int n_specs, const char *file, srv_key_cfg *keys, int *n)
+{
+    int n_file = 0;
+    *n = 0;
+    for (int i = 0; i < n_specs; i++) {
+        if (*n == XLLM_SERVER_MAX_KEYS || srv_key_parse(specs[i], &keys[*n])) {
+            fprintf(stderr, "xllm serve: --api-key #%d: %s\n", i + 1,
+                    *n == XLLM_SERVER_MAX_KEYS ? "too many keys" : xllm_last_error());
+            return -1;
+        }
+        (*n)++;
+    }
+    if (file && srv_keys_read_file(file, keys + *n, XLLM_SERVER_MAX_KEYS - 1 - *n, &n_file)) {
+        fprintf(stderr, "xllm serve: --api-keys: %s\n", xllm_last_error());
+        return -1;
+    }
+    *n += n_file;
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    const char *host = "127.0.0.1", *kv = "f16", *cors = "*", *allowed = NULL;
-    int port = 32769, threads = 0, http_threads = 4, ctx = 0, n_pos = 0, n_models = 0;
+    const char *host = "127.0.0.1", *kv = "f16", *cors = "*", *allowed = NULL, *keys_file = NULL;
+    int port = 32769, threads = 0, http_threads = 4, workers = XLLM_SERVER_WORKERS, ctx = 0, n_pos = 0, n_models = 0;
+    int n_key_specs = 0, n_keys = 0;
+    const char *key_specs[XLLM_SERVER_MAX_KEYS];
+    static srv_key_cfg keys[XLLM_SERVER_MAX_KEYS];
     double keep_alive = 300;
     const char *specs[XLLM_SERVER_MAX_MODELS];
     const char *pos[1];
@@ -75,6 +104,8 @@ int cmd_serve(int argc, char **argv)
         {"port", XLLM_OPT_INT, &port, "port (default 32769; 0 picks a free one)"},
         {"threads", XLLM_OPT_INT, &threads, "compute threads per runner (default: one per CPU)"},
         {"http-threads", XLLM_OPT_INT, &http_threads, "HTTP threads (default 4)"},
+        {"workers", XLLM_OPT_INT, &workers, "worker threads that start requests (default 8)"},
+        {"api-keys", XLLM_OPT_STR, &keys_file, "file of API keys, one KEY[:rpm=N,tpm=N,priority=batch] a line"},
         {"kv-type", XLLM_OPT_STR, &kv, "KV cache type: f16 (default), q8_0, f32"},
         {"ctx", XLLM_OPT_INT, &ctx, "context length per request (default: the model's)"},
         {"keep-alive", XLLM_OPT_FLOAT, &keep_alive, "seconds an idle model stays loaded (default 300; < 0 forever)"},
@@ -92,12 +123,21 @@ int cmd_serve(int argc, char **argv)
 
     if (!getenv("XLLM_LOG"))
         xllm_log_set_level(XLLM_LOG_INFO); /* a server logs every request (SPEC S-6) */
-    if (take_models(&argc, argv, specs, XLLM_SERVER_MAX_MODELS, &n_models))
+    if (take_repeated(&argc, argv, "--model", "NAME=PATH", specs, XLLM_SERVER_MAX_MODELS, &n_models) ||
+        take_repeated(&argc, argv, "--api-key", "KEY[:rpm=N,tpm=N,priority=batch]", key_specs, XLLM_SERVER_MAX_KEYS,
+                      &n_key_specs))
         return 2;
     rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 0, &n_pos,
-                         "xllm serve [--host H] [--port P] [--model NAME=PATH]... [--threads N] [--kv-type T] [--ctx N]");
+                         "xllm serve [--host H] [--port P] [--model NAME=PATH]... [--threads N] [--kv-type T] [--ctx N]\n"
+                         "           [--api-key KEY[:rpm=N,tpm=N,priority=interactive|batch]]... [--api-keys FILE]");
     if (rc)
         return rc == 1 ? 0 : 2;
+    if (load_keys(key_specs, n_key_specs, keys_file, keys, &n_keys))
+        return 2;
+    if (workers < 1 || workers > XLLM_SERVER_MAX_WORKERS) {
+        fprintf(stderr, "xllm serve: --workers %d: expected 1..%d\n", workers, XLLM_SERVER_MAX_WORKERS);
+        return 2;
+    }
     if (parse_kv_type(kv, &kv_type)) {
         fprintf(stderr, "xllm serve: --kv-type '%s': expected f16, q8_0 or f32\n", kv);
         return 2;
@@ -112,7 +152,10 @@ int cmd_serve(int argc, char **argv)
     cfg.host = host;
     cfg.port = port;
     cfg.http_threads = http_threads;
+    cfg.workers = workers;
     cfg.api_key = getenv("XLLM_API_KEY");
+    cfg.keys = keys;
+    cfg.n_keys = n_keys;
     cfg.cors_origin = cors;
     cfg.allowed_hosts = allowed ? allowed : getenv("XLLM_ALLOWED_HOSTS");
     cfg.models.xllm_bin = getenv("XLLM_BIN") ? getenv("XLLM_BIN") : (bin[0] ? bin : argv[0]);

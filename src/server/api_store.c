@@ -16,11 +16,13 @@
 #include "store/pull.h"
 #include "store/store.h"
 
-/* ---- a store job: pull or create on its own thread ---- */
+/* ---- a store job: pull or create on the store pool (s->store_pool: a few
+ * threads of their own, so a long download never holds a worker) ---- */
 
 typedef enum job_kind { JOB_PULL, JOB_CREATE } job_kind;
 
 typedef struct store_job {
+    srv_job job;                  /* streaming: job_main on the store pool */
     pthread_mutex_t mu;
     int refs;                     /* thread + the response (streaming) or the task */
     struct MHD_Connection *conn;  /* streaming: NULL once the response is freed */
@@ -80,11 +82,12 @@ static void on_progress(const xllm_pull_event *ev, void *ud)
         job_push(j, line, (size_t)n);
 }
 
-static void job_work(void *arg)
+static void job_work(void *arg, const srv_task_model *tm)
 {
     store_job *j = arg;
     xllm_store *s = NULL;
     xllm_status st = xllm_store_open(NULL, &s);
+    (void)tm;
     if (!st) {
         if (j->kind == JOB_PULL) {
             xllm_pull_opts o = {on_progress, j, &j->cancel};
@@ -103,10 +106,10 @@ static void job_work(void *arg)
     xllm_clear_error();
 }
 
-static void *job_main(void *arg)
+static void job_main(srv_job *sj)
 {
-    store_job *j = arg;
-    job_work(j);
+    store_job *j = (store_job *)(void *)sj; /* job is the first member */
+    job_work(j, NULL);
     if (j->st) {
         json_t *o = json_pack("{s:s}", "error", j->err);
         char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -123,7 +126,6 @@ static void *job_main(void *arg)
     }
     pthread_mutex_unlock(&j->mu);
     job_unref(j);
-    return NULL;
 }
 
 static ssize_t job_reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -188,14 +190,13 @@ static void job_finish(srv_req *r, void *arg)
 static void job_start(srv_req *r, store_job *j)
 {
     struct MHD_Response *resp;
-    pthread_t th;
-    pthread_attr_t at;
     pthread_mutex_init(&j->mu, NULL);
+    j->job.run = job_main;
     xllm_buf_init(&j->q, 0);
     j->models = srv_get_models(r->s);
     if (!j->stream) {
         j->refs = 1;
-        srv_task_start(r, job_work, job_finish, j, job_unref_v);
+        srv_task_start_on(r, r->s->store_pool, NULL, 0, job_work, job_finish, j, job_unref_v);
         return;
     }
     j->refs = 2;
@@ -216,17 +217,14 @@ static void job_start(srv_req *r, store_job *j)
     r->status = 200;
     MHD_queue_response(r->conn, 200, resp);
     MHD_destroy_response(resp);
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&at, 512 * 1024);
-    if (pthread_create(&th, &at, job_main, j) != 0) {
+    if (srv_pool_push(r->s->store_pool, &j->job, 1)) {
+        static const char full[] = "{\"error\":\"too many store jobs are queued; retry later\"}";
+        job_push(j, full, sizeof full - 1);
         pthread_mutex_lock(&j->mu);
-        snprintf(j->err, sizeof j->err, "cannot start a thread");
         j->done = 1;
         pthread_mutex_unlock(&j->mu);
         job_unref(j);
     }
-    pthread_attr_destroy(&at);
 }
 
 /* "model" (or the older "name") of a body; replies 400 and returns NULL. */

@@ -10,6 +10,9 @@
 
 #include "base/limits.h"
 #include "server/http.h"
+#include "server/keys.h"
+#include "server/metrics.h"
+#include "server/pool.h"
 
 /* One stored Responses API turn (previous_response_id). */
 typedef struct srv_stored_response {
@@ -24,10 +27,13 @@ struct srv {
     int port;
     int wildcard;
     char cors_origin[256];
-    char api_key[256];
+    srv_keys *keys;            /* API keys (NULL: no auth) */
     char allowed_hosts[1024];
     double t_start;
     atomic_int stopping;
+    srv_pool *pool;            /* workers: generations' acquire + submit, tasks */
+    srv_pool *store_pool;      /* store jobs (pull, create): long, never on a worker */
+    srv_metrics metrics;
     /* live generations (gen.c) */
     pthread_mutex_t gen_mu;
     pthread_cond_t gen_cv;
@@ -48,6 +54,7 @@ struct srv_req {
     char id[64];
     char traceparent[128];
     srv_api api;
+    int key;                   /* index in s->keys of the request's key, -1: none */
     double t_start;
     xllm_buf body;
     int too_large;
@@ -75,12 +82,20 @@ void srv_gen_resume_step(srv_req *r);         /* access handler called again aft
 void srv_gen_detach(srv_req *r, int client_gone); /* request over: cancel what still runs */
 void srv_gen_cancel_all(srv *s);              /* shutdown */
 void srv_task_step(srv_req *r);
+/* srv_task_start on a given pool (store jobs use s->store_pool). */
+void srv_task_start_on(srv_req *r, srv_pool *pool, srv_model *md, double keep_alive_s,
+                       void (*work)(void *, const srv_task_model *), void (*finish)(srv_req *, void *), void *arg,
+                       void (*arg_free)(void *));
 void srv_task_detach(srv_req *r);
 
 /* api_store.c: a blob upload bypasses the body buffer and its limit */
 int srv_upload_begin(srv_req *r);                /* 1: replied (bad digest, no store) */
 void srv_upload_chunk(srv_req *r, const char *p, size_t n);
 void srv_upload_free(srv_req *r);                /* aborts an uncommitted upload */
+
+/* http.c: the route table's endpoints for metrics ("/v1/models/{id}" style names) */
+int srv_route_count(void);
+const char *srv_route_label(int i);
 
 /* api_responses.c */
 void srv_responses_init(srv *s);
