@@ -93,7 +93,7 @@ int cmd_serve(int argc, char **argv)
 {
     const char *host = "127.0.0.1", *kv = "f16", *cors = "*", *allowed = NULL, *keys_file = NULL;
     int port = 32769, threads = 0, http_threads = 4, workers = XLLM_SERVER_WORKERS, ctx = 0, n_pos = 0, n_models = 0;
-    int n_key_specs = 0, n_keys = 0;
+    int n_key_specs = 0, n_keys = 0, max_batch = 0, max_queue = 0;
     const char *key_specs[XLLM_SERVER_MAX_KEYS];
     static srv_key_cfg keys[XLLM_SERVER_MAX_KEYS];
     double keep_alive = 300;
@@ -108,6 +108,8 @@ int cmd_serve(int argc, char **argv)
         {"api-keys", XLLM_OPT_STR, &keys_file, "file of API keys, one KEY[:rpm=N,tpm=N,priority=batch] a line"},
         {"kv-type", XLLM_OPT_STR, &kv, "KV cache type: f16 (default), q8_0, f32"},
         {"ctx", XLLM_OPT_INT, &ctx, "context length per request (default: the model's)"},
+        {"max-batch", XLLM_OPT_INT, &max_batch, "sequences a runner runs at once (default 16)"},
+        {"max-queue", XLLM_OPT_INT, &max_queue, "requests a runner queues (default 1000; 503 beyond)"},
         {"keep-alive", XLLM_OPT_FLOAT, &keep_alive, "seconds an idle model stays loaded (default 300; < 0 forever)"},
         {"cors", XLLM_OPT_STR, &cors, "Access-Control-Allow-Origin (default *)"},
         {"allow-host", XLLM_OPT_STR, &allowed, "extra Host names accepted, comma separated"},
@@ -134,6 +136,10 @@ int cmd_serve(int argc, char **argv)
         return rc == 1 ? 0 : 2;
     if (load_keys(key_specs, n_key_specs, keys_file, keys, &n_keys))
         return 2;
+    if (max_batch < 0 || max_queue < 0) {
+        fprintf(stderr, "xllm serve: --max-batch and --max-queue must be >= 0 (0: the runner's default)\n");
+        return 2;
+    }
     if (workers < 1 || workers > XLLM_SERVER_MAX_WORKERS) {
         fprintf(stderr, "xllm serve: --workers %d: expected 1..%d\n", workers, XLLM_SERVER_MAX_WORKERS);
         return 2;
@@ -162,6 +168,8 @@ int cmd_serve(int argc, char **argv)
     cfg.models.n_threads = threads;
     cfg.models.kv_type = kv_type;
     cfg.models.n_ctx = ctx;
+    cfg.models.max_running = max_batch;
+    cfg.models.max_waiting = max_queue;
     cfg.models.idle_timeout_s = keep_alive;
     cfg.models.run_dir = getenv("XDG_RUNTIME_DIR") ? getenv("XDG_RUNTIME_DIR") : "/tmp";
 

@@ -586,6 +586,8 @@ static xllm_status start_runner(srv_models *m, srv_model *md, xllm_rclient **rc,
     sp.n_threads = m->cfg.n_threads;
     sp.kv_type = m->cfg.kv_type;
     sp.n_ctx = m->cfg.n_ctx;
+    sp.max_running = m->cfg.max_running;
+    sp.max_waiting = m->cfg.max_waiting;
     memset(proc, 0, sizeof *proc);
     if ((st = xllm_runner_spawn(&sp, proc)))
         return st;

@@ -29,6 +29,8 @@ typedef struct srv_models_cfg {
     int32_t n_threads;       /* runner compute threads (<= 0: all CPUs) */
     int32_t kv_type;
     int32_t n_ctx;           /* <= 0: model's */
+    int32_t max_running;     /* runner batch: sequences at once (<= 0: the runner's 16) */
+    int32_t max_waiting;     /* runner queue (<= 0: the runner's 1000); beyond it 503 queue_full */
     double idle_timeout_s;   /* default keep_alive (300) */
     const char *run_dir;     /* sockets and runner logs */
 } srv_models_cfg;
