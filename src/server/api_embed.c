@@ -86,6 +86,7 @@ static void emb_finish(srv_req *r, void *arg)
     }
     for (int32_t i = 0; i < j->n; i++)
         total += j->n_tokens[i];
+    srv_req_charge_tokens(r, total, 0);
     if (j->kind == EMB_OLLAMA_OLD) {
         srv_reply_json(r, 200, json_pack("{s:o}", "embedding", vec_json(j->out, j->n_embd)));
         return;

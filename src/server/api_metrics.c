@@ -176,7 +176,7 @@ static void metrics_work(void *arg, const srv_task_model *tm)
     srv_prom_family(o, "xllm_rate_limited_total", "counter", "requests refused with 429, by the limit they hit");
     srv_prom_sample(o, "xllm_rate_limited_total", "limit=\"requests\"", (double)atomic_load(&m->rate_limited[0]));
     srv_prom_sample(o, "xllm_rate_limited_total", "limit=\"tokens\"", (double)atomic_load(&m->rate_limited[1]));
-    one(o, "xllm_prompt_tokens_total", "counter", "prompt tokens of finished generations",
+    one(o, "xllm_prompt_tokens_total", "counter", "prompt tokens of finished generations and embedding inputs",
         (double)atomic_load(&m->tokens_in));
     one(o, "xllm_generated_tokens_total", "counter", "tokens generated", (double)atomic_load(&m->tokens_out));
     one(o, "xllm_cached_prompt_tokens_total", "counter", "prompt tokens served from the prefix cache",

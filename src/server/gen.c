@@ -213,7 +213,7 @@ static int status_of(xllm_status st, const char *msg, char code[48])
 /* Submit every choice (any thread). Sets phase; never touches MHD. */
 static void submit_all(srv_gen *g)
 {
-    int n_ok = 0;
+    int n_ok = 0, gone;
     xllm_status st = XLLM_OK;
     pthread_mutex_lock(&g->mu);
     g->pending = g->req.n;
@@ -252,7 +252,10 @@ static void submit_all(srv_gen *g)
         pthread_mutex_lock(&g->mu);
         g->ch[i].id = id;
         g->ch[i].submitted = 1;
+        gone = g->conn == NULL;
         pthread_mutex_unlock(&g->mu);
+        if (gone) /* the client left during the submit: srv_gen_detach did not see this one */
+            xllm_rclient_cancel(g->rc, id);
         n_ok++;
     }
     if (st) {
@@ -284,10 +287,12 @@ static void gen_job(srv_job *job)
     srv_gen *g = GEN_OF(job, job);
     int http = 500, parked = 0;
     gen_phase phase;
+    int gone;
     pthread_mutex_lock(&g->mu);
     phase = g->phase;
+    gone = g->conn == NULL;
     pthread_mutex_unlock(&g->mu);
-    if (phase != GEN_STARTING) { /* failed meanwhile (shutdown) */
+    if (phase != GEN_STARTING || gone) { /* failed meanwhile (shutdown), or the client left while it waited */
         gen_unref(g);
         return;
     }

@@ -122,6 +122,14 @@ const char *srv_req_method(srv_req *r) { return r->method; }
 const char *srv_req_id(srv_req *r) { return r->id; }
 srv_api srv_req_api(srv_req *r) { return r->api; }
 double srv_req_start(srv_req *r) { return r->t_start; }
+
+void srv_req_charge_tokens(srv_req *r, int64_t prompt, int64_t generated)
+{
+    if (prompt > 0)
+        atomic_fetch_add(&r->s->metrics.tokens_in, (uint64_t)prompt);
+    if (r->key >= 0)
+        srv_keys_charge(r->s->keys, r->key, prompt + generated, xllm_now());
+}
 void *srv_req_api_state(srv_req *r) { return r->api_state; }
 srv_models *srv_get_models(srv *s) { return s->models; }
 int srv_port(const srv *s) { return s->port; }

@@ -102,6 +102,8 @@ const char *srv_req_body(srv_req *r, size_t *len);
 const char *srv_req_header(srv_req *r, const char *name);
 srv_api srv_req_api(srv_req *r);
 double srv_req_start(srv_req *r); /* monotonic seconds at arrival */
+/* Tokens a request used (its key's tokens-per-minute limit; metrics). */
+void srv_req_charge_tokens(srv_req *r, int64_t prompt, int64_t generated);
 
 /* Replies (exactly one per request). */
 void srv_reply_json(srv_req *r, int status, json_t *body); /* steals body */
