@@ -185,6 +185,9 @@ static void metrics_work(void *arg, const srv_task_model *tm)
                   "from the request's arrival to its first generated token (model load included)", &m->ttft);
     srv_prom_hist(o, "xllm_inter_token_latency_seconds", "between two generated tokens of one sequence", &m->itl);
     one(o, "xllm_generations_active", "gauge", "generating requests in flight", n_gens);
+    one(o, "xllm_model_load_waits_total", "counter",
+        "generating requests that waited for their model's load without holding a worker",
+        (double)atomic_load(&m->load_waits));
     one(o, "xllm_worker_queue_depth", "gauge", "jobs waiting for a worker thread", queued);
     one(o, "xllm_workers_busy", "gauge", "worker threads running a job", busy);
     one(o, "xllm_workers", "gauge", "worker threads", srv_pool_threads(s->pool));

@@ -48,6 +48,7 @@ struct srv_gen {
     srv_job job;                    /* acquire + submit on the worker pool */
     srv_model_waiter wait;          /* parked there while the model loads */
     int key;                        /* API key index (rate limits) or -1 */
+    int wait_counted;               /* parked once already (metrics) */
     int64_t n_prompt, n_gen;        /* over the choices' FINAL events */
 };
 
@@ -297,8 +298,13 @@ static void gen_job(srv_job *job)
         return;
     }
     if (srv_model_acquire_or_park(g->md, &g->rc, &http, &g->wait, &parked) == XLLM_OK) {
-        if (parked)
+        if (parked) {
+            if (!g->wait_counted) {
+                g->wait_counted = 1;
+                atomic_fetch_add(&g->s->metrics.load_waits, 1);
+            }
             return; /* gen_wake queues this job again; the worker goes on with other work */
+        }
         g->acquired = 1;
         g->load_ns = (uint64_t)((xllm_now() - g->t_arrival) * 1e9);
         submit_all(g);

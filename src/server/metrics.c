@@ -36,6 +36,7 @@ void srv_metrics_init(srv_metrics *m)
     atomic_init(&m->tokens_cached, 0);
     atomic_init(&m->rate_limited[0], 0);
     atomic_init(&m->rate_limited[1], 0);
+    atomic_init(&m->load_waits, 0);
     hist_init(&m->ttft, ttft_le, (int)(sizeof ttft_le / sizeof ttft_le[0]));
     hist_init(&m->itl, itl_le, (int)(sizeof itl_le / sizeof itl_le[0]));
 }

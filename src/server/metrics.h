@@ -32,6 +32,7 @@ typedef struct srv_metrics {
     atomic_uint_least64_t requests[SRV_METRICS_ENDPOINTS][SRV_METRICS_STATUSES];
     atomic_uint_least64_t tokens_in, tokens_out, tokens_cached;
     atomic_uint_least64_t rate_limited[2]; /* by requests / by tokens */
+    atomic_uint_least64_t load_waits;      /* requests that parked while their model loaded */
     srv_hist ttft, itl;
 } srv_metrics;
 

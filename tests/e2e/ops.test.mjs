@@ -6,10 +6,12 @@
 // GET /v0/metrics checked by a Prometheus text-format parser written here.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, chmodSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { startServer, MODEL, MODEL_PATH, get, postJson } from './harness.mjs';
+import { startServer, MODEL, MODEL_PATH, XLLM, get, postJson } from './harness.mjs';
 
 // ---- a Prometheus text format (0.0.4) parser, from the format's rules ----
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -169,10 +171,20 @@ test('the parser rejects what the format forbids', () => {
 
 // ---- one server for the pool and metrics tests ----
 const WEIRD = 'we"ird\\name';
+// XLLM_BIN for the runners: the real binary started after a pause, so a
+// model load takes long enough for every request of a test to arrive during it.
+function slowXllm(seconds) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'xllm-slow-'));
+  const slow = path.join(dir, 'slow-xllm');
+  writeFileSync(slow, `#!/bin/sh\nsleep ${seconds}\nexec '${XLLM}' "$@"\n`);
+  chmodSync(slow, 0o755);
+  return slow;
+}
+
 let srv;
 after(() => srv?.stop('SIGKILL'));
 before(async () => {
-  srv = await startServer({ args: ['--model', `${WEIRD}=${MODEL_PATH}`] });
+  srv = await startServer({ args: ['--model', `${WEIRD}=${MODEL_PATH}`], env: { XLLM_BIN: slowXllm(0.5) } });
 });
 
 function threads(pid) {
@@ -200,6 +212,9 @@ test('64 concurrent streams arriving while the model loads: bounded threads, sol
   // main + 4 HTTP + 8 workers + 2 store + reaper = the idle count; + 1 runner reader
   assert.ok(maxThreads <= idle + 2, `threads: idle ${idle}, at most ${maxThreads} under 64 concurrent requests`);
   assert.ok(idle <= 20, `idle threads ${idle}`);
+  // one worker loaded the model; the others' requests parked instead of blocking
+  const waits = val(await scrape(srv.url), 'xllm_model_load_waits_total');
+  assert.ok(waits >= 48 && waits <= 63, `${waits} requests waited for the load`);
   for (let i = 0; i < 64; i++) {
     const solo = (await client.completions.create(req(prompts[i]))).choices[0].text;
     assert.equal(streamed[i], solo, `client ${i}`);
@@ -320,5 +335,32 @@ test('per-key rate limits: 429 with Retry-After in each API shape; XLLM_API_KEY 
 test('bad --api-key specs are refused at start with a clear message', async () => {
   for (const [spec, re] of [['k:rpm=x', /rpm must be/], ['k:burst=3', /unknown option 'burst'/], [':rpm=1', /key is empty/], ['k:priority=high', /interactive or batch/]]) {
     await assert.rejects(startServer({ args: ['--api-key', spec], timeoutMs: 5000 }), re);
+  }
+});
+
+test('SIGTERM while requests wait for a slow model load: each is answered, the server exits 0', { timeout: 60000 }, async () => {
+  const s = await startServer({ env: { XLLM_BIN: slowXllm(1.5) } }); // every request below parks on the load
+  try {
+    const c = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'x', maxRetries: 0, timeout: 60000 });
+    const reqs = Array.from({ length: 12 }, (_, i) => c.completions.create({ model: MODEL, prompt: `And God said ${i}`, max_tokens: 3, temperature: 0 }));
+    let m;
+    for (let t0 = Date.now(); Date.now() - t0 < 10000;) { // all 12 in the server, 11 parked (one worker loads)
+      m = parseProm(await (await get(`${s.url}/v0/metrics`)).text());
+      if (val(m, 'xllm_generations_active') === 12 && val(m, 'xllm_model_load_waits_total') === 11) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(val(m, 'xllm_model_load_waits_total'), 11);
+    assert.equal(val(m, 'xllm_model_loads_total'), 0, 'still loading');
+    assert.ok(val(m, 'xllm_workers_busy') <= 2, 'parked requests hold no worker');
+    s.proc.kill('SIGTERM');
+    // not yet submitted when the stop began: refused with 503 once the load ends, never left hanging
+    for (const r of await Promise.allSettled(reqs)) {
+      if (r.status === 'fulfilled') assert.equal(r.value.usage.completion_tokens, 3);
+      else assert.ok(r.reason.status === 503 && /shutting down/.test(r.reason.message), String(r.reason));
+    }
+    const ex = await s.exited;
+    assert.equal(ex.code, 0, s.log().slice(-2000));
+  } finally {
+    await s.stop('SIGKILL');
   }
 });
