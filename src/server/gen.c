@@ -408,6 +408,7 @@ static void queue_stream(srv_req *r)
     MHD_add_response_header(resp, "X-Request-ID", r->id);
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->s->cors_origin);
     MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Request-ID");
+    srv_add_limit_headers(r, resp);
     MHD_queue_response(r->conn, 200, resp);
     MHD_destroy_response(resp);
 }

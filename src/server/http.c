@@ -147,8 +147,26 @@ const char *srv_req_header(srv_req *r, const char *name)
 
 /* ---- replies ---- */
 
+void srv_add_limit_headers(srv_req *r, struct MHD_Response *resp)
+{
+    char v[32];
+    if (r->lim.rpm > 0) {
+        snprintf(v, sizeof v, "%lld", (long long)r->lim.rpm);
+        MHD_add_response_header(resp, "x-ratelimit-limit-requests", v);
+        snprintf(v, sizeof v, "%lld", (long long)r->lim.remaining_requests);
+        MHD_add_response_header(resp, "x-ratelimit-remaining-requests", v);
+    }
+    if (r->lim.tpm > 0) {
+        snprintf(v, sizeof v, "%lld", (long long)r->lim.tpm);
+        MHD_add_response_header(resp, "x-ratelimit-limit-tokens", v);
+        snprintf(v, sizeof v, "%lld", (long long)(r->lim.remaining_tokens > 0 ? r->lim.remaining_tokens : 0));
+        MHD_add_response_header(resp, "x-ratelimit-remaining-tokens", v);
+    }
+}
+
 static void add_common_headers(srv_req *r, struct MHD_Response *resp)
 {
+    srv_add_limit_headers(r, resp);
     MHD_add_response_header(resp, "X-Request-ID", r->id);
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->s->cors_origin);
     MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Request-ID");
@@ -395,9 +413,9 @@ static void reply_rate_limited(srv_req *r, const srv_limit_hit *hit)
 {
     const char *what = hit->kind == SRV_LIMIT_REQUESTS ? "requests" : "tokens";
     char msg[320], retry[32], limit[32];
-    const char *headers[] = {"Retry-After", retry, hit->kind == SRV_LIMIT_REQUESTS ? "x-ratelimit-limit-requests"
-                                                                                   : "x-ratelimit-limit-tokens",
-                             limit, NULL};
+    int rq = hit->kind == SRV_LIMIT_REQUESTS;
+    const char *headers[] = {"Retry-After", retry, rq ? "x-ratelimit-limit-requests" : "x-ratelimit-limit-tokens", limit,
+                             rq ? "x-ratelimit-remaining-requests" : "x-ratelimit-remaining-tokens", "0", NULL};
     json_t *body;
     char *text;
     snprintf(msg, sizeof msg,
@@ -480,7 +498,7 @@ static int on_headers(srv_req *r)
     }
     if (r->key >= 0 && strncmp(r->path, "/v0/", 4) != 0) { /* health and metrics are not rate limited */
         srv_limit_hit hit;
-        if (srv_keys_admit(r->s->keys, r->key, xllm_now(), &hit, NULL)) {
+        if (srv_keys_admit(r->s->keys, r->key, xllm_now(), &hit, &r->lim)) {
             reply_rate_limited(r, &hit);
             return 1;
         }

@@ -55,6 +55,7 @@ struct srv_req {
     char traceparent[128];
     srv_api api;
     int key;                   /* index in s->keys of the request's key, -1: none */
+    srv_limit_state lim;       /* the key's limits and what is left (x-ratelimit-* headers) */
     double t_start;
     xllm_buf body;
     int too_large;
@@ -74,6 +75,8 @@ struct srv_req {
 };
 
 void srv_req_ref(srv_req *r);
+/* x-ratelimit-limit/remaining-requests|tokens for a key with limits (any reply). */
+void srv_add_limit_headers(srv_req *r, struct MHD_Response *resp);
 void srv_req_unref(srv_req *r);
 json_t *srv_error_body(srv_api api, const srv_err *e);
 

@@ -191,12 +191,14 @@ static int64_t secs_for(double missing, int64_t per_minute)
     return s < 1 ? 1 : (int64_t)s;
 }
 
-int srv_keys_admit(srv_keys *k, int idx, double now, srv_limit_hit *hit, int64_t *remaining_requests)
+int srv_keys_admit(srv_keys *k, int idx, double now, srv_limit_hit *hit, srv_limit_state *st)
 {
     key_state *s;
     int rc = 0;
-    if (remaining_requests)
-        *remaining_requests = -1;
+    if (st) {
+        memset(st, 0, sizeof *st);
+        st->remaining_requests = st->remaining_tokens = -1;
+    }
     if (!k || idx < 0 || idx >= k->n)
         return 0;
     s = &k->v[idx];
@@ -217,10 +219,17 @@ int srv_keys_admit(srv_keys *k, int idx, double now, srv_limit_hit *hit, int64_t
         hit->used = s->cfg.tpm - (int64_t)floor(s->tok_level);
         hit->retry_after_s = secs_for(-s->tok_level, s->cfg.tpm);
         rc = -1;
-    } else if (s->cfg.rpm > 0) {
-        s->req_level -= 1.0;
-        if (remaining_requests)
-            *remaining_requests = (int64_t)floor(s->req_level);
+    } else {
+        if (s->cfg.rpm > 0)
+            s->req_level -= 1.0;
+        if (st) {
+            st->rpm = s->cfg.rpm;
+            st->tpm = s->cfg.tpm;
+            if (s->cfg.rpm > 0)
+                st->remaining_requests = (int64_t)floor(s->req_level);
+            if (s->cfg.tpm > 0)
+                st->remaining_tokens = (int64_t)floor(s->tok_level);
+        }
     }
     pthread_mutex_unlock(&k->mu);
     return rc;

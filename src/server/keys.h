@@ -50,10 +50,17 @@ typedef struct srv_limit_hit {
     int64_t retry_after_s;   /* whole seconds until the request would pass (>= 1) */
 } srv_limit_hit;
 
+/* What an admitted request leaves (the x-ratelimit-* response headers);
+ * a limit of 0 means none (its remaining is then -1). */
+typedef struct srv_limit_state {
+    int64_t rpm, tpm;
+    int64_t remaining_requests, remaining_tokens; /* after this request; tokens may be < 0 */
+} srv_limit_state;
+
 /* Counts one request of key idx at time now (seconds, monotonic). 0: admitted
- * (*remaining_requests, may be NULL, gets what is left, -1 without a limit);
- * -1: over a limit, nothing counted, *hit says which and for how long. */
-int srv_keys_admit(srv_keys *k, int idx, double now, srv_limit_hit *hit, int64_t *remaining_requests);
+ * (*st, may be NULL, gets the limits and what is left); -1: over a limit,
+ * nothing counted, *hit says which and for how long. */
+int srv_keys_admit(srv_keys *k, int idx, double now, srv_limit_hit *hit, srv_limit_state *st);
 /* Tokens a finished request of key idx used (prompt + generated). */
 void srv_keys_charge(srv_keys *k, int idx, int64_t tokens, double now);
 

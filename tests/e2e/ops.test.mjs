@@ -285,8 +285,12 @@ test('per-key rate limits: 429 with Retry-After in each API shape; XLLM_API_KEY 
   });
   try {
     const oa = (key) => new OpenAI({ baseURL: `${s.url}/v1`, apiKey: key, maxRetries: 0, timeout: 60000 });
-    // requests per minute
-    await oa('rq').models.list();
+    // requests per minute; OpenAI's x-ratelimit-* headers on what passes
+    const first = await get(`${s.url}/v1/models`, { headers: { Authorization: 'Bearer rq' } });
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('x-ratelimit-limit-requests'), '2');
+    assert.equal(first.headers.get('x-ratelimit-remaining-requests'), '1');
+    assert.equal(first.headers.get('x-ratelimit-limit-tokens'), null);
     await oa('rq').models.list();
     const e = await oa('rq').models.list().then(() => null, (x) => x);
     assert.ok(e instanceof OpenAI.RateLimitError, String(e));
@@ -294,6 +298,7 @@ test('per-key rate limits: 429 with Retry-After in each API shape; XLLM_API_KEY 
     assert.equal(e.error.type, 'requests');
     assert.equal(e.error.code, 'rate_limit_exceeded');
     assert.match(e.error.message, /Limit 2, Used 2/);
+    assert.equal(e.headers.get('x-ratelimit-remaining-requests'), '0');
     const ra = Number(e.headers.get('retry-after'));
     assert.ok(Number.isInteger(ra) && ra >= 1 && ra <= 30, `Retry-After ${ra}`);
     // Ollama's shape, same key
@@ -304,8 +309,10 @@ test('per-key rate limits: 429 with Retry-After in each API shape; XLLM_API_KEY 
     // health and metrics are not limited
     assert.equal((await get(`${s.url}/v0/health`, { headers: { Authorization: 'Bearer rq' } })).status, 200);
     // tokens per minute: charged after the request (prompt + generated)
-    const r = await oa('tk').completions.create({ model: MODEL, prompt: 'And God said, Let there be light: and there was light.', max_tokens: 16, temperature: 0 });
+    const { data: r, response: rr } = await oa('tk').completions.create({ model: MODEL, prompt: 'And God said, Let there be light: and there was light.', max_tokens: 16, temperature: 0 }).withResponse();
     assert.ok(r.usage.total_tokens > 20);
+    assert.equal(rr.headers.get('x-ratelimit-limit-tokens'), '20');
+    assert.equal(rr.headers.get('x-ratelimit-remaining-tokens'), '20'); // counted after the request
     const t = await oa('tk').completions.create({ model: MODEL, prompt: 'And', max_tokens: 1 }).then(() => null, (x) => x);
     assert.ok(t instanceof OpenAI.RateLimitError, String(t));
     assert.equal(t.error.type, 'tokens');

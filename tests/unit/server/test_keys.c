@@ -82,12 +82,14 @@ TEST(server_keys_requests_per_minute)
     srv_key_cfg c;
     srv_keys *k;
     srv_limit_hit hit;
-    int64_t left;
+    srv_limit_state left;
     CHECK_OK(srv_key_parse("k:rpm=3", &c));
     CHECK_OK(srv_keys_new(&c, 1, &k));
     for (int i = 0; i < 3; i++) {
         CHECK_EQ_INT(srv_keys_admit(k, 0, 100.0, &hit, &left), 0);
-        CHECK_EQ_INT((int)left, 2 - i);
+        CHECK_EQ_INT((int)left.remaining_requests, 2 - i);
+        CHECK_EQ_INT((int)left.rpm, 3);
+        CHECK_EQ_INT((int)left.remaining_tokens, -1); /* no token limit */
     }
     CHECK_EQ_INT(srv_keys_admit(k, 0, 100.0, &hit, NULL), -1);
     CHECK(hit.kind == SRV_LIMIT_REQUESTS);
@@ -117,7 +119,12 @@ TEST(server_keys_tokens_per_minute)
     CHECK_EQ_INT(srv_keys_admit(k, 0, 10.0, &hit, NULL), 0);
     CHECK_EQ_INT(srv_keys_admit(k, 0, 10.0, &hit, NULL), 0); /* no token is counted before the end */
     srv_keys_charge(k, 0, 500, 11.0);
-    CHECK_EQ_INT(srv_keys_admit(k, 0, 11.0, &hit, NULL), 0);
+    {
+        srv_limit_state st;
+        CHECK_EQ_INT(srv_keys_admit(k, 0, 11.0, &hit, &st), 0);
+        CHECK_EQ_INT((int)st.remaining_tokens, 100); /* full at 10 s (capped), 500 charged at 11 s */
+        CHECK_EQ_INT((int)st.remaining_requests, -1);
+    }
     srv_keys_charge(k, 0, 300, 11.0); /* 200 below zero: 20 s at 10 tokens/s */
     CHECK_EQ_INT(srv_keys_admit(k, 0, 11.0, &hit, NULL), -1);
     CHECK(hit.kind == SRV_LIMIT_TOKENS);
