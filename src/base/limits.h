@@ -188,6 +188,10 @@
  * few are enough; the thread count stays bounded whatever the load. */
 #define XLLM_SERVER_WORKERS 8
 #define XLLM_SERVER_MAX_WORKERS 256
+/* server: model loads at once. Each pins the worker that started it (it
+ * waits for the runner to come up); more requests for other unloaded models
+ * park until one ends, so loads can never take every worker. */
+#define XLLM_SERVER_MAX_LOADS 2
 /* server: jobs queued for the workers at once (503 queue_full beyond; the
  * runner's own queue, 1,000 by default, is the larger one behind it). */
 #define XLLM_SERVER_MAX_QUEUE 4096

@@ -53,7 +53,7 @@ static void model_label(xllm_buf *lab, const char *name)
     xllm_buf_append(lab, "\"", 1);
 }
 
-typedef enum { PM_LOADED, PM_ACTIVE, PM_WAITING, PM_RUNNING, PM_BLK_USED, PM_BLK_FREE, PM_BLK_CACHED, PM_HIT_RATE,
+typedef enum { PM_LOADED, PM_LOADING, PM_ACTIVE, PM_WAITING, PM_RUNNING, PM_BLK_USED, PM_BLK_FREE, PM_BLK_CACHED, PM_HIT_RATE,
                PM_HITS, PM_MISSES, PM_TPS, PM_MEM, PM_RSS, PM_PREEMPT } per_model_kind;
 
 static const struct {
@@ -62,6 +62,7 @@ static const struct {
     int needs_stats;
 } per_model[] = {
     {PM_LOADED, "xllm_model_loaded", "gauge", "1 when the model's runner is up", 0},
+    {PM_LOADING, "xllm_model_loading", "gauge", "1 while the model's runner is starting", 0},
     {PM_ACTIVE, "xllm_model_active_requests", "gauge", "requests holding the model", 0},
     {PM_WAITING, "xllm_queue_depth", "gauge", "requests waiting in the runner's scheduler queue", 1},
     {PM_RUNNING, "xllm_running_batch_size", "gauge", "sequences in the running batch", 1},
@@ -83,6 +84,7 @@ static double per_model_value(per_model_kind k, const model_snap *m)
     const xllm_sched_stats *s = &m->ss;
     switch (k) {
     case PM_LOADED: return m->st.loaded;
+    case PM_LOADING: return m->st.loading;
     case PM_ACTIVE: return m->st.active;
     case PM_WAITING: return s->waiting;
     case PM_RUNNING: return s->running;
@@ -102,6 +104,9 @@ static double per_model_value(per_model_kind k, const model_snap *m)
     return 0;
 }
 
+/* Series given for every model, loaded or not. */
+static int every_model(per_model_kind k) { return k == PM_LOADED || k == PM_LOADING || k == PM_ACTIVE; }
+
 static void write_models(xllm_buf *o, model_snap *v, int n)
 {
     xllm_buf lab;
@@ -109,12 +114,12 @@ static void write_models(xllm_buf *o, model_snap *v, int n)
     for (size_t f = 0; f < sizeof per_model / sizeof per_model[0]; f++) {
         int any = 0;
         for (int i = 0; i < n && !any; i++)
-            any = per_model[f].needs_stats ? v[i].have_stats : (per_model[f].kind == PM_LOADED || v[i].st.loaded);
+            any = per_model[f].needs_stats ? v[i].have_stats : (every_model(per_model[f].kind) || v[i].st.loaded);
         if (!any)
             continue;
         srv_prom_family(o, per_model[f].name, per_model[f].type, per_model[f].help);
         for (int i = 0; i < n; i++) {
-            if (per_model[f].needs_stats ? !v[i].have_stats : (per_model[f].kind != PM_LOADED && !v[i].st.loaded))
+            if (per_model[f].needs_stats ? !v[i].have_stats : (!every_model(per_model[f].kind) && !v[i].st.loaded))
                 continue;
             model_label(&lab, v[i].name);
             srv_prom_sample(o, per_model[f].name, lab.data, per_model_value(per_model[f].kind, &v[i]));

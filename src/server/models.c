@@ -75,6 +75,7 @@ struct srv_models {
     int reaper_started;
     pthread_t reaper;
     srv_model_waiter *waiters; /* parked acquires, woken on every state change */
+    int n_loading;             /* loads in progress (<= XLLM_SERVER_MAX_LOADS) */
     srv_models_counts counts;
 };
 
@@ -663,9 +664,9 @@ static xllm_status acquire(srv_model *md, xllm_rclient **rc, int *http_status, s
             pthread_mutex_unlock(&m->mu);
             return st;
         }
-        if (md->state == MD_UNLOADED)
+        if (md->state == MD_UNLOADED && m->n_loading < XLLM_SERVER_MAX_LOADS)
             break;
-        if (w) { /* loading, stopping, or a dead runner draining: park */
+        if (w) { /* loading, stopping, a dead runner draining, or other loads at the cap: park */
             w->next = m->waiters;
             m->waiters = w;
             *parked = 1;
@@ -676,6 +677,7 @@ static xllm_status acquire(srv_model *md, xllm_rclient **rc, int *http_status, s
     }
     md->state = MD_LOADING;
     md->load_started = xllm_now();
+    m->n_loading++;
     pthread_mutex_unlock(&m->mu);
 
     need = load_need(md, m->cfg.n_ctx);
@@ -692,6 +694,7 @@ static xllm_status acquire(srv_model *md, xllm_rclient **rc, int *http_status, s
         pthread_mutex_lock(&m->mu);
     }
     md->load_seq++;
+    m->n_loading--;
     md->load_failed = st != XLLM_OK;
     m->counts.loads += st == XLLM_OK;
     m->counts.load_failures += st != XLLM_OK;

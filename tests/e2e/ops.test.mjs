@@ -345,6 +345,30 @@ test('bad --api-key specs are refused at start with a clear message', async () =
   }
 });
 
+test('at most two model loads at once: a third unloaded model waits without a worker', { timeout: 60000 }, async () => {
+  const names = ['m1', 'm2', 'm3'];
+  const s = await startServer({ args: names.flatMap((n) => ['--model', `${n}=${MODEL_PATH}`]), env: { XLLM_BIN: slowXllm(1) } });
+  try {
+    const c = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'x', maxRetries: 0, timeout: 60000 });
+    const reqs = names.map((n) => c.completions.create({ model: n, prompt: 'And God said', max_tokens: 2, temperature: 0 }));
+    let maxLoading = 0, maxBusy = 0, m;
+    for (let t0 = Date.now(); Date.now() - t0 < 20000;) {
+      m = parseProm(await (await get(`${s.url}/v0/metrics`)).text());
+      const loading = names.reduce((a, n) => a + val(m, 'xllm_model_loading', { model: n }), 0);
+      maxLoading = Math.max(maxLoading, loading);
+      maxBusy = Math.max(maxBusy, val(m, 'xllm_workers_busy'));
+      if (val(m, 'xllm_model_loads_total') === 3) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const r of await Promise.all(reqs)) assert.equal(r.usage.completion_tokens, 2);
+    assert.equal(maxLoading, 2, 'two loads ran together, never three');
+    assert.ok(maxBusy <= 3, `workers busy at most ${maxBusy} (two loads + this scrape)`);
+    assert.ok(val(m, 'xllm_model_load_waits_total') >= 1, 'the third request parked');
+  } finally {
+    await s.stop('SIGKILL');
+  }
+});
+
 test('SIGTERM while requests wait for a slow model load: each is answered, the server exits 0', { timeout: 60000 }, async () => {
   const s = await startServer({ env: { XLLM_BIN: slowXllm(1.5) } }); // every request below parks on the load
   try {
