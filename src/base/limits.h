@@ -199,8 +199,10 @@
  * their own pool and never take a worker; more jobs wait in its queue. */
 #define XLLM_SERVER_STORE_THREADS 2
 #define XLLM_SERVER_MAX_STORE_JOBS 64
-/* server: API keys given with --api-key (each with optional limits). */
+/* server: API keys given with --api-key / --api-keys (each with optional
+ * limits), and the longest key (real providers' keys are < 200 bytes). */
 #define XLLM_SERVER_MAX_KEYS 64
+#define XLLM_SERVER_MAX_KEY_BYTES 255
 /* Runner protocol: largest frame payload. A 1M-token prompt as JSON is ~8 MB;
  * 2,048 embeddings of 4,096 floats are 32 MiB; the reader allocates up to
  * this per frame, so it also bounds what a hostile peer can make us hold. */

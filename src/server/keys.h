@@ -17,11 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/limits.h"
 #include "base/status.h"
 #include "runtime/sched.h"
 
 typedef struct srv_key_cfg {
-    char key[256];
+    char key[XLLM_SERVER_MAX_KEY_BYTES + 1];
     int64_t rpm, tpm;        /* 0: no limit */
     xllm_priority priority;
 } srv_key_cfg;
