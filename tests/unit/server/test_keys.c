@@ -4,6 +4,7 @@
  * refills at limit/60 per second; tokens are charged after the request and
  * may take the bucket below zero. Times are given, not slept. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
