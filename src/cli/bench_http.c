@@ -13,6 +13,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/fs.h"
 #include "base/limits.h"
 #include "base/sysinfo.h"
 #include "cli/args.h"
@@ -72,7 +73,8 @@ static size_t on_data(char *p, size_t sz, size_t nm, void *user)
 }
 
 typedef struct hopts {
-    const char *server, *model, *concurrency, *api_key;
+    const char *server, *model, *concurrency, *api_key, *grammar_file;
+    char *grammar; /* text of --grammar FILE, sent as the "grammar" extension field */
     int prompt_tokens, gen_tokens, json, seed;
 } hopts;
 
@@ -91,6 +93,8 @@ static char *request_body(const hopts *o, int idx)
     }
     b = json_pack("{s:s, s:o, s:i, s:f, s:b, s:b}", "model", o->model, "prompt", p, "max_tokens", o->gen_tokens,
                   "temperature", 0.0, "stream", 1, "ignore_eos", 1);
+    if (o->grammar) /* GBNF on /v1/completions: an extension both xllm and llama-server read */
+        json_object_set_new(b, "grammar", json_string(o->grammar));
     s = json_dumps(b, JSON_COMPACT);
     json_decref(b);
     return s;
@@ -201,8 +205,8 @@ static void print_text(const hopts *o, const xllm_bench_level *lv, int n)
 {
     printf("server:     %s, model %s\n", o->server, o->model);
     printf("prompt:     %d random token ids; %d generated tokens per request (streaming /v1/completions, "
-           "greedy, ignore_eos)\n",
-           o->prompt_tokens, o->gen_tokens);
+           "greedy, ignore_eos%s%s)\n",
+           o->prompt_tokens, o->gen_tokens, o->grammar ? ", grammar " : "", o->grammar ? o->grammar_file : "");
     printf("\nconcurrency (HTTP clients at once):\n");
     printf("%-11s %12s %12s %10s %10s %10s %10s %10s %10s\n", "sequences", "agg tok/s", "req tok/s", "ttft p50",
            "ttft p95", "ttft p99", "itl p50", "itl p95", "itl p99");
@@ -222,11 +226,25 @@ static void print_json(const hopts *o, const xllm_bench_level *lv, int n)
                               "per_request_tokens_per_s", lv[i].per_request_tps, "ttft_p50_s", lv[i].ttft_p50,
                               "ttft_p95_s", lv[i].ttft_p95, "ttft_p99_s", lv[i].ttft_p99, "itl_p50_s", lv[i].itl_p50,
                               "itl_p95_s", lv[i].itl_p95, "itl_p99_s", lv[i].itl_p99));
-    j = json_pack("{s:s, s:s, s:i, s:i, s:o}", "server", o->server, "model", o->model, "prompt_tokens",
-                  o->prompt_tokens, "gen_tokens", o->gen_tokens, "levels", levels);
+    j = json_pack("{s:s, s:s, s:i, s:i, s:o*, s:o}", "server", o->server, "model", o->model, "prompt_tokens",
+                  o->prompt_tokens, "gen_tokens", o->gen_tokens, "grammar_file",
+                  o->grammar ? json_string(o->grammar_file) : NULL, "levels", levels);
     json_dumpf(j, stdout, JSON_INDENT(2));
     printf("\n");
     json_decref(j);
+}
+
+/* The --grammar file's text (capped like a request body), or NULL after a message. */
+static char *read_grammar(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    xllm_status st = xllm_read_file(path, XLLM_GRAMMAR_MAX_TEXT, &text, &len);
+    if (st != XLLM_OK) {
+        fprintf(stderr, "xllm benchmark: --grammar %s: %s\n", path, xllm_last_error());
+        return NULL;
+    }
+    return text;
 }
 
 int xllm_bench_http_wanted(int argc, char **argv)
@@ -239,7 +257,7 @@ int xllm_bench_http_wanted(int argc, char **argv)
 
 int xllm_bench_http(int argc, char **argv)
 {
-    hopts o = {NULL, NULL, "1,4,16", NULL, 128, 32, 0, 1};
+    hopts o = {NULL, NULL, "1,4,16", NULL, NULL, NULL, 128, 32, 0, 1};
     const char *pos[1];
     int n_pos = 0, rc, *levels = NULL, n_levels = 0;
     xllm_bench_level lv[XLLM_BENCH_MAX_LEVELS];
@@ -251,10 +269,12 @@ int xllm_bench_http(int argc, char **argv)
         {"gen-tokens", XLLM_OPT_INT, &o.gen_tokens, "tokens generated per request (default 32)"},
         {"seed", XLLM_OPT_INT, &o.seed, "seed of the random prompts (default 1)"},
         {"api-key", XLLM_OPT_STR, &o.api_key, "bearer token"},
+        {"grammar", XLLM_OPT_STR, &o.grammar_file, "GBNF file: every request constrained by it (\"grammar\" field)"},
         {"json", XLLM_OPT_FLAG, &o.json, "print one JSON object"},
     };
     rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 0, &n_pos,
-                         "--server URL --model NAME [--concurrency 1,4,16] [--prompt-tokens N] [--gen-tokens N]");
+                         "--server URL --model NAME [--concurrency 1,4,16] [--prompt-tokens N] [--gen-tokens N] "
+                         "[--grammar FILE]");
     if (rc)
         return rc == 1 ? 0 : rc;
     if (!o.server || !o.model) {
@@ -273,6 +293,10 @@ int xllm_bench_http(int argc, char **argv)
             xllm_free(levels);
             return 2;
         }
+    if (o.grammar_file && !(o.grammar = read_grammar(o.grammar_file))) {
+        xllm_free(levels);
+        return 2;
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     {
         hopts w = o; /* warm-up: the first request may load the model */
@@ -282,6 +306,7 @@ int xllm_bench_http(int argc, char **argv)
             fprintf(stderr, "xllm benchmark: the warm-up request to %s failed\n", o.server);
             curl_global_cleanup();
             xllm_free(levels);
+            xllm_free(o.grammar);
             return 1;
         }
     }
@@ -294,5 +319,6 @@ int xllm_bench_http(int argc, char **argv)
         print_text(&o, lv, n_levels);
     curl_global_cleanup();
     xllm_free(levels);
+    xllm_free(o.grammar);
     return rc ? 1 : 0;
 }

@@ -434,7 +434,8 @@ int cmd_benchmark(int argc, char **argv)
                          "head) against the memory read bandwidth measured here (decode_roofline_ratio), memory,\n"
                          "and per concurrency level N: N sequences with their own random prompts prefilled and\n"
                          "decoded together (one forward call per step), aggregate and per-request tokens/s, TTFT\n"
-                         "and inter-token latency p50/p95/p99. Greedy decoding; end-of-text tokens do not stop it.");
+                         "and inter-token latency p50/p95/p99. Greedy decoding; end-of-text tokens do not stop it.\n"
+                         "A running server instead: xllm benchmark --server URL --model NAME (see its --help).");
     if (rc)
         return rc == 1 ? 0 : rc;
     if (n_pos != 1) {
