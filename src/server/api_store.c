@@ -1,5 +1,5 @@
 /* api_store.c - Ollama's model store endpoints: /api/pull and /api/create
- * (progress as NDJSON, the work on a thread of its own), /api/copy,
+ * (progress as NDJSON, the work on the server's store-job pool), /api/copy,
  * /api/delete, HEAD/POST /api/blobs/:digest, /api/push (not supported), and
  * the store fields of /api/show. */
 #include <pthread.h>
