@@ -55,6 +55,13 @@ static void job_unref(store_job *j)
 
 static void job_unref_v(void *p) { job_unref(p); }
 
+/* A non-streamed job's request ended first (client gone, shutdown): a pull stops. */
+static void job_gone(void *p)
+{
+    store_job *j = p;
+    j->cancel = 1;
+}
+
 /* Worker thread: one line for the stream (mu taken here). */
 static void job_push(store_job *j, const char *line, size_t len)
 {
@@ -196,7 +203,7 @@ static void job_start(srv_req *r, store_job *j)
     j->models = srv_get_models(r->s);
     if (!j->stream) {
         j->refs = 1;
-        srv_task_start_on(r, r->s->store_pool, NULL, 0, job_work, job_finish, j, job_unref_v);
+        srv_task_start_on(r, r->s->store_pool, NULL, 0, job_work, job_finish, j, job_unref_v, job_gone);
         return;
     }
     j->refs = 2;

@@ -590,6 +590,7 @@ typedef struct srv_task {
     void (*finish)(srv_req *, void *);
     void *arg;
     void (*arg_free)(void *);
+    void (*gone)(void *);
 } srv_task;
 
 #define TASK_OF(p, field) ((srv_task *)(void *)((char *)(p) - offsetof(srv_task, field)))
@@ -648,7 +649,7 @@ static void task_job(srv_job *job)
 
 void srv_task_start_on(srv_req *r, srv_pool *pool, srv_model *md, double keep_alive_s,
                        void (*work)(void *, const srv_task_model *), void (*finish)(srv_req *, void *), void *arg,
-                       void (*arg_free)(void *))
+                       void (*arg_free)(void *), void (*gone)(void *))
 {
     srv_task *t = xllm_calloc(1, sizeof *t);
     if (!t) {
@@ -671,6 +672,7 @@ void srv_task_start_on(srv_req *r, srv_pool *pool, srv_model *md, double keep_al
     t->finish = finish;
     t->arg = arg;
     t->arg_free = arg_free;
+    t->gone = gone;
     r->task = t;
     pthread_mutex_lock(&t->mu);
     MHD_suspend_connection(r->conn);
@@ -687,7 +689,7 @@ void srv_task_start_on(srv_req *r, srv_pool *pool, srv_model *md, double keep_al
 void srv_task_start(srv_req *r, srv_model *md, double keep_alive_s, void (*work)(void *, const srv_task_model *),
                     void (*finish)(srv_req *, void *), void *arg, void (*arg_free)(void *))
 {
-    srv_task_start_on(r, r->s->pool, md, keep_alive_s, work, finish, arg, arg_free);
+    srv_task_start_on(r, r->s->pool, md, keep_alive_s, work, finish, arg, arg_free, NULL);
 }
 
 /* Access handler after a task resumed the connection. */
@@ -713,9 +715,13 @@ void srv_task_step(srv_req *r)
 void srv_task_detach(srv_req *r)
 {
     srv_task *t = r->task;
+    int running;
     pthread_mutex_lock(&t->mu);
     t->conn = NULL;
+    running = !t->done;
     pthread_mutex_unlock(&t->mu);
+    if (running && t->gone)
+        t->gone(t->arg); /* the job holds its reference: arg is alive */
     r->task = NULL;
     task_unref(t);
 }

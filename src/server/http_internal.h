@@ -85,10 +85,12 @@ void srv_gen_resume_step(srv_req *r);         /* access handler called again aft
 void srv_gen_detach(srv_req *r, int client_gone); /* request over: cancel what still runs */
 void srv_gen_cancel_all(srv *s);              /* shutdown */
 void srv_task_step(srv_req *r);
-/* srv_task_start on a given pool (store jobs use s->store_pool). */
+/* srv_task_start on a given pool (store jobs use s->store_pool); gone(arg),
+ * when not NULL, is called if the request ends (client gone, shutdown)
+ * before the work did, so long work can stop. */
 void srv_task_start_on(srv_req *r, srv_pool *pool, srv_model *md, double keep_alive_s,
                        void (*work)(void *, const srv_task_model *), void (*finish)(srv_req *, void *), void *arg,
-                       void (*arg_free)(void *));
+                       void (*arg_free)(void *), void (*gone)(void *));
 void srv_task_detach(srv_req *r);
 
 /* api_store.c: a blob upload bypasses the body buffer and its limit */
