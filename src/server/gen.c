@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -363,6 +364,10 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
             return MHD_CONTENT_READER_END_OF_STREAM;
         pthread_mutex_lock(&g->mu);
         e = take_events(g, &pending);
+        if (!e && pending > 0 && atomic_load(&r->s->closing)) {
+            pthread_mutex_unlock(&g->mu);
+            return MHD_CONTENT_READER_END_WITH_ERROR; /* shutdown: the stream is cut */
+        }
         if (!e && pending > 0) {
             g->suspended = 1;
             MHD_suspend_connection(r->conn);
@@ -421,6 +426,12 @@ void srv_gen_resume_step(srv_req *r)
     if (!g || r->replied)
         return;
     pthread_mutex_lock(&g->mu);
+    if ((g->phase == GEN_STARTING || (g->phase == GEN_STARTED && !g->req.stream && g->pending > 0)) &&
+        atomic_load(&r->s->closing)) {
+        pthread_mutex_unlock(&g->mu);
+        srv_reply_error(r, 503, "", "shutting_down", "the server is shutting down");
+        return;
+    }
     if (g->phase == GEN_STARTING || (g->phase == GEN_STARTED && !g->req.stream && g->pending > 0)) {
         g->suspended = 1;
         MHD_suspend_connection(r->conn);
@@ -573,10 +584,11 @@ const xllm_tokenizer *srv_req_tokenizer(srv_req *r)
 /* ---- blocking work off the MHD threads (embeddings, stats, store jobs) ---- */
 
 typedef struct srv_task {
+    struct srv_task *next_live, *prev_live; /* s->tasks (s->gen_mu) */
     pthread_mutex_t mu;
     int refs;
     struct MHD_Connection *conn;
-    int done;
+    int done, suspended;
     srv *s;
     srv_pool *pool;
     srv_job job;
@@ -603,6 +615,14 @@ static void task_unref(srv_task *t)
     pthread_mutex_unlock(&t->mu);
     if (!last)
         return;
+    pthread_mutex_lock(&t->s->gen_mu);
+    if (t->prev_live)
+        t->prev_live->next_live = t->next_live;
+    else
+        t->s->tasks = t->next_live;
+    if (t->next_live)
+        t->next_live->prev_live = t->prev_live;
+    pthread_mutex_unlock(&t->s->gen_mu);
     if (t->arg_free)
         t->arg_free(t->arg);
     pthread_mutex_destroy(&t->mu);
@@ -613,8 +633,10 @@ static void task_done(srv_task *t)
 {
     pthread_mutex_lock(&t->mu);
     t->done = 1;
-    if (t->conn)
+    if (t->conn && t->suspended) {
+        t->suspended = 0;
         MHD_resume_connection(t->conn);
+    }
     pthread_mutex_unlock(&t->mu);
     task_unref(t);
 }
@@ -674,16 +696,24 @@ void srv_task_start_on(srv_req *r, srv_pool *pool, srv_model *md, double keep_al
     t->arg_free = arg_free;
     t->gone = gone;
     r->task = t;
+    pthread_mutex_lock(&r->s->gen_mu);
+    t->next_live = r->s->tasks;
+    if (r->s->tasks)
+        r->s->tasks->prev_live = t;
+    r->s->tasks = t;
+    pthread_mutex_unlock(&r->s->gen_mu);
     pthread_mutex_lock(&t->mu);
+    t->suspended = 1;
     MHD_suspend_connection(r->conn);
-    pthread_mutex_unlock(&t->mu);
     if (srv_pool_push(pool, &t->job, 1)) {
         srv_err_set(&t->err, 503, "", "queue_full", "the server's queue is full; retry later");
         t->failed = 1;
         t->refs = 1;
         t->done = 1;
+        t->suspended = 0;
         MHD_resume_connection(r->conn);
     }
+    pthread_mutex_unlock(&t->mu);
 }
 
 void srv_task_start(srv_req *r, srv_model *md, double keep_alive_s, void (*work)(void *, const srv_task_model *),
@@ -701,8 +731,15 @@ void srv_task_step(srv_req *r)
         return;
     pthread_mutex_lock(&t->mu);
     done = t->done;
-    if (!done)
+    if (!done && atomic_load(&r->s->closing)) {
+        pthread_mutex_unlock(&t->mu);
+        srv_reply_error(r, 503, "", "shutting_down", "the server is shutting down");
+        return;
+    }
+    if (!done) {
+        t->suspended = 1;
         MHD_suspend_connection(r->conn);
+    }
     pthread_mutex_unlock(&t->mu);
     if (!done)
         return;
@@ -724,4 +761,53 @@ void srv_task_detach(srv_req *r)
         t->gone(t->arg); /* the job holds its reference: arg is alive */
     r->task = NULL;
     task_unref(t);
+}
+
+/* ---- shutdown: no connection may stay suspended ---- */
+
+/* Running tasks whose request is still there (gen_mu held). */
+static int tasks_running_locked(srv *s)
+{
+    int n = 0;
+    for (srv_task *t = s->tasks; t; t = t->next_live) {
+        pthread_mutex_lock(&t->mu);
+        n += t->conn && !t->done;
+        pthread_mutex_unlock(&t->mu);
+    }
+    return n;
+}
+
+void srv_close_suspended(srv *s, double wait_s)
+{
+    double t0 = xllm_now();
+    pthread_mutex_lock(&s->gen_mu);
+    for (srv_task *t = s->tasks; t; t = t->next_live) {
+        pthread_mutex_lock(&t->mu);
+        if (t->conn && !t->done && t->gone)
+            t->gone(t->arg);
+        pthread_mutex_unlock(&t->mu);
+    }
+    while (tasks_running_locked(s) > 0 && xllm_now() - t0 < wait_s) {
+        pthread_mutex_unlock(&s->gen_mu);
+        usleep(20000);
+        pthread_mutex_lock(&s->gen_mu);
+    }
+    atomic_store(&s->closing, 1);
+    for (srv_task *t = s->tasks; t; t = t->next_live) {
+        pthread_mutex_lock(&t->mu);
+        if (t->conn && t->suspended) {
+            t->suspended = 0;
+            MHD_resume_connection(t->conn);
+        }
+        pthread_mutex_unlock(&t->mu);
+    }
+    for (srv_gen *g = s->gens; g; g = g->next_live) {
+        pthread_mutex_lock(&g->mu);
+        if (g->conn && g->suspended) {
+            g->suspended = 0;
+            MHD_resume_connection(g->conn);
+        }
+        pthread_mutex_unlock(&g->mu);
+    }
+    pthread_mutex_unlock(&s->gen_mu);
 }

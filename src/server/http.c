@@ -763,7 +763,8 @@ void srv_free(srv *s, double wait_s)
         pthread_mutex_lock(&s->gen_mu);
     }
     pthread_mutex_unlock(&s->gen_mu);
-    usleep(50000); /* let resumed streams write their last bytes */
+    srv_close_suspended(s, 5);
+    usleep(100000); /* let resumed connections write their last bytes */
     MHD_stop_daemon(s->d);
     free_parts(s); /* drains the pools (jobs see the connections gone), then the runners stop */
 }

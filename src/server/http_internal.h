@@ -39,6 +39,8 @@ struct srv {
     pthread_cond_t gen_cv;
     int n_gens;
     srv_gen *gens; /* list through srv_gen.next_live */
+    struct srv_task *tasks; /* live tasks (gen_mu), list through srv_task.next_live */
+    atomic_int closing; /* shutdown's last pass: nothing suspends any more */
     /* Responses API store: a ring, oldest replaced */
     pthread_mutex_t resp_mu;
     srv_stored_response resp[XLLM_SERVER_MAX_RESPONSES];
@@ -84,6 +86,11 @@ json_t *srv_error_body(srv_api api, const srv_err *e);
 void srv_gen_resume_step(srv_req *r);         /* access handler called again after a resume */
 void srv_gen_detach(srv_req *r, int client_gone); /* request over: cancel what still runs */
 void srv_gen_cancel_all(srv *s);              /* shutdown */
+/* Shutdown, before MHD_stop_daemon (which aborts on a suspended connection):
+ * tell running tasks their request is going (a pull stops), wait up to
+ * wait_s for them, then resume every suspended connection with `closing`
+ * set, so each is answered 503 or its stream ends. */
+void srv_close_suspended(srv *s, double wait_s);
 void srv_task_step(srv_req *r);
 /* srv_task_start on a given pool (store jobs use s->store_pool); gone(arg),
  * when not NULL, is called if the request ends (client gone, shutdown)
