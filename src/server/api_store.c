@@ -3,6 +3,7 @@
  * /api/delete, HEAD/POST /api/blobs/:digest, /api/push (not supported), and
  * the store fields of /api/show. */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@ typedef enum job_kind { JOB_PULL, JOB_CREATE } job_kind;
 
 typedef struct store_job {
     srv_job job;                  /* streaming: job_main on the store pool */
+    srv_closer closer;            /* streaming: shutdown ends the suspension */
+    srv *s;
     pthread_mutex_t mu;
     int refs;                     /* thread + the response (streaming) or the task */
     struct MHD_Connection *conn;  /* streaming: NULL once the response is freed */
@@ -135,6 +138,19 @@ static void job_main(srv_job *sj)
     job_unref(j);
 }
 
+/* Shutdown (gen_mu held): stop the job and end the stream's suspension. */
+static void job_close(srv_closer *c)
+{
+    store_job *j = (store_job *)(void *)((char *)c - offsetof(store_job, closer));
+    pthread_mutex_lock(&j->mu);
+    j->cancel = 1;
+    if (j->conn && j->suspended) {
+        j->suspended = 0;
+        MHD_resume_connection(j->conn);
+    }
+    pthread_mutex_unlock(&j->mu);
+}
+
 static ssize_t job_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     store_job *j = cls;
@@ -152,6 +168,8 @@ static ssize_t job_reader(void *cls, uint64_t pos, char *buf, size_t max)
         n = (ssize_t)k;
     } else if (j->done) {
         n = MHD_CONTENT_READER_END_OF_STREAM;
+    } else if (atomic_load(&j->s->closing)) {
+        n = MHD_CONTENT_READER_END_WITH_ERROR; /* shutdown: the stream is cut */
     } else {
         j->suspended = 1;
         MHD_suspend_connection(j->conn);
@@ -163,6 +181,7 @@ static ssize_t job_reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void job_response_free(void *cls)
 {
     store_job *j = cls;
+    srv_closer_remove(j->s, &j->closer);
     pthread_mutex_lock(&j->mu);
     j->conn = NULL;
     j->cancel = 1; /* client gone: a pull stops, leaving the store as it was */
@@ -199,6 +218,8 @@ static void job_start(srv_req *r, store_job *j)
     struct MHD_Response *resp;
     pthread_mutex_init(&j->mu, NULL);
     j->job.run = job_main;
+    j->s = r->s;
+    j->closer.close = job_close;
     xllm_buf_init(&j->q, 0);
     j->models = srv_get_models(r->s);
     if (!j->stream) {
@@ -216,6 +237,7 @@ static void job_start(srv_req *r, store_job *j)
         srv_reply_error(r, 500, "", NULL, "out of memory");
         return;
     }
+    srv_closer_add(r->s, &j->closer); /* removed when the response is freed */
     MHD_add_response_header(resp, "Content-Type", "application/x-ndjson");
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     MHD_add_response_header(resp, "X-Request-ID", r->id);

@@ -801,6 +801,8 @@ void srv_close_suspended(srv *s, double wait_s)
         }
         pthread_mutex_unlock(&t->mu);
     }
+    for (srv_closer *c = s->closers; c; c = c->next)
+        c->close(c);
     for (srv_gen *g = s->gens; g; g = g->next_live) {
         pthread_mutex_lock(&g->mu);
         if (g->conn && g->suspended) {
@@ -809,5 +811,28 @@ void srv_close_suspended(srv *s, double wait_s)
         }
         pthread_mutex_unlock(&g->mu);
     }
+    pthread_mutex_unlock(&s->gen_mu);
+}
+
+void srv_closer_add(srv *s, srv_closer *c)
+{
+    pthread_mutex_lock(&s->gen_mu);
+    c->prev = NULL;
+    c->next = s->closers;
+    if (s->closers)
+        s->closers->prev = c;
+    s->closers = c;
+    pthread_mutex_unlock(&s->gen_mu);
+}
+
+void srv_closer_remove(srv *s, srv_closer *c)
+{
+    pthread_mutex_lock(&s->gen_mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->closers = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     pthread_mutex_unlock(&s->gen_mu);
 }

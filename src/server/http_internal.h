@@ -14,6 +14,14 @@
 #include "server/metrics.h"
 #include "server/pool.h"
 
+/* A suspended connection that is neither a generation nor a task (a
+ * streamed store job): shutdown calls close() (gen_mu held; it must end the
+ * suspension, only taking its own lock) before MHD_stop_daemon. */
+typedef struct srv_closer {
+    struct srv_closer *next, *prev;
+    void (*close)(struct srv_closer *c);
+} srv_closer;
+
 /* One stored Responses API turn (previous_response_id). */
 typedef struct srv_stored_response {
     char id[64];
@@ -40,6 +48,7 @@ struct srv {
     int n_gens;
     srv_gen *gens; /* list through srv_gen.next_live */
     struct srv_task *tasks; /* live tasks (gen_mu), list through srv_task.next_live */
+    srv_closer *closers;    /* (gen_mu) */
     atomic_int closing; /* shutdown's last pass: nothing suspends any more */
     /* Responses API store: a ring, oldest replaced */
     pthread_mutex_t resp_mu;
@@ -91,6 +100,8 @@ void srv_gen_cancel_all(srv *s);              /* shutdown */
  * wait_s for them, then resume every suspended connection with `closing`
  * set, so each is answered 503 or its stream ends. */
 void srv_close_suspended(srv *s, double wait_s);
+void srv_closer_add(srv *s, srv_closer *c);
+void srv_closer_remove(srv *s, srv_closer *c);
 void srv_task_step(srv_req *r);
 /* srv_task_start on a given pool (store jobs use s->store_pool); gone(arg),
  * when not NULL, is called if the request ends (client gone, shutdown)
