@@ -191,6 +191,27 @@
 #define XLLM_SERVER_MAX_PRELOAD 64
 /* server: graceful shutdown waits this long for running requests (SPEC S-2). */
 #define XLLM_SERVER_SHUTDOWN_S 30
+/* server: worker threads that start generations and run blocking tasks
+ * (embeddings, runner stats). Their work is short (a submit round trip to a
+ * runner; a model load pins one worker, requests waiting for it park), so a
+ * few are enough; the thread count stays bounded whatever the load. */
+#define XLLM_SERVER_WORKERS 8
+#define XLLM_SERVER_MAX_WORKERS 256
+/* server: model loads at once. Each pins the worker that started it (it
+ * waits for the runner to come up); more requests for other unloaded models
+ * park until one ends, so loads can never take every worker. */
+#define XLLM_SERVER_MAX_LOADS 2
+/* server: jobs queued for the workers at once (503 queue_full beyond; the
+ * runner's own queue, 1,000 by default, is the larger one behind it). */
+#define XLLM_SERVER_MAX_QUEUE 4096
+/* server: threads of store jobs (pull, create): long-running, so they have
+ * their own pool and never take a worker; more jobs wait in its queue. */
+#define XLLM_SERVER_STORE_THREADS 2
+#define XLLM_SERVER_MAX_STORE_JOBS 64
+/* server: API keys given with --api-key / --api-keys (each with optional
+ * limits), and the longest key (real providers' keys are < 200 bytes). */
+#define XLLM_SERVER_MAX_KEYS 64
+#define XLLM_SERVER_MAX_KEY_BYTES 255
 /* Runner protocol: largest frame payload. A 1M-token prompt as JSON is ~8 MB;
  * 2,048 embeddings of 4,096 floats are 32 MiB; the reader allocates up to
  * this per frame, so it also bounds what a hostile peer can make us hold. */

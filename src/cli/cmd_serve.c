@@ -1,8 +1,9 @@
 /* cmd_serve.c - `xllm serve`: the HTTP server (OpenAI, Ollama, Anthropic,
  * xllm APIs) in the foreground until SIGINT/SIGTERM (graceful, 30 s), a
- * second signal exits at once. Models: --model NAME=PATH, repeatable. The
- * settings come from server/config.h's table (flags, XLLM_* variables,
- * ~/.xllm/config.yaml or --config FILE). */
+ * second signal exits at once. Models: --model NAME=PATH, repeatable; API
+ * keys: --api-key SPEC (repeatable) beside the table's XLLM_API_KEY and
+ * --api-keys FILE. The other settings come from server/config.h's table
+ * (flags, XLLM_* variables, ~/.xllm/config.yaml or --config FILE). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "cli/commands.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/keys.h"
 #include "server/preload.h"
 #include "xllm/engine.h"
 
@@ -27,24 +29,27 @@ static void on_signal(int sig)
         _exit(130); /* runners exit with their parent */
 }
 
-/* Take every "--model NAME=PATH" / "--model=NAME=PATH" out of argv. */
-static int take_models(int *argc, char **argv, const char **specs, int max, int *n)
+/* Take every "--FLAG VALUE" / "--FLAG=VALUE" of a repeatable flag out of argv
+ * (flag "--model", what "NAME=PATH" for the messages). */
+static int take_repeated(int *argc, char **argv, const char *flag, const char *what, const char **specs, int max,
+                         int *n)
 {
     int o = 1;
+    size_t fl = strlen(flag);
     *n = 0;
     for (int i = 1; i < *argc; i++) {
         const char *v = NULL;
-        if (!strcmp(argv[i], "--model") && i + 1 < *argc)
+        if (!strcmp(argv[i], flag) && i + 1 < *argc)
             v = argv[++i];
-        else if (!strncmp(argv[i], "--model=", 8))
-            v = argv[i] + 8;
-        else if (!strcmp(argv[i], "--model")) {
-            fprintf(stderr, "xllm serve: --model needs NAME=PATH\n");
+        else if (!strncmp(argv[i], flag, fl) && argv[i][fl] == '=')
+            v = argv[i] + fl + 1;
+        else if (!strcmp(argv[i], flag)) {
+            fprintf(stderr, "xllm serve: %s needs %s\n", flag, what);
             return -1;
         }
         if (v) {
             if (*n == max) {
-                fprintf(stderr, "xllm serve: more than %d models\n", max);
+                fprintf(stderr, "xllm serve: more than %d %s\n", max, flag);
                 return -1;
             }
             specs[(*n)++] = v;
@@ -53,6 +58,27 @@ static int take_models(int *argc, char **argv, const char **specs, int max, int 
         }
     }
     *argc = o;
+    return 0;
+}
+
+/* --api-key specs, then the lines of --api-keys FILE, into keys[*n]. */
+static int load_keys(const char **specs, int n_specs, const char *file, srv_key_cfg *keys, int *n)
+{
+    int n_file = 0;
+    *n = 0;
+    for (int i = 0; i < n_specs; i++) {
+        if (*n == XLLM_SERVER_MAX_KEYS || srv_key_parse(specs[i], &keys[*n])) {
+            fprintf(stderr, "xllm serve: --api-key #%d: %s\n", i + 1,
+                    *n == XLLM_SERVER_MAX_KEYS ? "too many keys" : xllm_last_error());
+            return -1;
+        }
+        (*n)++;
+    }
+    if (file && srv_keys_read_file(file, keys + *n, XLLM_SERVER_MAX_KEYS - 1 - *n, &n_file)) {
+        fprintf(stderr, "xllm serve: --api-keys: %s\n", xllm_last_error());
+        return -1;
+    }
+    *n += n_file;
     return 0;
 }
 
@@ -123,6 +149,7 @@ static void server_cfg(const srv_conf *c, const char *bin, srv_cfg *cfg)
     cfg->host = c->host[0] ? c->host : "127.0.0.1";
     cfg->port = (int)c->port;
     cfg->http_threads = (int)c->http_threads;
+    cfg->workers = (int)c->workers;
     cfg->api_key = c->api_key[0] ? c->api_key : NULL;
     cfg->cors_origin = c->cors_origins;
     cfg->no_gzip = !c->gzip;
@@ -159,6 +186,9 @@ int cmd_serve(int argc, char **argv)
     const char *config_path = NULL, *flag_vals[64] = {0}, *specs[XLLM_SERVER_MAX_MODELS], *pos[1];
     xllm_opt opts[66];
     int n_opts = 0, n_pos = 0, n_models = 0, rc;
+    int n_key_specs = 0, n_keys = 0;
+    const char *key_specs[XLLM_SERVER_MAX_KEYS];
+    static srv_key_cfg keys[XLLM_SERVER_MAX_KEYS];
     srv_conf conf;
     srv_cfg cfg;
     srv *s = NULL;
@@ -176,10 +206,13 @@ int cmd_serve(int argc, char **argv)
         if (k->flag)
             opts[n_opts++] = (xllm_opt){k->flag, XLLM_OPT_STR, &flag_vals[i], k->help};
     }
-    if (take_models(&argc, argv, specs, XLLM_SERVER_MAX_MODELS, &n_models))
+    if (take_repeated(&argc, argv, "--model", "NAME=PATH", specs, XLLM_SERVER_MAX_MODELS, &n_models) ||
+        take_repeated(&argc, argv, "--api-key", "KEY[:rpm=N,tpm=N,priority=batch]", key_specs, XLLM_SERVER_MAX_KEYS,
+                      &n_key_specs))
         return 2;
     rc = xllm_args_parse(argc, argv, opts, n_opts, pos, 0, &n_pos,
-                         "[--config FILE] [--host H] [--port P] [--model NAME=PATH]... [--preload NAME,...]\n\n"
+                         "[--config FILE] [--host H] [--port P] [--model NAME=PATH]... [--preload NAME,...]\n"
+                         "           [--api-key KEY[:rpm=N,tpm=N,priority=interactive|batch]]... [--api-keys FILE]\n\n"
                          "Settings: flag > XLLM_* variable > config file (~/.xllm/config.yaml) > default.");
     if (rc)
         return rc == 1 ? 0 : 2;
@@ -191,12 +224,18 @@ int cmd_serve(int argc, char **argv)
         srv_conf_free(&conf);
         return 2;
     }
+    if (load_keys(key_specs, n_key_specs, conf.api_keys_file[0] ? conf.api_keys_file : NULL, keys, &n_keys)) {
+        srv_conf_free(&conf);
+        return 2;
+    }
     log_conf(&conf, conf_path);
     if (conf.models_dir[0])
         setenv("XLLM_MODELS_DIR", conf.models_dir, 1); /* the store reads it */
     bl = readlink("/proc/self/exe", bin, sizeof bin - 1);
     bin[bl > 0 ? bl : 0] = '\0';
     server_cfg(&conf, bin[0] ? bin : argv[0], &cfg);
+    cfg.keys = keys;
+    cfg.n_keys = n_keys;
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

@@ -49,19 +49,13 @@ static void emb_free(void *p)
     xllm_free(j);
 }
 
-static void emb_work(void *arg)
+/* Pool worker, with the model acquired by the task. */
+static void emb_work(void *arg, const srv_task_model *tm)
 {
     emb_job *j = arg;
-    xllm_rclient *rc;
-    int http = 500;
-    double t0 = xllm_now();
+    xllm_rclient *rc = tm->rc;
     xllm_status st;
-    if (srv_model_acquire(j->md, &rc, &http)) {
-        srv_err_set(&j->err, http, "model", NULL, "%s", xllm_last_error());
-        j->failed = 1;
-        return;
-    }
-    j->load_ns = (uint64_t)((xllm_now() - t0) * 1e9);
+    j->load_ns = tm->load_ns;
     j->n_tokens = xllm_calloc((size_t)j->n, sizeof *j->n_tokens);
     st = j->n_tokens ? xllm_rclient_embed(rc, (const char *const *)j->texts, (const int32_t *const *)j->tokens, j->n_tok,
                                           j->n, j->truncate, &j->out, &j->n_embd, j->n_tokens, 120000)
@@ -71,7 +65,6 @@ static void emb_work(void *arg)
                     "input", NULL, "embedding failed: %s", xllm_last_error());
         j->failed = 1;
     }
-    srv_model_release(j->md, j->keep_alive_s);
 }
 
 static json_t *vec_json(const float *v, int32_t n)
@@ -93,6 +86,7 @@ static void emb_finish(srv_req *r, void *arg)
     }
     for (int32_t i = 0; i < j->n; i++)
         total += j->n_tokens[i];
+    srv_req_charge_tokens(r, total, 0);
     if (j->kind == EMB_OLLAMA_OLD) {
         srv_reply_json(r, 200, json_pack("{s:o}", "embedding", vec_json(j->out, j->n_embd)));
         return;
@@ -252,7 +246,7 @@ static void embed(srv_req *r, emb_kind kind)
     }
     j->truncate = trunc;
     json_decref(root);
-    srv_task_start(r, emb_work, emb_finish, j, emb_free);
+    srv_task_start(r, j->md, j->keep_alive_s, emb_work, emb_finish, j, emb_free);
     return;
 fail:
     json_decref(root);

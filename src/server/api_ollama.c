@@ -177,20 +177,13 @@ typedef struct oll_load {
     char model[256];
 } oll_load;
 
-static void load_work(void *arg)
+/* Pool worker: a load is the task's acquire (with keep_alive) and nothing else. */
+static void load_work(void *arg, const srv_task_model *tm)
 {
     oll_load *l = arg;
-    xllm_rclient *rc;
-    if (l->unload) {
+    (void)tm;
+    if (l->unload)
         srv_model_unload(l->md);
-        return;
-    }
-    if (srv_model_acquire(l->md, &rc, &l->http)) {
-        l->failed = 1;
-        snprintf(l->err, sizeof l->err, "%s", xllm_last_error());
-        return;
-    }
-    srv_model_release(l->md, l->keep_alive_s);
 }
 
 static void load_finish(srv_req *r, void *arg)
@@ -224,7 +217,7 @@ static void start_load(srv_req *r, srv_model *md, const srv_gen_req *g, int chat
     l->chat = chat;
     l->unload = g->keep_alive_s == 0;
     snprintf(l->model, sizeof l->model, "%s", srv_model_name(md));
-    srv_task_start(r, load_work, load_finish, l, xllm_free);
+    srv_task_start(r, l->unload ? NULL : md, l->keep_alive_s, load_work, load_finish, l, xllm_free);
 }
 
 /* Ollama's `template` override: the Go-template engine is another branch;

@@ -1,8 +1,9 @@
 /* api_store.c - Ollama's model store endpoints: /api/pull and /api/create
- * (progress as NDJSON, the work on a thread of its own), /api/copy,
+ * (progress as NDJSON, the work on the server's store-job pool), /api/copy,
  * /api/delete, HEAD/POST /api/blobs/:digest, /api/push (not supported), and
  * the store fields of /api/show. */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +17,15 @@
 #include "store/pull.h"
 #include "store/store.h"
 
-/* ---- a store job: pull or create on its own thread ---- */
+/* ---- a store job: pull or create on the store pool (s->store_pool: a few
+ * threads of their own, so a long download never holds a worker) ---- */
 
 typedef enum job_kind { JOB_PULL, JOB_CREATE } job_kind;
 
 typedef struct store_job {
+    srv_job job;                  /* streaming: job_main on the store pool */
+    srv_closer closer;            /* streaming: shutdown ends the suspension */
+    srv *s;
     pthread_mutex_t mu;
     int refs;                     /* thread + the response (streaming) or the task */
     struct MHD_Connection *conn;  /* streaming: NULL once the response is freed */
@@ -53,6 +58,13 @@ static void job_unref(store_job *j)
 
 static void job_unref_v(void *p) { job_unref(p); }
 
+/* A non-streamed job's request ended first (client gone, shutdown): a pull stops. */
+static void job_gone(void *p)
+{
+    store_job *j = p;
+    j->cancel = 1;
+}
+
 /* Worker thread: one line for the stream (mu taken here). */
 static void job_push(store_job *j, const char *line, size_t len)
 {
@@ -80,11 +92,12 @@ static void on_progress(const xllm_pull_event *ev, void *ud)
         job_push(j, line, (size_t)n);
 }
 
-static void job_work(void *arg)
+static void job_work(void *arg, const srv_task_model *tm)
 {
     store_job *j = arg;
     xllm_store *s = NULL;
     xllm_status st = xllm_store_open(NULL, &s);
+    (void)tm;
     if (!st) {
         if (j->kind == JOB_PULL) {
             xllm_pull_opts o = {on_progress, j, &j->cancel};
@@ -103,10 +116,10 @@ static void job_work(void *arg)
     xllm_clear_error();
 }
 
-static void *job_main(void *arg)
+static void job_main(srv_job *sj)
 {
-    store_job *j = arg;
-    job_work(j);
+    store_job *j = (store_job *)(void *)sj; /* job is the first member */
+    job_work(j, NULL);
     if (j->st) {
         json_t *o = json_pack("{s:s}", "error", j->err);
         char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -123,7 +136,19 @@ static void *job_main(void *arg)
     }
     pthread_mutex_unlock(&j->mu);
     job_unref(j);
-    return NULL;
+}
+
+/* Shutdown (gen_mu held): stop the job and end the stream's suspension. */
+static void job_close(srv_closer *c)
+{
+    store_job *j = (store_job *)(void *)((char *)c - offsetof(store_job, closer));
+    pthread_mutex_lock(&j->mu);
+    j->cancel = 1;
+    if (j->conn && j->suspended) {
+        j->suspended = 0;
+        MHD_resume_connection(j->conn);
+    }
+    pthread_mutex_unlock(&j->mu);
 }
 
 static ssize_t job_reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -143,6 +168,8 @@ static ssize_t job_reader(void *cls, uint64_t pos, char *buf, size_t max)
         n = (ssize_t)k;
     } else if (j->done) {
         n = MHD_CONTENT_READER_END_OF_STREAM;
+    } else if (atomic_load(&j->s->closing)) {
+        n = MHD_CONTENT_READER_END_WITH_ERROR; /* shutdown: the stream is cut */
     } else {
         j->suspended = 1;
         MHD_suspend_connection(j->conn);
@@ -154,6 +181,7 @@ static ssize_t job_reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void job_response_free(void *cls)
 {
     store_job *j = cls;
+    srv_closer_remove(j->s, &j->closer);
     pthread_mutex_lock(&j->mu);
     j->conn = NULL;
     j->cancel = 1; /* client gone: a pull stops, leaving the store as it was */
@@ -188,14 +216,15 @@ static void job_finish(srv_req *r, void *arg)
 static void job_start(srv_req *r, store_job *j)
 {
     struct MHD_Response *resp;
-    pthread_t th;
-    pthread_attr_t at;
     pthread_mutex_init(&j->mu, NULL);
+    j->job.run = job_main;
+    j->s = r->s;
+    j->closer.close = job_close;
     xllm_buf_init(&j->q, 0);
     j->models = srv_get_models(r->s);
     if (!j->stream) {
         j->refs = 1;
-        srv_task_start(r, job_work, job_finish, j, job_unref_v);
+        srv_task_start_on(r, r->s->store_pool, NULL, 0, job_work, job_finish, j, job_unref_v, job_gone);
         return;
     }
     j->refs = 2;
@@ -208,6 +237,7 @@ static void job_start(srv_req *r, store_job *j)
         srv_reply_error(r, 500, "", NULL, "out of memory");
         return;
     }
+    srv_closer_add(r->s, &j->closer); /* removed when the response is freed */
     MHD_add_response_header(resp, "Content-Type", "application/x-ndjson");
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     MHD_add_response_header(resp, "X-Request-ID", r->id);
@@ -216,17 +246,14 @@ static void job_start(srv_req *r, store_job *j)
     r->status = 200;
     MHD_queue_response(r->conn, 200, resp);
     MHD_destroy_response(resp);
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&at, 512 * 1024);
-    if (pthread_create(&th, &at, job_main, j) != 0) {
+    if (srv_pool_push(r->s->store_pool, &j->job, 1)) {
+        static const char full[] = "{\"error\":\"too many store jobs are queued; retry later\"}";
+        job_push(j, full, sizeof full - 1);
         pthread_mutex_lock(&j->mu);
-        snprintf(j->err, sizeof j->err, "cannot start a thread");
         j->done = 1;
         pthread_mutex_unlock(&j->mu);
         job_unref(j);
     }
-    pthread_attr_destroy(&at);
 }
 
 /* "model" (or the older "name") of a body; replies 400 and returns NULL. */

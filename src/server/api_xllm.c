@@ -16,11 +16,12 @@ typedef struct health_job {
     json_t *body;
 } health_job;
 
-static void health_work(void *arg)
+static void health_work(void *arg, const srv_task_model *tm)
 {
     health_job *h = arg;
     srv_models *m = srv_get_models(h->s);
     json_t *models = json_array();
+    (void)tm;
     int loading = 0;
     for (int i = 0; i < srv_models_count(m); i++) {
         srv_model *md = srv_models_at(m, i);
@@ -77,7 +78,7 @@ void srv_xllm_health(srv_req *r)
         return;
     }
     h->s = srv_req_server(r);
-    srv_task_start(r, health_work, health_finish, h, health_free);
+    srv_task_start(r, NULL, 0, health_work, health_finish, h, health_free);
 }
 
 void srv_xllm_system(srv_req *r)

@@ -37,8 +37,8 @@ typedef enum srv_conf_src {
 typedef struct srv_conf {
     /* server */
     char *host;
-    int64_t port, http_threads, gzip;
-    char *log_file, *log_rotation, *cors_origins, *api_key, *allowed_hosts;
+    int64_t port, http_threads, gzip, workers;
+    char *log_file, *log_rotation, *cors_origins, *api_key, *api_keys_file, *allowed_hosts;
     /* models */
     char *models_dir, *preload, *priority;
     int64_t replicas;

@@ -1,12 +1,16 @@
 /* gen.c - a generating request between MHD and the runner: acquire the model
- * (loading it on a worker thread when needed), submit every choice, queue the
- * runner's events per request, stream them through a content reader that
- * suspends on an empty queue, cancel at once when the client goes away. */
+ * on the server's worker pool (loading it there when needed, parked while
+ * another request loads it), submit every choice, queue the runner's events
+ * per request, stream them through a content reader that suspends on an
+ * empty queue, cancel at once when the client goes away. Also the pool's
+ * blocking tasks (embeddings, runner stats). */
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -20,6 +24,7 @@ typedef struct gen_choice {
     int32_t idx;
     uint64_t id;      /* runner request id once submitted */
     int submitted, final;
+    double t_last;    /* monotonic time of its last generated token (0: none yet) */
 } gen_choice;
 
 struct srv_gen {
@@ -40,7 +45,15 @@ struct srv_gen {
     char trace[64];
     gen_choice *ch;
     uint64_t load_ns;
+    double t_arrival;               /* the HTTP request's arrival (TTFT) */
+    srv_job job;                    /* acquire + submit on the worker pool */
+    srv_model_waiter wait;          /* parked there while the model loads */
+    int key;                        /* API key index (rate limits) or -1 */
+    int wait_counted;               /* parked once already (metrics) */
+    int64_t n_prompt, n_gen;        /* over the choices' FINAL events */
 };
+
+#define GEN_OF(p, field) ((srv_gen *)(void *)((char *)(p) - offsetof(srv_gen, field)))
 
 static void gen_free(srv_gen *g)
 {
@@ -137,6 +150,14 @@ static void on_event(void *user, const xllm_gen_event *ev)
     srv_gen *g = ch->g;
     srv_event *e = NULL;
     int final = ev->type == XLLM_EVENT_FINAL, last = 0;
+    if (ev->type == XLLM_EVENT_TOKEN && !ev->is_prompt) {
+        double now = xllm_now();
+        if (ch->t_last > 0)
+            srv_metrics_observe(&g->s->metrics.itl, now - ch->t_last);
+        else
+            srv_metrics_observe(&g->s->metrics.ttft, now - g->t_arrival);
+        ch->t_last = now;
+    }
     pthread_mutex_lock(&g->mu);
     if (g->conn)
         e = event_copy(ch, ev);
@@ -151,12 +172,22 @@ static void on_event(void *user, const xllm_gen_event *ev)
         ch->final = 1;
         g->pending--;
         last = g->pending == 0;
+        if (ev->n_prompt > g->n_prompt)
+            g->n_prompt = ev->n_prompt; /* the prompt counts once for n choices */
+        g->n_gen += ev->n_generated;
+        atomic_fetch_add(&g->s->metrics.tokens_out, (uint64_t)(ev->n_generated > 0 ? ev->n_generated : 0));
+        atomic_fetch_add(&g->s->metrics.tokens_cached, (uint64_t)(ev->n_cached > 0 ? ev->n_cached : 0));
     }
     wake_locked(g);
     pthread_mutex_unlock(&g->mu);
     if (final) {
-        if (last && g->acquired)
-            srv_model_release(g->md, g->req.keep_alive_s);
+        if (last) {
+            atomic_fetch_add(&g->s->metrics.tokens_in, (uint64_t)g->n_prompt);
+            if (g->key >= 0)
+                srv_keys_charge(g->s->keys, g->key, g->n_prompt + g->n_gen, xllm_now());
+            if (g->acquired)
+                srv_model_release(g->md, g->req.keep_alive_s);
+        }
         gen_unref(g);
     }
 }
@@ -184,7 +215,7 @@ static int status_of(xllm_status st, const char *msg, char code[48])
 /* Submit every choice (any thread). Sets phase; never touches MHD. */
 static void submit_all(srv_gen *g)
 {
-    int n_ok = 0;
+    int n_ok = 0, gone;
     xllm_status st = XLLM_OK;
     pthread_mutex_lock(&g->mu);
     g->pending = g->req.n;
@@ -223,7 +254,10 @@ static void submit_all(srv_gen *g)
         pthread_mutex_lock(&g->mu);
         g->ch[i].id = id;
         g->ch[i].submitted = 1;
+        gone = g->conn == NULL;
         pthread_mutex_unlock(&g->mu);
+        if (gone) /* the client left during the submit: srv_gen_detach did not see this one */
+            xllm_rclient_cancel(g->rc, id);
         n_ok++;
     }
     if (st) {
@@ -249,14 +283,31 @@ static void submit_all(srv_gen *g)
     pthread_mutex_unlock(&g->mu);
 }
 
-static void *loader_main(void *arg)
+/* Pool worker: acquire the model (or park until its load ends) and submit. */
+static void gen_job(srv_job *job)
 {
-    srv_gen *g = arg;
-    int http = 500;
-    double t0 = xllm_now();
-    if (srv_model_acquire(g->md, &g->rc, &http) == XLLM_OK) {
+    srv_gen *g = GEN_OF(job, job);
+    int http = 500, parked = 0;
+    gen_phase phase;
+    int gone;
+    pthread_mutex_lock(&g->mu);
+    phase = g->phase;
+    gone = g->conn == NULL;
+    pthread_mutex_unlock(&g->mu);
+    if (phase != GEN_STARTING || gone) { /* failed meanwhile (shutdown), or the client left while it waited */
+        gen_unref(g);
+        return;
+    }
+    if (srv_model_acquire_or_park(g->md, &g->rc, &http, &g->wait, &parked) == XLLM_OK) {
+        if (parked) {
+            if (!g->wait_counted) {
+                g->wait_counted = 1;
+                atomic_fetch_add(&g->s->metrics.load_waits, 1);
+            }
+            return; /* gen_wake queues this job again; the worker goes on with other work */
+        }
         g->acquired = 1;
-        g->load_ns = (uint64_t)((xllm_now() - t0) * 1e9);
+        g->load_ns = (uint64_t)((xllm_now() - g->t_arrival) * 1e9);
         submit_all(g);
     } else {
         g->err.status = http;
@@ -272,7 +323,13 @@ static void *loader_main(void *arg)
     wake_locked(g);
     pthread_mutex_unlock(&g->mu);
     gen_unref(g);
-    return NULL;
+}
+
+/* The model's state changed while g was parked (manager's lock held). */
+static void gen_wake(srv_model_waiter *w)
+{
+    srv_gen *g = GEN_OF(w, wait);
+    srv_pool_push(g->s->pool, &g->job, 0);
 }
 
 /* ---- MHD side ---- */
@@ -307,6 +364,10 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
             return MHD_CONTENT_READER_END_OF_STREAM;
         pthread_mutex_lock(&g->mu);
         e = take_events(g, &pending);
+        if (!e && pending > 0 && atomic_load(&r->s->closing)) {
+            pthread_mutex_unlock(&g->mu);
+            return MHD_CONTENT_READER_END_WITH_ERROR; /* shutdown: the stream is cut */
+        }
         if (!e && pending > 0) {
             g->suspended = 1;
             MHD_suspend_connection(r->conn);
@@ -352,6 +413,7 @@ static void queue_stream(srv_req *r)
     MHD_add_response_header(resp, "X-Request-ID", r->id);
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->s->cors_origin);
     MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Request-ID");
+    srv_add_limit_headers(r, resp);
     MHD_queue_response(r->conn, 200, resp);
     MHD_destroy_response(resp);
 }
@@ -364,6 +426,12 @@ void srv_gen_resume_step(srv_req *r)
     if (!g || r->replied)
         return;
     pthread_mutex_lock(&g->mu);
+    if ((g->phase == GEN_STARTING || (g->phase == GEN_STARTED && !g->req.stream && g->pending > 0)) &&
+        atomic_load(&r->s->closing)) {
+        pthread_mutex_unlock(&g->mu);
+        srv_reply_error(r, 503, "", "shutting_down", "the server is shutting down");
+        return;
+    }
     if (g->phase == GEN_STARTING || (g->phase == GEN_STARTED && !g->req.stream && g->pending > 0)) {
         g->suspended = 1;
         MHD_suspend_connection(r->conn);
@@ -422,6 +490,12 @@ void srv_gen_start(srv_req *r, srv_model *md, srv_gen_req *req, const srv_gen_op
     g->conn = r->conn;
     g->md = md;
     g->phase = GEN_STARTING;
+    g->t_arrival = r->t_start;
+    g->key = r->key;
+    if (r->key >= 0 && srv_keys_priority(s->keys, r->key) == XLLM_PRIORITY_BATCH)
+        g->req.params.priority = XLLM_PRIORITY_BATCH;
+    g->job.run = gen_job;
+    g->wait.wake = gen_wake;
     pthread_mutex_lock(&s->gen_mu);
     g->next_live = s->gens;
     if (s->gens)
@@ -430,31 +504,21 @@ void srv_gen_start(srv_req *r, srv_model *md, srv_gen_req *req, const srv_gen_op
     s->n_gens++;
     pthread_mutex_unlock(&s->gen_mu);
     r->gen = g;
-    /* Acquire (maybe load) and submit on a thread of its own: a submit is a
-     * round trip to the runner, which may be in the middle of a step, and an
-     * HTTP thread must not wait for that. */
-    {
-        pthread_t th;
-        pthread_attr_t at;
-        pthread_mutex_lock(&g->mu);
-        g->refs++;
-        g->suspended = 1;
-        MHD_suspend_connection(r->conn);
-        pthread_mutex_unlock(&g->mu);
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&at, 256 * 1024);
-        if (pthread_create(&th, &at, loader_main, g) != 0) {
-            pthread_mutex_lock(&g->mu);
-            g->refs--;
-            g->phase = GEN_FAILED;
-            g->err.status = 503;
-            snprintf(g->err.msg, sizeof g->err.msg, "cannot start a loader thread");
-            wake_locked(g);
-            pthread_mutex_unlock(&g->mu);
-        }
-        pthread_attr_destroy(&at);
+    /* Acquire (maybe load) and submit on the worker pool: a submit is a round
+     * trip to the runner, which may be in the middle of a step, and an HTTP
+     * thread must not wait for that. */
+    pthread_mutex_lock(&g->mu);
+    g->refs++;
+    g->suspended = 1;
+    MHD_suspend_connection(r->conn);
+    if (srv_pool_push(s->pool, &g->job, 1)) {
+        g->refs--;
+        g->phase = GEN_FAILED;
+        srv_err_set(&g->err, 503, "", "queue_full", "the server's queue is full (%d requests waiting); retry later",
+                    XLLM_SERVER_MAX_QUEUE);
+        wake_locked(g);
     }
+    pthread_mutex_unlock(&g->mu);
 }
 
 void srv_gen_detach(srv_req *r, int client_gone)
@@ -517,18 +581,31 @@ const xllm_tokenizer *srv_req_tokenizer(srv_req *r)
     return t;
 }
 
-/* ---- blocking work off the MHD threads (embeddings) ---- */
+/* ---- blocking work off the MHD threads (embeddings, stats, store jobs) ---- */
 
 typedef struct srv_task {
+    struct srv_task *next_live, *prev_live; /* s->tasks (s->gen_mu) */
     pthread_mutex_t mu;
     int refs;
     struct MHD_Connection *conn;
-    int done;
-    void (*work)(void *);
+    int done, suspended;
+    srv *s;
+    srv_pool *pool;
+    srv_job job;
+    srv_model_waiter wait;
+    srv_model *md;           /* acquired before work (NULL: none) */
+    double keep_alive_s, t0;
+    srv_task_model tm;
+    srv_err err;             /* the acquire failed: replied instead of finish */
+    int failed;
+    void (*work)(void *, const srv_task_model *);
     void (*finish)(srv_req *, void *);
     void *arg;
     void (*arg_free)(void *);
+    void (*gone)(void *);
 } srv_task;
+
+#define TASK_OF(p, field) ((srv_task *)(void *)((char *)(p) - offsetof(srv_task, field)))
 
 static void task_unref(srv_task *t)
 {
@@ -538,31 +615,65 @@ static void task_unref(srv_task *t)
     pthread_mutex_unlock(&t->mu);
     if (!last)
         return;
+    pthread_mutex_lock(&t->s->gen_mu);
+    if (t->prev_live)
+        t->prev_live->next_live = t->next_live;
+    else
+        t->s->tasks = t->next_live;
+    if (t->next_live)
+        t->next_live->prev_live = t->prev_live;
+    pthread_mutex_unlock(&t->s->gen_mu);
     if (t->arg_free)
         t->arg_free(t->arg);
     pthread_mutex_destroy(&t->mu);
     xllm_free(t);
 }
 
-static void *task_main(void *arg)
+static void task_done(srv_task *t)
 {
-    srv_task *t = arg;
-    t->work(t->arg);
     pthread_mutex_lock(&t->mu);
     t->done = 1;
-    if (t->conn)
+    if (t->conn && t->suspended) {
+        t->suspended = 0;
         MHD_resume_connection(t->conn);
+    }
     pthread_mutex_unlock(&t->mu);
     task_unref(t);
-    return NULL;
 }
 
-void srv_task_start(srv_req *r, void (*work)(void *), void (*finish)(srv_req *, void *), void *arg,
-                    void (*arg_free)(void *))
+static void task_wake(srv_model_waiter *w)
+{
+    srv_task *t = TASK_OF(w, wait);
+    srv_pool_push(t->pool, &t->job, 0);
+}
+
+static void task_job(srv_job *job)
+{
+    srv_task *t = TASK_OF(job, job);
+    if (t->md) {
+        int http = 500, parked = 0;
+        if (srv_model_acquire_or_park(t->md, &t->tm.rc, &http, &t->wait, &parked)) {
+            srv_err_set(&t->err, http, "model", http == 503 ? "insufficient_memory" : "model_load_failed", "%s",
+                        xllm_last_error());
+            t->failed = 1;
+            task_done(t);
+            return;
+        }
+        if (parked)
+            return;
+        t->tm.load_ns = (uint64_t)((xllm_now() - t->t0) * 1e9);
+    }
+    t->work(t->arg, &t->tm);
+    if (t->md)
+        srv_model_release(t->md, t->keep_alive_s);
+    task_done(t);
+}
+
+void srv_task_start_on(srv_req *r, srv_pool *pool, srv_model *md, double keep_alive_s,
+                       void (*work)(void *, const srv_task_model *), void (*finish)(srv_req *, void *), void *arg,
+                       void (*arg_free)(void *), void (*gone)(void *))
 {
     srv_task *t = xllm_calloc(1, sizeof *t);
-    pthread_t th;
-    pthread_attr_t at;
     if (!t) {
         if (arg_free)
             arg_free(arg);
@@ -572,44 +683,156 @@ void srv_task_start(srv_req *r, void (*work)(void *), void (*finish)(srv_req *, 
     pthread_mutex_init(&t->mu, NULL);
     t->refs = 2;
     t->conn = r->conn;
+    t->s = r->s;
+    t->pool = pool;
+    t->job.run = task_job;
+    t->wait.wake = task_wake;
+    t->md = md;
+    t->keep_alive_s = keep_alive_s;
+    t->t0 = r->t_start;
     t->work = work;
     t->finish = finish;
     t->arg = arg;
     t->arg_free = arg_free;
+    t->gone = gone;
     r->task = t;
+    pthread_mutex_lock(&r->s->gen_mu);
+    t->next_live = r->s->tasks;
+    if (r->s->tasks)
+        r->s->tasks->prev_live = t;
+    r->s->tasks = t;
+    pthread_mutex_unlock(&r->s->gen_mu);
     pthread_mutex_lock(&t->mu);
+    t->suspended = 1;
     MHD_suspend_connection(r->conn);
-    pthread_mutex_unlock(&t->mu);
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&at, 512 * 1024);
-    if (pthread_create(&th, &at, task_main, t) != 0) {
+    if (srv_pool_push(pool, &t->job, 1)) {
+        srv_err_set(&t->err, 503, "", "queue_full", "the server's queue is full; retry later");
+        t->failed = 1;
         t->refs = 1;
         t->done = 1;
+        t->suspended = 0;
         MHD_resume_connection(r->conn);
     }
-    pthread_attr_destroy(&at);
+    pthread_mutex_unlock(&t->mu);
+}
+
+void srv_task_start(srv_req *r, srv_model *md, double keep_alive_s, void (*work)(void *, const srv_task_model *),
+                    void (*finish)(srv_req *, void *), void *arg, void (*arg_free)(void *))
+{
+    srv_task_start_on(r, r->s->pool, md, keep_alive_s, work, finish, arg, arg_free, NULL);
 }
 
 /* Access handler after a task resumed the connection. */
 void srv_task_step(srv_req *r)
 {
     srv_task *t = r->task;
+    int done;
     if (r->replied)
         return;
-    if (!t->done) {
-        MHD_suspend_connection(r->conn);
+    pthread_mutex_lock(&t->mu);
+    done = t->done;
+    if (!done && atomic_load(&r->s->closing)) {
+        pthread_mutex_unlock(&t->mu);
+        srv_reply_error(r, 503, "", "shutting_down", "the server is shutting down");
         return;
     }
-    t->finish(r, t->arg);
+    if (!done) {
+        t->suspended = 1;
+        MHD_suspend_connection(r->conn);
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (!done)
+        return;
+    if (t->failed)
+        srv_reply_err(r, &t->err);
+    else
+        t->finish(r, t->arg);
 }
 
 void srv_task_detach(srv_req *r)
 {
     srv_task *t = r->task;
+    int running;
     pthread_mutex_lock(&t->mu);
     t->conn = NULL;
+    running = !t->done;
     pthread_mutex_unlock(&t->mu);
+    if (running && t->gone)
+        t->gone(t->arg); /* the job holds its reference: arg is alive */
     r->task = NULL;
     task_unref(t);
+}
+
+/* ---- shutdown: no connection may stay suspended ---- */
+
+/* Running tasks whose request is still there (gen_mu held). */
+static int tasks_running_locked(srv *s)
+{
+    int n = 0;
+    for (srv_task *t = s->tasks; t; t = t->next_live) {
+        pthread_mutex_lock(&t->mu);
+        n += t->conn && !t->done;
+        pthread_mutex_unlock(&t->mu);
+    }
+    return n;
+}
+
+void srv_close_suspended(srv *s, double wait_s)
+{
+    double t0 = xllm_now();
+    pthread_mutex_lock(&s->gen_mu);
+    for (srv_task *t = s->tasks; t; t = t->next_live) {
+        pthread_mutex_lock(&t->mu);
+        if (t->conn && !t->done && t->gone)
+            t->gone(t->arg);
+        pthread_mutex_unlock(&t->mu);
+    }
+    while (tasks_running_locked(s) > 0 && xllm_now() - t0 < wait_s) {
+        pthread_mutex_unlock(&s->gen_mu);
+        usleep(20000);
+        pthread_mutex_lock(&s->gen_mu);
+    }
+    atomic_store(&s->closing, 1);
+    for (srv_task *t = s->tasks; t; t = t->next_live) {
+        pthread_mutex_lock(&t->mu);
+        if (t->conn && t->suspended) {
+            t->suspended = 0;
+            MHD_resume_connection(t->conn);
+        }
+        pthread_mutex_unlock(&t->mu);
+    }
+    for (srv_closer *c = s->closers; c; c = c->next)
+        c->close(c);
+    for (srv_gen *g = s->gens; g; g = g->next_live) {
+        pthread_mutex_lock(&g->mu);
+        if (g->conn && g->suspended) {
+            g->suspended = 0;
+            MHD_resume_connection(g->conn);
+        }
+        pthread_mutex_unlock(&g->mu);
+    }
+    pthread_mutex_unlock(&s->gen_mu);
+}
+
+void srv_closer_add(srv *s, srv_closer *c)
+{
+    pthread_mutex_lock(&s->gen_mu);
+    c->prev = NULL;
+    c->next = s->closers;
+    if (s->closers)
+        s->closers->prev = c;
+    s->closers = c;
+    pthread_mutex_unlock(&s->gen_mu);
+}
+
+void srv_closer_remove(srv *s, srv_closer *c)
+{
+    pthread_mutex_lock(&s->gen_mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->closers = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->gen_mu);
 }

@@ -59,11 +59,29 @@ static const route routes[] = {
     {"HEAD", "/", srv_ollama_root},
     {"GET", "/v0/health", srv_xllm_health},
     {"GET", "/v0/system", srv_xllm_system},
+    {"GET", "/v0/metrics", srv_xllm_metrics},
     {"POST", "/tokenize", srv_xllm_tokenize},
     {"POST", "/detokenize", srv_xllm_detokenize},
     {"POST", "/apply-template", srv_xllm_apply_template},
     {"GET", "/openapi.json", srv_xllm_openapi},
 };
+
+_Static_assert(sizeof routes / sizeof routes[0] < SRV_METRICS_ENDPOINTS, "metrics count every route plus other");
+
+int srv_route_count(void) { return (int)(sizeof routes / sizeof routes[0]); }
+
+/* The endpoint label of route i: its path, with a trailing wildcard named
+ * ("/v1/models/{id}", "/api/blobs/{digest}"); i out of range: "other". */
+const char *srv_route_label(int i)
+{
+    if (i < 0 || i >= srv_route_count())
+        return "other";
+    if (!strcmp(routes[i].path, "/v1/models/*"))
+        return "/v1/models/{id}";
+    if (!strcmp(routes[i].path, "/api/blobs/*"))
+        return "/api/blobs/{digest}";
+    return routes[i].path;
+}
 
 static int route_match(const route *rt, const char *path)
 {
@@ -104,6 +122,14 @@ const char *srv_req_method(srv_req *r) { return r->method; }
 const char *srv_req_id(srv_req *r) { return r->id; }
 srv_api srv_req_api(srv_req *r) { return r->api; }
 double srv_req_start(srv_req *r) { return r->t_start; }
+
+void srv_req_charge_tokens(srv_req *r, int64_t prompt, int64_t generated)
+{
+    if (prompt > 0)
+        atomic_fetch_add(&r->s->metrics.tokens_in, (uint64_t)prompt);
+    if (r->key >= 0)
+        srv_keys_charge(r->s->keys, r->key, prompt + generated, xllm_now());
+}
 void *srv_req_api_state(srv_req *r) { return r->api_state; }
 srv_models *srv_get_models(srv *s) { return s->models; }
 int srv_port(const srv *s) { return s->port; }
@@ -142,8 +168,26 @@ static const char *cors_allow(srv_req *r)
     return NULL;
 }
 
+void srv_add_limit_headers(srv_req *r, struct MHD_Response *resp)
+{
+    char v[32];
+    if (r->lim.rpm > 0) {
+        snprintf(v, sizeof v, "%lld", (long long)r->lim.rpm);
+        MHD_add_response_header(resp, "x-ratelimit-limit-requests", v);
+        snprintf(v, sizeof v, "%lld", (long long)r->lim.remaining_requests);
+        MHD_add_response_header(resp, "x-ratelimit-remaining-requests", v);
+    }
+    if (r->lim.tpm > 0) {
+        snprintf(v, sizeof v, "%lld", (long long)r->lim.tpm);
+        MHD_add_response_header(resp, "x-ratelimit-limit-tokens", v);
+        snprintf(v, sizeof v, "%lld", (long long)(r->lim.remaining_tokens > 0 ? r->lim.remaining_tokens : 0));
+        MHD_add_response_header(resp, "x-ratelimit-remaining-tokens", v);
+    }
+}
+
 static void add_common_headers(srv_req *r, struct MHD_Response *resp)
 {
+    srv_add_limit_headers(r, resp);
     const char *allow = cors_allow(r);
     MHD_add_response_header(resp, "X-Request-ID", r->id);
     if (allow)
@@ -188,7 +232,9 @@ static int gzip_buf(const char *data, size_t len, char **out, size_t *out_len)
     return 0;
 }
 
-void srv_reply_raw(srv_req *r, int status, const char *content_type, const char *data, size_t len)
+/* A reply with extra headers (NULL-terminated name, value pairs). */
+static void reply_raw_headers(srv_req *r, int status, const char *content_type, const char *data, size_t len,
+                              const char *const *headers)
 {
     struct MHD_Response *resp;
     char *gz = NULL;
@@ -214,8 +260,15 @@ void srv_reply_raw(srv_req *r, int status, const char *content_type, const char 
     if (content_type)
         MHD_add_response_header(resp, "Content-Type", content_type);
     add_common_headers(r, resp);
+    for (int i = 0; headers && headers[i]; i += 2)
+        MHD_add_response_header(resp, headers[i], headers[i + 1]);
     MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
+}
+
+void srv_reply_raw(srv_req *r, int status, const char *content_type, const char *data, size_t len)
+{
+    reply_raw_headers(r, status, content_type, data, len, NULL);
 }
 
 void srv_reply_json(srv_req *r, int status, json_t *body)
@@ -359,18 +412,57 @@ static int host_allowed(srv *s, const char *host)
     return 0;
 }
 
+/* Bearer token (OpenAI, Ollama) or x-api-key (Anthropic) against the keys;
+ * sets r->key. 1 when allowed. */
 static int auth_ok(srv_req *r)
 {
     const char *a, *k;
-    size_t n;
-    if (!r->s->api_key[0])
+    r->key = -1;
+    if (!r->s->keys)
         return 1;
-    n = strlen(r->s->api_key);
     a = srv_req_header(r, "Authorization");
-    if (a && !strncasecmp(a, "Bearer ", 7) && strlen(a + 7) == n && !memcmp(a + 7, r->s->api_key, n))
-        return 1;
+    if (a && !strncasecmp(a, "Bearer ", 7))
+        r->key = srv_keys_find(r->s->keys, a + 7, strlen(a + 7));
     k = srv_req_header(r, "x-api-key");
-    return k && strlen(k) == n && !memcmp(k, r->s->api_key, n);
+    if (r->key < 0 && k)
+        r->key = srv_keys_find(r->s->keys, k, strlen(k));
+    return r->key >= 0;
+}
+
+/* 429 in the API's shape with Retry-After (whole seconds). OpenAI sends type
+ * "requests" or "tokens" and code "rate_limit_exceeded"; Anthropic type
+ * "rate_limit_error"; Ollama a plain error string. */
+static void reply_rate_limited(srv_req *r, const srv_limit_hit *hit)
+{
+    const char *what = hit->kind == SRV_LIMIT_REQUESTS ? "requests" : "tokens";
+    char msg[320], retry[32], limit[32];
+    int rq = hit->kind == SRV_LIMIT_REQUESTS;
+    const char *headers[] = {"Retry-After", retry, rq ? "x-ratelimit-limit-requests" : "x-ratelimit-limit-tokens", limit,
+                             rq ? "x-ratelimit-remaining-requests" : "x-ratelimit-remaining-tokens", "0", NULL};
+    json_t *body;
+    char *text;
+    snprintf(msg, sizeof msg,
+             "Rate limit reached for this API key on %s per min (%s): Limit %lld, Used %lld. Please try again in %llds.",
+             what, hit->kind == SRV_LIMIT_REQUESTS ? "RPM" : "TPM", (long long)hit->limit, (long long)hit->used,
+             (long long)hit->retry_after_s);
+    snprintf(retry, sizeof retry, "%lld", (long long)hit->retry_after_s);
+    snprintf(limit, sizeof limit, "%lld", (long long)hit->limit);
+    atomic_fetch_add(&r->s->metrics.rate_limited[hit->kind], 1);
+    if (r->api == SRV_API_OLLAMA)
+        body = json_pack("{s:s}", "error", msg);
+    else if (r->api == SRV_API_ANTHROPIC)
+        body = json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "type", "rate_limit_error", "message", msg);
+    else
+        body = json_pack("{s:{s:s, s:s, s:n, s:s}}", "error", "message", msg, "type", what, "param", "code",
+                         "rate_limit_exceeded");
+    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    XLLM_INFO("[%s] %s %s -> 429: %s", r->id, r->method, r->path, msg);
+    if (text)
+        reply_raw_headers(r, 429, "application/json", text, strlen(text), headers);
+    else
+        srv_reply_error(r, 500, "", NULL, "out of memory");
+    free(text);
 }
 
 static void reply_preflight(srv_req *r)
@@ -423,8 +515,16 @@ static int on_headers(srv_req *r)
     }
     if (!auth_ok(r)) {
         srv_reply_error(r, 401, "", "invalid_api_key",
-                        "missing or wrong API key: send 'Authorization: Bearer <key>' (the server's XLLM_API_KEY)");
+                        "missing or wrong API key: send 'Authorization: Bearer <key>' (XLLM_API_KEY or --api-key of "
+                        "the server)");
         return 1;
+    }
+    if (r->key >= 0 && strncmp(r->path, "/v0/", 4) != 0) { /* health and metrics are not rate limited */
+        srv_limit_hit hit;
+        if (srv_keys_admit(r->s->keys, r->key, xllm_now(), &hit, &r->lim)) {
+            reply_rate_limited(r, &hit);
+            return 1;
+        }
     }
     if (!strcmp(r->method, "POST") && !strncmp(r->path, "/api/blobs/", 11))
         return srv_upload_begin(r);
@@ -473,6 +573,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return MHD_NO;
         atomic_init(&r->refs, 1);
         r->s = s;
+        r->key = -1;
         r->conn = conn;
         r->t_start = xllm_now();
         snprintf(r->method, sizeof r->method, "%s", method);
@@ -515,6 +616,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     return MHD_YES;
 }
 
+/* The route of a path whatever the method (metrics); the count: unknown. */
+static int route_index(const char *path)
+{
+    for (int i = 0; i < srv_route_count(); i++)
+        if (route_match(&routes[i], path))
+            return i;
+    return srv_route_count();
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     srv_req *r = *con_cls;
@@ -527,6 +637,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         srv_gen_detach(r, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
     if (r->task)
         srv_task_detach(r);
+    srv_metrics_count_request(&r->s->metrics, route_index(r->path), r->replied ? r->status : 499);
     if (r->traceparent[0])
         XLLM_INFO("[%s] traceparent=%s %s %s %d %.1f ms%s", r->id, r->traceparent, r->method, r->path, r->status,
                   (xllm_now() - r->t_start) * 1e3, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (client gone)");
@@ -550,6 +661,41 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     XLLM_WARN("http: %s", line);
 }
 
+/* XLLM_API_KEY's key (no limits) first, then the configured ones. */
+static xllm_status make_keys(const srv_cfg *cfg, srv_keys **out)
+{
+    srv_key_cfg v[XLLM_SERVER_MAX_KEYS];
+    int n = 0;
+    *out = NULL;
+    if (cfg->api_key && cfg->api_key[0]) {
+        memset(&v[0], 0, sizeof v[0]);
+        if (strlen(cfg->api_key) >= sizeof v[0].key)
+            return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "XLLM_API_KEY is longer than %zu bytes", sizeof v[0].key - 1);
+        snprintf(v[0].key, sizeof v[0].key, "%s", cfg->api_key);
+        n = 1;
+    }
+    if (cfg->n_keys > XLLM_SERVER_MAX_KEYS - n)
+        return xllm_fail(XLLM_ERR_LIMIT, "more than %d API keys", XLLM_SERVER_MAX_KEYS);
+    for (int i = 0; i < cfg->n_keys; i++)
+        v[n++] = cfg->keys[i];
+    return n ? srv_keys_new(v, n, out) : XLLM_OK;
+}
+
+/* The parts srv_new made (models before the pools: that stops their jobs). */
+static void free_parts(srv *s)
+{
+    if (s->models)
+        srv_models_stop(s->models);
+    srv_pool_free(s->pool);
+    srv_pool_free(s->store_pool);
+    srv_models_free(s->models);
+    srv_keys_free(s->keys);
+    srv_responses_free(s);
+    pthread_mutex_destroy(&s->gen_mu);
+    pthread_cond_destroy(&s->gen_cv);
+    xllm_free(s);
+}
+
 xllm_status srv_new(const srv_cfg *cfg, srv **out)
 {
     srv *s;
@@ -566,15 +712,19 @@ xllm_status srv_new(const srv_cfg *cfg, srv **out)
     snprintf(s->host, sizeof s->host, "%s", cfg->host && cfg->host[0] ? cfg->host : "127.0.0.1");
     snprintf(s->cors_origin, sizeof s->cors_origin, "%s", cfg->cors_origin && cfg->cors_origin[0] ? cfg->cors_origin : "*");
     s->no_gzip = cfg->no_gzip;
-    snprintf(s->api_key, sizeof s->api_key, "%s", cfg->api_key ? cfg->api_key : "");
     snprintf(s->allowed_hosts, sizeof s->allowed_hosts, "%s", cfg->allowed_hosts ? cfg->allowed_hosts : "");
     s->wildcard = !strcmp(s->host, "0.0.0.0") || !strcmp(s->host, "::");
     s->t_start = xllm_now();
     pthread_mutex_init(&s->gen_mu, NULL);
     pthread_cond_init(&s->gen_cv, NULL);
+    srv_metrics_init(&s->metrics);
     srv_responses_init(s);
-    if ((st = srv_models_new(&cfg->models, &s->models))) {
-        xllm_free(s);
+    if ((st = make_keys(cfg, &s->keys)) ||
+        (st = srv_pool_new("xllm-worker", cfg->workers > 0 ? cfg->workers : XLLM_SERVER_WORKERS,
+                           XLLM_SERVER_MAX_QUEUE, &s->pool)) ||
+        (st = srv_pool_new("xllm-store", XLLM_SERVER_STORE_THREADS, XLLM_SERVER_MAX_STORE_JOBS, &s->store_pool)) ||
+        (st = srv_models_new(&cfg->models, &s->models))) {
+        free_parts(s);
         return st;
     }
     memset(&hints, 0, sizeof hints);
@@ -583,8 +733,7 @@ xllm_status srv_new(const srv_cfg *cfg, srv **out)
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     snprintf(port, sizeof port, "%d", cfg->port);
     if (getaddrinfo(s->host, port, &hints, &ai) != 0 || !ai) {
-        srv_models_free(s->models);
-        xllm_free(s);
+        free_parts(s);
         return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "cannot resolve --host '%s'", cfg->host);
     }
     if (ai->ai_family == AF_INET6)
@@ -598,8 +747,7 @@ xllm_status srv_new(const srv_cfg *cfg, srv **out)
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {
-        srv_models_free(s->models);
-        xllm_free(s);
+        free_parts(s);
         return xllm_fail(XLLM_ERR_IO, "cannot listen on %s:%d (address in use or not allowed)", cfg->host, cfg->port);
     }
     info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -630,6 +778,7 @@ void srv_free(srv *s, double wait_s)
     }
     pthread_mutex_unlock(&s->gen_mu);
     srv_gen_cancel_all(s);
+    srv_models_stop(s->models); /* requests parked on a loading model fail now; a load gives up */
     t0 = xllm_now();
     pthread_mutex_lock(&s->gen_mu);
     while (s->n_gens > 0 && xllm_now() - t0 < 3) {
@@ -638,11 +787,8 @@ void srv_free(srv *s, double wait_s)
         pthread_mutex_lock(&s->gen_mu);
     }
     pthread_mutex_unlock(&s->gen_mu);
-    usleep(50000); /* let resumed streams write their last bytes */
+    srv_close_suspended(s, 5);
+    usleep(100000); /* let resumed connections write their last bytes */
     MHD_stop_daemon(s->d);
-    srv_models_free(s->models);
-    srv_responses_free(s);
-    pthread_mutex_destroy(&s->gen_mu);
-    pthread_cond_destroy(&s->gen_cv);
-    xllm_free(s);
+    free_parts(s); /* drains the pools (jobs see the connections gone), then the runners stop */
 }

@@ -10,7 +10,10 @@
  * a srv_req lives from the first byte of a request until MHD reports it done
  * and its response freed. API handlers (api_*.c) run on an MHD thread, one at
  * a time per request; runner events arrive on the runner client's thread and
- * only touch the per-request queue under its mutex. */
+ * only touch the per-request queue under its mutex. Threads are bounded: MHD's
+ * pool, the server's worker pool (pool.h: every generation's acquire + submit
+ * and every blocking task), a small store-job pool (pull, create), the model
+ * manager's reaper and one reader per runner connection; none per request. */
 #ifndef XLLM_SERVER_HTTP_H
 #define XLLM_SERVER_HTTP_H
 
@@ -29,7 +32,10 @@ typedef struct srv_cfg {
     const char *host;          /* default 127.0.0.1 */
     int port;                  /* default 32769; 0 picks a free one */
     int http_threads;          /* MHD thread pool (default 4) */
-    const char *api_key;       /* bearer token or NULL (XLLM_API_KEY) */
+    int workers;               /* worker pool (<= 0: XLLM_SERVER_WORKERS) */
+    const char *api_key;       /* bearer token or NULL (XLLM_API_KEY): a key without limits */
+    const struct srv_key_cfg *keys; /* more keys, with limits (--api-key, --api-keys FILE) */
+    int n_keys;
     const char *cors_origin;   /* "*" (default) or the allowed origins, comma separated */
     int no_gzip;               /* 1: never gzip responses (server.gzip false) */
     const char *allowed_hosts; /* extra Host names, comma separated (XLLM_ALLOWED_HOSTS) */
@@ -97,6 +103,8 @@ const char *srv_req_body(srv_req *r, size_t *len);
 const char *srv_req_header(srv_req *r, const char *name);
 srv_api srv_req_api(srv_req *r);
 double srv_req_start(srv_req *r); /* monotonic seconds at arrival */
+/* Tokens a request used (its key's tokens-per-minute limit; metrics). */
+void srv_req_charge_tokens(srv_req *r, int64_t prompt, int64_t generated);
 
 /* Replies (exactly one per request). */
 void srv_reply_json(srv_req *r, int status, json_t *body); /* steals body */
@@ -126,11 +134,19 @@ uint64_t srv_req_load_ns(srv_req *r);
 srv_model *srv_req_gen_model(srv_req *r);
 const xllm_tokenizer *srv_req_tokenizer(srv_req *r); /* of the generating model (may be NULL) */
 
-/* Run work(arg) on a thread (it may block: model loads, embeddings), then
- * finish(r, arg) on an MHD thread, which replies. arg_free(arg) when both are
- * done (the client may have left). */
-void srv_task_start(srv_req *r, void (*work)(void *), void (*finish)(srv_req *, void *), void *arg,
-                    void (*arg_free)(void *));
+/* Run work(arg, tm) on the worker pool (it may block: embeddings, stats),
+ * then finish(r, arg) on an MHD thread, which replies. With md != NULL the
+ * task first acquires md (loading it when needed; while another request
+ * loads it the task parks and holds no worker), tm->rc is its runner, and md
+ * is released with keep_alive_s after work; a failed load is replied by the
+ * task (finish is not called). A full queue replies 503. arg_free(arg) when
+ * both are done (the client may have left). */
+typedef struct srv_task_model {
+    xllm_rclient *rc;          /* NULL without md */
+    uint64_t load_ns;          /* time spent acquiring (the load, when there was one) */
+} srv_task_model;
+void srv_task_start(srv_req *r, srv_model *md, double keep_alive_s, void (*work)(void *, const srv_task_model *),
+                    void (*finish)(srv_req *, void *), void *arg, void (*arg_free)(void *));
 
 /* Route handlers (api_*.c). */
 typedef void (*srv_handler)(srv_req *r);
@@ -160,6 +176,7 @@ void srv_store_show_fields(srv_model *md, json_t *o);
 void srv_anthropic_messages(srv_req *r);
 void srv_anthropic_count_tokens(srv_req *r);
 void srv_xllm_health(srv_req *r);
+void srv_xllm_metrics(srv_req *r);   /* api_metrics.c */
 void srv_xllm_system(srv_req *r);
 void srv_xllm_tokenize(srv_req *r);
 void srv_xllm_detokenize(srv_req *r);

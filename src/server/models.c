@@ -74,6 +74,9 @@ struct srv_models {
     int stop;
     int reaper_started;
     pthread_t reaper;
+    srv_model_waiter *waiters; /* parked acquires, woken on every state change */
+    int n_loading;             /* loads in progress (<= XLLM_SERVER_MAX_LOADS) */
+    srv_models_counts counts;
 };
 
 uint64_t srv_mem_available(void)
@@ -97,13 +100,32 @@ static double wall_now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Stop md's runner; called with mu held, returns with mu held (dropped meanwhile). */
-static void unload_locked(srv_models *m, srv_model *md, const char *why)
+/* Something changed (a load ended, a runner stopped, a model went idle):
+ * wake blocked acquires and hand every parked one back to its owner, which
+ * tries again (mu held; wake() only queues work). */
+static void broadcast_locked(srv_models *m)
+{
+    srv_model_waiter *w = m->waiters;
+    m->waiters = NULL;
+    pthread_cond_broadcast(&m->cv);
+    while (w) {
+        srv_model_waiter *n = w->next;
+        w->next = NULL;
+        w->wake(w);
+        w = n;
+    }
+}
+
+/* Stop md's runner; called with mu held, returns with mu held (dropped
+ * meanwhile). died: its runner exited on its own (counted as a restart). */
+static void unload_locked(srv_models *m, srv_model *md, const char *why, int died)
 {
     xllm_rclient *rc = md->rc;
     xllm_runner_proc proc = md->proc;
     md->state = MD_STOPPING;
     md->rc = NULL;
+    m->counts.unloads++;
+    m->counts.runner_exits += died != 0;
     pthread_mutex_unlock(&m->mu);
     XLLM_INFO("server: unloading model '%s' (%s), runner pid %d", md->name, why, (int)proc.pid);
     /* ask, wait for the exit, then close: closing first made the runner see a
@@ -117,7 +139,7 @@ static void unload_locked(srv_models *m, srv_model *md, const char *why)
     pthread_mutex_lock(&m->mu);
     md->state = MD_UNLOADED;
     md->expires_at = 0;
-    pthread_cond_broadcast(&m->cv);
+    broadcast_locked(m);
 }
 
 static void *reaper_main(void *arg)
@@ -132,9 +154,9 @@ static void *reaper_main(void *arg)
             if (md->state != MD_READY || md->active > 0)
                 continue;
             if (!xllm_rclient_alive(md->rc))
-                unload_locked(m, md, "runner exited");
+                unload_locked(m, md, "runner exited", 1);
             else if (md->expires_at > 0 && now >= md->expires_at)
-                unload_locked(m, md, "keep_alive expired");
+                unload_locked(m, md, "keep_alive expired", 0);
         }
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 500 * 1000000L;
@@ -169,20 +191,32 @@ xllm_status srv_models_new(const srv_models_cfg *cfg, srv_models **out)
     return XLLM_OK;
 }
 
+void srv_models_stop(srv_models *m)
+{
+    pthread_mutex_lock(&m->mu);
+    m->stop = 1;
+    broadcast_locked(m);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void srv_models_counts_get(srv_models *m, srv_models_counts *out)
+{
+    pthread_mutex_lock(&m->mu);
+    *out = m->counts;
+    pthread_mutex_unlock(&m->mu);
+}
+
 void srv_models_free(srv_models *m)
 {
     if (!m)
         return;
-    pthread_mutex_lock(&m->mu);
-    m->stop = 1;
-    pthread_cond_broadcast(&m->cv);
-    pthread_mutex_unlock(&m->mu);
+    srv_models_stop(m);
     if (m->reaper_started)
         pthread_join(m->reaper, NULL);
     pthread_mutex_lock(&m->mu);
     for (int i = 0; i < m->n; i++)
         if (m->v[i]->state == MD_READY)
-            unload_locked(m, m->v[i], "server stopping");
+            unload_locked(m, m->v[i], "server stopping", 0);
     pthread_mutex_unlock(&m->mu);
     for (int i = 0; i < m->n; i++) {
         srv_model *md = m->v[i];
@@ -522,7 +556,7 @@ static int make_room_locked(srv_models *m, srv_model *md, uint64_t need, char *e
     qsort(idle, n_idle, sizeof idle[0], by_last_used);
     for (int i = 0; i < n_idle && need > avail; i++) {
         if (idle[i]->state == MD_READY && idle[i]->active == 0)
-            unload_locked(m, idle[i], "making room for another model");
+            unload_locked(m, idle[i], "making room for another model", 0);
         avail = avail_locked(m);
     }
     if (need <= avail)
@@ -560,10 +594,17 @@ static xllm_status start_runner(srv_models *m, srv_model *md, xllm_rclient **rc,
     if ((st = xllm_runner_spawn(&sp, proc)))
         return st;
     for (;;) {
-        int wst;
+        int wst, stop;
         st = xllm_rclient_connect(sock, 500, rc);
         if (!st)
             break;
+        pthread_mutex_lock(&m->mu);
+        stop = m->stop;
+        pthread_mutex_unlock(&m->mu);
+        if (stop) {
+            xllm_runner_reap(proc, 0);
+            return xllm_fail(XLLM_ERR_CANCELLED, "the server is shutting down");
+        }
         if (waitpid(proc->pid, &wst, WNOHANG) == proc->pid) {
             proc->pid = 0;
             return xllm_fail(XLLM_ERR_INTERNAL, "the runner for '%s' exited while loading (%s %d); see the log above",
@@ -580,7 +621,9 @@ static xllm_status start_runner(srv_models *m, srv_model *md, xllm_rclient **rc,
     return XLLM_OK;
 }
 
-xllm_status srv_model_acquire(srv_model *md, xllm_rclient **rc, int *http_status)
+/* srv_model_acquire / srv_model_acquire_or_park: w NULL blocks while another
+ * caller loads the model; with w the call parks w and returns at once. */
+static xllm_status acquire(srv_model *md, xllm_rclient **rc, int *http_status, srv_model_waiter *w, int *parked)
 {
     srv_models *m = md->mgr;
     uint64_t seen_seq, need;
@@ -589,8 +632,16 @@ xllm_status srv_model_acquire(srv_model *md, xllm_rclient **rc, int *http_status
     xllm_rclient *c = NULL;
     xllm_runner_proc proc;
     *http_status = 500;
+    if (parked)
+        *parked = 0;
     pthread_mutex_lock(&m->mu);
     seen_seq = md->load_seq;
+    if (w && w->seen)
+        seen_seq = w->seen_seq; /* a load that failed while it was parked fails it too */
+    else if (w) {
+        w->seen = 1;
+        w->seen_seq = seen_seq;
+    }
     for (;;) {
         if (m->stop) {
             pthread_mutex_unlock(&m->mu);
@@ -605,7 +656,7 @@ xllm_status srv_model_acquire(srv_model *md, xllm_rclient **rc, int *http_status
             return XLLM_OK;
         }
         if (md->state == MD_READY && md->active == 0) {
-            unload_locked(m, md, "runner exited");
+            unload_locked(m, md, "runner exited", 1);
             continue;
         }
         if (md->state == MD_UNLOADED && md->load_seq != seen_seq && md->load_failed) {
@@ -614,12 +665,20 @@ xllm_status srv_model_acquire(srv_model *md, xllm_rclient **rc, int *http_status
             pthread_mutex_unlock(&m->mu);
             return st;
         }
-        if (md->state == MD_UNLOADED)
+        if (md->state == MD_UNLOADED && m->n_loading < XLLM_SERVER_MAX_LOADS)
             break;
+        if (w) { /* loading, stopping, a dead runner draining, or other loads at the cap: park */
+            w->next = m->waiters;
+            m->waiters = w;
+            *parked = 1;
+            pthread_mutex_unlock(&m->mu);
+            return XLLM_OK;
+        }
         pthread_cond_wait(&m->cv, &m->mu); /* loading, stopping, or a dead runner draining */
     }
     md->state = MD_LOADING;
     md->load_started = xllm_now();
+    m->n_loading++;
     pthread_mutex_unlock(&m->mu);
 
     need = load_need(md, m->cfg.n_ctx);
@@ -636,7 +695,10 @@ xllm_status srv_model_acquire(srv_model *md, xllm_rclient **rc, int *http_status
         pthread_mutex_lock(&m->mu);
     }
     md->load_seq++;
+    m->n_loading--;
     md->load_failed = st != XLLM_OK;
+    m->counts.loads += st == XLLM_OK;
+    m->counts.load_failures += st != XLLM_OK;
     md->load_http = *http_status;
     if (st) {
         snprintf(md->load_err, sizeof md->load_err, "%s", err);
@@ -653,11 +715,31 @@ xllm_status srv_model_acquire(srv_model *md, xllm_rclient **rc, int *http_status
         md->expires_at = 0;
         *rc = c;
     }
-    pthread_cond_broadcast(&m->cv);
+    broadcast_locked(m);
     pthread_mutex_unlock(&m->mu);
     if (st)
         return xllm_fail(st, "%s", err);
     return XLLM_OK;
+}
+
+xllm_status srv_model_acquire(srv_model *md, xllm_rclient **rc, int *http_status)
+{
+    return acquire(md, rc, http_status, NULL, NULL);
+}
+
+xllm_status srv_model_acquire_or_park(srv_model *md, xllm_rclient **rc, int *http_status, srv_model_waiter *w,
+                                      int *parked)
+{
+    return acquire(md, rc, http_status, w, parked);
+}
+
+void srv_model_unpin(srv_model *md)
+{
+    pthread_mutex_lock(&md->mgr->mu);
+    if (md->active > 0)
+        md->active--;
+    broadcast_locked(md->mgr);
+    pthread_mutex_unlock(&md->mgr->mu);
 }
 
 int srv_model_try_acquire(srv_model *md, xllm_rclient **rc)
@@ -692,10 +774,10 @@ void srv_model_release(srv_model *md, double keep_alive_s)
         md->expires_at = md->last_used + keep_alive_s;
     if (md->active == 0 && md->stop_asked && md->state == MD_READY) {
         md->stop_asked = 0;
-        unload_locked(m, md, "stopped");
+        unload_locked(m, md, "stopped", 0);
     }
     if (md->active == 0)
-        pthread_cond_broadcast(&m->cv); /* the reaper, or a loader waiting for a drained dead runner */
+        broadcast_locked(m); /* the reaper, or a loader waiting for a drained dead runner */
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -705,7 +787,7 @@ int srv_model_unload(srv_model *md)
     int rc = -1;
     pthread_mutex_lock(&m->mu);
     if (md->state == MD_READY && md->active == 0) {
-        unload_locked(m, md, "keep_alive 0");
+        unload_locked(m, md, "keep_alive 0", 0);
         rc = 0;
     } else if (md->state == MD_READY && md->rc) {
         /* busy: abort its requests (the runner cancels them and exits); the
@@ -755,12 +837,7 @@ int srv_model_stats(srv_model *md, xllm_sched_stats *out)
     if (srv_model_try_acquire(md, &rc))
         return -1;
     ok = xllm_rclient_stats(rc, out, 5000) == XLLM_OK ? 0 : -1;
-    /* keep the expiry as it was: a stats call is no use of the model */
-    pthread_mutex_lock(&md->mgr->mu);
-    if (md->active > 0)
-        md->active--;
-    pthread_cond_broadcast(&md->mgr->cv);
-    pthread_mutex_unlock(&md->mgr->mu);
+    srv_model_unpin(md); /* keep the expiry as it was: a stats call is no use of the model */
     return ok;
 }
 

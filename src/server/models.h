@@ -8,7 +8,9 @@
  * model stays loaded until released. Threading: all calls are thread-safe
  * (one mutex + condition); srv_model_acquire blocks while a load runs, so it
  * is called from worker threads, never from an HTTP polling thread (those use
- * srv_model_try_acquire). */
+ * srv_model_try_acquire); srv_model_acquire_or_park never waits for another
+ * caller's load (the server's workers use it, so a load pins one worker and
+ * the requests waiting for it hold none). */
 #ifndef XLLM_SERVER_MODELS_H
 #define XLLM_SERVER_MODELS_H
 
@@ -27,16 +29,25 @@ typedef struct srv_models_cfg {
     int32_t n_threads;       /* runner compute threads (<= 0: all CPUs) */
     int32_t kv_type;
     int32_t n_ctx;           /* <= 0: model's */
+    int32_t max_running;     /* runner batch: sequences at once (<= 0: the runner's 16) */
+    int32_t max_waiting;     /* runner queue (<= 0: the runner's 1000); beyond it 503 queue_full */
     double idle_timeout_s;   /* default keep_alive (300) */
     const char *run_dir;     /* sockets and runner logs */
-    int32_t max_running;     /* sequences per runner batch (<= 0: runner default 16) */
-    int32_t max_waiting;     /* queued requests per runner (<= 0: runner default 1000) */
     const char *device;      /* runner device ("cpu", "cuda:N") or NULL: the runner's default */
 } srv_models_cfg;
 
 xllm_status srv_models_new(const srv_models_cfg *cfg, srv_models **out);
 /* Stop every runner (shutdown, then reap with a deadline) and free all. */
 void srv_models_free(srv_models *m);
+/* Shutdown begins: acquires fail from now on ("shutting down"), parked ones
+ * are woken to see it, a load in progress gives up. Idempotent. */
+void srv_models_stop(srv_models *m);
+/* Lifetime counters (metrics). */
+typedef struct srv_models_counts {
+    uint64_t loads, load_failures, unloads;
+    uint64_t runner_exits; /* runners that died on their own; the next request starts a new one */
+} srv_models_counts;
+void srv_models_counts_get(srv_models *m, srv_models_counts *out);
 xllm_status srv_models_add(srv_models *m, const char *name, const char *path);
 /* A model of the store (store_models.c): its blob, manifest digest, size and
  * time, and the text layers Ollama applies (copied). */
@@ -95,6 +106,23 @@ json_t *srv_model_details_json(srv_model *md);
  * load failure, *http_status is 500/503/507-like and the message is in
  * xllm_last_error(). */
 xllm_status srv_model_acquire(srv_model *md, xllm_rclient **rc, int *http_status);
+/* A parked acquire: wake(w) is called (with the manager's lock held, so it
+ * must only queue work) when the model's state changed; the owner then calls
+ * srv_model_acquire_or_park again with the same w. Zero it before the first
+ * call; it must stay valid while parked (w->next belongs to the manager). */
+typedef struct srv_model_waiter {
+    struct srv_model_waiter *next;
+    void (*wake)(struct srv_model_waiter *w);
+    int seen;
+    uint64_t seen_seq;
+} srv_model_waiter;
+/* As srv_model_acquire, except that when another caller is loading (or
+ * stopping) the model it parks w, sets *parked = 1 and returns XLLM_OK at
+ * once. When the model is unloaded the caller loads it (blocking). */
+xllm_status srv_model_acquire_or_park(srv_model *md, xllm_rclient **rc, int *http_status, srv_model_waiter *w,
+                                      int *parked);
+/* Undo an acquire without touching keep_alive (a task that pinned the model). */
+void srv_model_unpin(srv_model *md);
 /* Non-blocking: succeeds only when the runner is up (returns 0), else -1. */
 int srv_model_try_acquire(srv_model *md, xllm_rclient **rc);
 /* keep_alive_s: NAN server default, 0 unload when idle, < 0 never. */

@@ -343,6 +343,27 @@ static int decode_response_format(json_t *rf, srv_gen_req *g, srv_err *e)
     return set_grammar(g, json_object_get(js, "schema"), NULL, "response_format.json_schema.schema", e);
 }
 
+/* The scheduling class (SPEC S-4): "priority": "interactive" | "batch" (an
+ * xllm extension on every API), and OpenAI's service_tier "flex" (its
+ * slower, cheaper tier) as batch; other tiers keep the default. */
+static int decode_priority(json_t *root, srv_gen_req *g, srv_err *e)
+{
+    const char *p = NULL, *tier = NULL;
+    if (srv_get_str(root, "priority", "priority", &p, e) || srv_get_str(root, "service_tier", "service_tier", &tier, e))
+        return -1;
+    if (tier && !strcmp(tier, "flex"))
+        g->params.priority = XLLM_PRIORITY_BATCH;
+    if (!p)
+        return 0;
+    if (!strcmp(p, "batch"))
+        g->params.priority = XLLM_PRIORITY_BATCH;
+    else if (!strcmp(p, "interactive"))
+        g->params.priority = XLLM_PRIORITY_INTERACTIVE;
+    else
+        return srv_err_set(e, 400, "priority", NULL, "'priority' must be \"interactive\" or \"batch\"");
+    return 0;
+}
+
 int srv_decode_openai(json_t *root, int chat, srv_gen_req *g, srv_err *e)
 {
     double d;
@@ -440,7 +461,7 @@ int srv_decode_openai(json_t *root, int chat, srv_gen_req *g, srv_err *e)
     g->params.ignore_eos = b;
     if (field(root, "response_format") && decode_response_format(field(root, "response_format"), g, e))
         return -1;
-    if (decode_grammar_field(root, g, e))
+    if (decode_grammar_field(root, g, e) || decode_priority(root, g, e))
         return -1;
     return 0;
 }
@@ -605,7 +626,7 @@ int srv_decode_ollama(json_t *root, srv_gen_req *g, srv_err *e)
     } else if (f && !json_is_null(f) && !(json_is_string(f) && json_string_length(f) == 0)) {
         return srv_err_set(e, 400, "format", NULL, "'format' must be \"json\" or a JSON schema object");
     }
-    if (decode_grammar_field(root, g, e))
+    if (decode_grammar_field(root, g, e) || decode_priority(root, g, e))
         return -1;
     f = field(root, "images");
     if (f && (!json_is_array(f) || json_array_size(f) > 0))
@@ -635,7 +656,7 @@ int srv_decode_anthropic(json_t *root, srv_gen_req *g, srv_err *e)
         return -1;
     link_stops(g);
     g->params.sampling.seed = 0;
-    return 0;
+    return decode_priority(root, g, e);
 }
 
 /* Text of a content value: a string, or a list of parts where the text ones

@@ -86,6 +86,8 @@ int srv_decode_model(json_t *root, srv_gen_req *g, srv_err *e);
  * logprobs int), user, top_k, min_p, repeat_penalty, response_format (text,
  * json_object, json_schema) and the `grammar` extension (raw GBNF). chat: 1 for chat. */
 int srv_decode_openai(json_t *root, int chat, srv_gen_req *g, srv_err *e);
+/* (each of the three decoders also takes "priority": "interactive" | "batch",
+ * an xllm extension, and OpenAI's service_tier "flex" as batch) */
 /* Ollama: options {...} with every Ollama parameter name, keep_alive, stream,
  * format ("json" or a JSON schema), grammar (extension), images (refused). */
 int srv_decode_ollama(json_t *root, srv_gen_req *g, srv_err *e);

@@ -12,7 +12,9 @@
  *     names [a-zA-Z_][a-zA-Z0-9_]* not starting with "__" and not repeated
  *     in a sample, label values escape only \\ \" \n; the value is a float
  *     (or NaN, +Inf, -Inf), the timestamp an integer;
- *   - the samples of one metric family are contiguous; no series twice.
+ *   - the samples of one metric family are contiguous; no series twice;
+ *   - a histogram's samples are name_bucket (with le), name_sum and
+ *     name_count; a summary's name (with quantile), name_sum, name_count.
  * Stricter than the format, as our output promises: every sample's family
  * has HELP and TYPE before it, and every name starts with `prefix`.
  * Header-only (static functions). */
@@ -30,6 +32,7 @@
 typedef struct prom_family_state {
     char name[128];
     int help, type, sampled, closed;
+    int kind; /* index in the TYPE names + 1 (3 histogram, 4 summary) */
 } prom_family_state;
 
 typedef struct prom_state {
@@ -128,8 +131,10 @@ static int prom_comment(prom_state *s, const char *p, const char *prefix)
         return 0;
     }
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (!strcmp(p, types[i]))
+        if (!strcmp(p, types[i])) {
+            f->kind = (int)i + 1;
             return 0;
+        }
     return prom_err(s, "unknown TYPE '%s'", p);
 }
 
@@ -182,6 +187,15 @@ static int prom_sample(prom_state *s, const char *line, const char *prefix)
     if (strncmp(p, prefix, strlen(prefix)))
         return prom_err(s, "metric name without the prefix %s", prefix);
     f = prom_family(s, p, n, 0);
+    if (!f) { /* a histogram's or summary's suffixed samples */
+        static const char *const sufs[] = {"_bucket", "_sum", "_count"};
+        for (size_t i = 0; !f && i < 3; i++) {
+            size_t sl = strlen(sufs[i]);
+            if (n > sl && !strncmp(p + n - sl, sufs[i], sl) && (f = prom_family(s, p, n - sl, 0)) &&
+                !(f->kind == 3 || (f->kind == 4 && i > 0)))
+                f = NULL;
+        }
+    }
     if (!f || !f->help || !f->type)
         return prom_err(s, "sample of %.*s without HELP and TYPE before it", (int)n, p);
     fi = (int)(f - s->fam);

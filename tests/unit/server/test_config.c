@@ -194,7 +194,7 @@ TEST(server_config_bad_files)
     } cases[] = {
         {"server:\n  prot: 1\n",
          "cfg.yaml:2:3: unknown key 'prot' in server; allowed: host, port, http_threads, log_file, log_rotation, "
-         "cors, gzip, api_key, allowed_hosts"},
+         "cors, gzip, workers, api_key, api_keys_file, allowed_hosts"},
         {"sever:\n  port: 1\n", "cfg.yaml:1:1: unknown key 'sever'; allowed: server, models, inference, gpu, images"},
         {"server:\n  port: abc\n", "cfg.yaml:2:9: server.port: 'abc' is not an integer; allowed: an integer from 0 to 65535"},
         {"server:\n  port: 65536\n", "cfg.yaml:2:9: server.port: '65536' is out of range"},

@@ -335,3 +335,38 @@ TEST(server_params_tokens_and_duration)
     CHECK(srv_parse_duration(a, &s, &e) != 0);
     json_decref(a);
 }
+
+/* The scheduling class: "priority" on every API, OpenAI's service_tier "flex". */
+TEST(server_params_priority)
+{
+    srv_gen_req g;
+    srv_err e;
+    json_t *j;
+    CHECK_EQ_INT(decode_openai("{\"model\":\"m\",\"prompt\":\"x\"}", 0, &g, &e), 0);
+    CHECK(g.params.priority == XLLM_PRIORITY_INTERACTIVE);
+    srv_gen_req_free(&g);
+    CHECK_EQ_INT(decode_openai("{\"model\":\"m\",\"prompt\":\"x\",\"priority\":\"batch\"}", 0, &g, &e), 0);
+    CHECK(g.params.priority == XLLM_PRIORITY_BATCH);
+    srv_gen_req_free(&g);
+    CHECK_EQ_INT(decode_openai("{\"model\":\"m\",\"prompt\":\"x\",\"service_tier\":\"flex\"}", 0, &g, &e), 0);
+    CHECK(g.params.priority == XLLM_PRIORITY_BATCH);
+    srv_gen_req_free(&g);
+    CHECK_EQ_INT(decode_openai("{\"model\":\"m\",\"prompt\":\"x\",\"service_tier\":\"auto\"}", 0, &g, &e), 0);
+    CHECK(g.params.priority == XLLM_PRIORITY_INTERACTIVE);
+    srv_gen_req_free(&g);
+    CHECK_EQ_INT(decode_openai("{\"model\":\"m\",\"prompt\":\"x\",\"priority\":\"high\"}", 0, &g, &e), 400);
+    CHECK_EQ_STR(e.param, "priority");
+    srv_gen_req_free(&g);
+    CHECK_EQ_INT(decode_openai("{\"model\":\"m\",\"prompt\":\"x\",\"priority\":1}", 0, &g, &e), 400);
+    CHECK_EQ_STR(e.param, "priority");
+    srv_gen_req_free(&g);
+    CHECK_EQ_INT(decode_ollama("{\"model\":\"m\",\"priority\":\"batch\"}", &g, &e), 0);
+    CHECK(g.params.priority == XLLM_PRIORITY_BATCH);
+    srv_gen_req_free(&g);
+    j = json_loads("{\"max_tokens\":4,\"priority\":\"batch\"}", 0, NULL);
+    srv_gen_req_init(&g, SRV_API_ANTHROPIC);
+    CHECK_EQ_INT(srv_decode_anthropic(j, &g, &e), 0);
+    CHECK(g.params.priority == XLLM_PRIORITY_BATCH);
+    srv_gen_req_free(&g);
+    json_decref(j);
+}
