@@ -70,13 +70,10 @@ static void add_content(json_t *o, const oll_state *st, const char *text, size_t
 /* Ollama's message.tool_calls: [{function: {name, arguments (object)}}]. */
 static void add_tool_calls(json_t *o, const oll_state *st, const char *text, size_t len)
 {
-    size_t clen = len, i;
-    json_t *generic = NULL, *calls = srv_tools_parse(&st->tools, text, len, &clen, &generic), *c, *list;
-    if (generic)
-        add_content(o, st, json_string_value(generic), json_string_length(generic));
-    else
-        add_content(o, st, text, clen);
-    json_decref(generic);
+    size_t i;
+    json_t *content = NULL, *calls = srv_tools_parse(&st->tools, text, len, "call_", &content), *c, *list;
+    add_content(o, st, json_string_value(content), json_string_length(content));
+    json_decref(content);
     if (!calls)
         return;
     list = json_array();
@@ -466,7 +463,7 @@ void srv_ollama_chat(srv_req *r)
     if (srv_decode_messages(in, NULL, "messages", &msgs, &e))
         goto fail;
     apply_system(md, msgs);
-    if (srv_tools_begin(md, root, SRV_API_OLLAMA, msgs, &tools, &g, &e))
+    if (srv_tools_begin(md, root, SRV_TS_OLLAMA, msgs, &tools, &g, &e))
         goto fail;
     if (!(st = xllm_calloc(1, sizeof *st))) {
         srv_err_set(&e, 500, "", NULL, "out of memory");
