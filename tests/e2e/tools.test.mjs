@@ -80,6 +80,30 @@ test('streamed tool_calls: the name first, then several argument fragments that 
   validate([{ name: tc.function.name, arguments: tc.function.arguments }]);
 });
 
+test('auto, streamed: the same content and calls as the whole answer (same seed)', async () => {
+  for (let seed = 0; seed < 3; seed++) {
+    const req = { model: MODEL, messages: ask, tools, max_tokens: 60, temperature: 1, seed };
+    const whole = (await openai.chat.completions.create(req)).choices[0];
+    let content = '', finish = null;
+    const calls = [];
+    for await (const chunk of await openai.chat.completions.create({ ...req, stream: true })) {
+      const ch = chunk.choices[0];
+      if (!ch) continue;
+      content += ch.delta.content ?? '';
+      for (const d of ch.delta.tool_calls ?? []) {
+        calls[d.index] ??= { name: '', arguments: '' };
+        calls[d.index].name += d.function?.name ?? '';
+        calls[d.index].arguments += d.function?.arguments ?? '';
+      }
+      finish = ch.finish_reason ?? finish;
+    }
+    assert.equal(finish, whole.finish_reason);
+    assert.equal(content, whole.message.content ?? '');
+    const want = (whole.message.tool_calls ?? []).map((t) => ({ name: t.function.name, arguments: JSON.parse(t.function.arguments) }));
+    assert.deepEqual(calls.map((c) => ({ name: c.name, arguments: JSON.parse(c.arguments) })), want);
+  }
+});
+
 test('unknown or invalid tool fields are a 400 naming the field', async () => {
   const bad = [{ type: 'function', function: { name: 'get_weather', paramters: weather } }];
   const r = await postJson(`${srv.url}/v1/chat/completions`, { model: MODEL, messages: ask, tools: bad, max_tokens: 4 });
