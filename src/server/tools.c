@@ -213,7 +213,8 @@ int srv_tools_active(const srv_tools *t) { return t->tools && t->choice != SRV_T
 int srv_tools_setup(srv_tools *t, const char *tmpl, json_t *messages, srv_err *e)
 {
     xllm_buf b;
-    t->fmt = !tmpl || !strstr(tmpl, "tools")       ? SRV_TF_GENERIC
+    /* "tools" in any case: Jinja's `tools`, Ollama's Go `.Tools` */
+    t->fmt = !tmpl || !strcasestr(tmpl, "tools")   ? SRV_TF_GENERIC
              : strstr(tmpl, "<tool_call>")          ? SRV_TF_HERMES
              : strstr(tmpl, "[TOOL_CALLS]")         ? SRV_TF_MISTRAL
              : strstr(tmpl, "<|python_tag|>") || strstr(tmpl, "\"parameters\"") ? SRV_TF_LLAMA3
