@@ -84,6 +84,20 @@ test('anthropic: messages.stream with tools: input_json_delta fragments, finalMe
   assert.deepEqual(whole.content.find((b) => b.type === 'tool_use').input, tu.input);
 });
 
+test('anthropic and responses, tool_choice auto: the streamed answer equals the whole one', async () => {
+  const req = { model: MODEL, max_tokens: 40, temperature: 0, messages: ask, tools: antTools };
+  const whole = await anthropic.messages.create(req);
+  const streamed = await anthropic.messages.stream(req).finalMessage();
+  assert.deepEqual(streamed.content.map(({ id, ...b }) => b), whole.content.map(({ id, ...b }) => b));
+  assert.equal(streamed.stop_reason, whole.stop_reason);
+  const rreq = { model: MODEL, input: ask, tools: rspTools, max_output_tokens: 40, temperature: 0 };
+  const rwhole = await openai.responses.create(rreq);
+  const rstream = await openai.responses.stream(rreq).finalResponse();
+  const shape = (r) => r.output.map((o) => o.type === 'message' ? o.content.map((c) => c.text).join('') : [o.name, o.arguments]);
+  assert.deepEqual(shape(rstream), shape(rwhole));
+  assert.ok(shape(rwhole).length >= 1);
+});
+
 test('anthropic: a history with tool_use and tool_result (string, blocks, is_error) is rendered', async () => {
   const history = (result) => [...ask,
     { role: 'assistant', content: [{ type: 'text', text: 'Let me check.' },

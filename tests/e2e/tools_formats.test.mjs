@@ -1,7 +1,8 @@
 // tools_formats.test.mjs - the call formats of real templates through the
 // server: the demo model re-created with Ollama Go templates that speak
 // Hermes/Qwen <tool_call>, Mistral [TOOL_CALLS] and Llama 3.1 JSON calls, and
-// a forced call streamed on OpenAI chat, Anthropic and the Responses API. The
+// a forced call streamed on OpenAI chat (and, for Hermes, on Anthropic and the
+// Responses API: the parser is the same for every API, so once is enough). The
 // grammar makes the demo model write the format; the parser must get the
 // calls back, valid against the tool's schema (Python's jsonschema).
 import { test, after, before } from 'node:test';
@@ -34,7 +35,7 @@ before(async () => {
 });
 
 for (const model of Object.keys(formats)) {
-  test(`${model} format: chat stream, Anthropic stream and Responses give the call`, async () => {
+  test(`${model} format: the streamed chat call${model === 'hermes' ? ', Anthropic and Responses' : ''}`, async () => {
     // OpenAI chat, streamed: the name first, then argument fragments
     let args = '', name = '', n = 0, finish = null;
     // one call: with parallel calls allowed the tiny model may go on writing calls
@@ -56,6 +57,7 @@ for (const model of Object.keys(formats)) {
     assert.equal(name, 'get_weather');
     assert.ok(n >= 3, `${n} fragments`);
     validate(args);
+    if (model !== 'hermes') return;
     // Anthropic, streamed through the SDK's helper
     const m = await anthropic.messages.stream({ model, max_tokens: 120, messages: ask,
       tools: [{ name: 'get_weather', input_schema: weather }], tool_choice: { type: 'any', disable_parallel_tool_use: true } }).finalMessage();
