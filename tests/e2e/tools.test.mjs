@@ -131,7 +131,8 @@ test('auto and none; tool results in the history; bad tool_choice is a 400', asy
     tool_choice: { type: 'function', function: { name: 'nope' } } }), (e) => e instanceof OpenAI.BadRequestError && /nope/.test(e.message));
 });
 
-test('Ollama chat with tools answers with a valid call or text', async () => {
+test('Ollama chat with tools answers with a valid call or text; streamed equals whole', async () => {
+  const got = [];
   for (const stream of [false, true]) {
     let msg = { content: '', tool_calls: [] };
     const opts = { model: MODEL, messages: ask, tools, options: { num_predict: 80, seed: 3 } };
@@ -147,5 +148,7 @@ test('Ollama chat with tools answers with a valid call or text', async () => {
     assert.ok(calls.length > 0 || msg.content.length > 0);
     for (const tc of calls) assert.equal(typeof tc.function.arguments, 'object');
     validate(calls.map((tc) => ({ name: tc.function.name, arguments: JSON.stringify(tc.function.arguments) })));
+    got.push({ content: msg.content, calls: calls.map((tc) => tc.function) });
   }
+  assert.deepEqual(got[1], got[0]);
 });
