@@ -1,5 +1,6 @@
-/* tools.c - tool calling: request decoding, the template's call format, the
- * call grammar (from the tools' parameter schemas) and parsing calls back. */
+/* tools.c - tool calling: request decoding (each API's shape, checked field
+ * by field), the template's call format and the call grammar (from the tools'
+ * parameter schemas). The calls are parsed back in tool_stream.c. */
 #include "server/tools.h"
 
 #include <stdio.h>
@@ -39,7 +40,6 @@ static int check_keys(json_t *o, const char *const *allowed, const char *where, 
             return srv_err_set(e, 400, param, NULL, "'%s.%.60s' is not a known field", where, k);
         }
     }
-    (void)v;
     return 0;
 }
 
