@@ -122,7 +122,7 @@ san-test:
 # on the demo model; each test file starts and always kills its own server.
 e2e-test: $(BUILD)/xllm
 	@test -f node_modules/openai/package.json || npm ci --no-audit --no-fund
-	XLLM_BIN=$(BUILD)/xllm timeout 300 node --test --test-concurrency=1 tests/e2e/
+	XLLM_BIN=$(BUILD)/xllm timeout 600 node --test --test-concurrency=1 tests/e2e/
 
 # The CUDA plugin is built (and its GPU-free tests run) where nvcc exists.
 test: deps

@@ -212,6 +212,11 @@
  * limits), and the longest key (real providers' keys are < 200 bytes). */
 #define XLLM_SERVER_MAX_KEYS 64
 #define XLLM_SERVER_MAX_KEY_BYTES 255
+/* Tool calls: JSON nesting the streaming call parser tracks (deeper levels are
+ * still counted, their keys ignored); parameter schemas nest far less. */
+#define XLLM_TOOL_JSON_MAX_DEPTH 64
+/* Tool calls per answer (a parallel-call answer lists a handful). */
+#define XLLM_TOOL_MAX_CALLS 128
 /* Runner protocol: largest frame payload. A 1M-token prompt as JSON is ~8 MB;
  * 2,048 embeddings of 4,096 floats are 32 MiB; the reader allocates up to
  * this per frame, so it also bounds what a hostile peer can make us hold. */

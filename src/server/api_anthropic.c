@@ -1,6 +1,7 @@
 /* api_anthropic.c - Anthropic's Messages API: POST /v1/messages (system,
- * multi-turn, stop_sequences, streaming events message_start ...
- * message_stop) and POST /v1/messages/count_tokens. */
+ * multi-turn, stop_sequences, tools with tool_use / tool_result blocks,
+ * streaming events message_start ... message_stop, tool input as
+ * input_json_delta fragments) and POST /v1/messages/count_tokens. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "base/buf.h"
 #include "server/http.h"
 #include "server/layer_params.h"
+#include "server/tools.h"
 
 typedef struct ant_state {
     char id[64];
@@ -17,6 +19,13 @@ typedef struct ant_state {
     srv_final final;
     char stop_seq[4096];
     char err[512];
+    /* tools: the answer parsed as it is generated */
+    srv_tools tools;
+    srv_tool_stream ts;
+    int ts_on;
+    json_t *calls;          /* the tool_use blocks */
+    int n_blocks, block_open; /* stream: blocks started; the last one still open */
+    xllm_buf *out;          /* the stream being written while text is fed (NULL: not streamed) */
 } ant_state;
 
 static void ant_free(void *p)
@@ -25,6 +34,10 @@ static void ant_free(void *p)
     if (!st)
         return;
     xllm_buf_free(&st->text);
+    if (st->ts_on)
+        srv_tool_stream_free(&st->ts);
+    srv_tools_free(&st->tools);
+    json_decref(st->calls);
     xllm_free(st);
 }
 
@@ -32,6 +45,8 @@ static const char *stop_reason(const ant_state *st)
 {
     if (st->final.finish == XLLM_FINISH_LENGTH)
         return "max_tokens";
+    if (json_array_size(st->calls))
+        return "tool_use";
     return st->stop_seq[0] ? "stop_sequence" : "end_turn";
 }
 
@@ -55,10 +70,65 @@ static void ant_begin(srv_req *r, xllm_buf *out)
             json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:[], s:n, s:n, s:o}}", "type", "message_start", "message", "id",
                       st->id, "type", "message", "role", "assistant", "model", st->model, "content", "stop_reason",
                       "stop_sequence", "usage", usage_json(st, 0)));
-    srv_sse(out, "content_block_start",
-            json_pack("{s:s, s:i, s:{s:s, s:s}}", "type", "content_block_start", "index", 0, "content_block", "type",
-                      "text", "text", ""));
+    if (!st->ts_on) /* with tools, blocks open as the answer shows what they are */
+        srv_sse(out, "content_block_start",
+                json_pack("{s:s, s:i, s:{s:s, s:s}}", "type", "content_block_start", "index", 0, "content_block",
+                          "type", "text", "text", ""));
     srv_sse(out, "ping", json_pack("{s:s}", "type", "ping"));
+}
+
+static void block_start(ant_state *st, json_t *block)
+{
+    srv_sse(st->out, "content_block_start", json_pack("{s:s, s:i, s:o}", "type", "content_block_start", "index",
+                                                      st->n_blocks++, "content_block", block));
+    st->block_open = 1;
+}
+
+static void block_stop(ant_state *st)
+{
+    if (!st->block_open)
+        return;
+    srv_sse(st->out, "content_block_stop",
+            json_pack("{s:s, s:i}", "type", "content_block_stop", "index", st->n_blocks - 1));
+    st->block_open = 0;
+}
+
+/* The parsed answer: a text block, then one tool_use block per call. */
+static void ant_tool_sink(void *ctx, const srv_tool_delta *d)
+{
+    ant_state *st = ctx;
+    char id[64];
+    json_t *input;
+    if (d->kind == SRV_TD_CONTENT) {
+        xllm_buf_append(&st->text, d->text, d->len);
+        if (!st->out)
+            return;
+        if (!st->block_open)
+            block_start(st, json_pack("{s:s, s:s}", "type", "text", "text", ""));
+        srv_sse(st->out, "content_block_delta",
+                json_pack("{s:s, s:i, s:{s:s, s:s%}}", "type", "content_block_delta", "index", st->n_blocks - 1,
+                          "delta", "type", "text_delta", "text", d->text, d->len));
+    } else if (d->kind == SRV_TD_CALL) {
+        srv_make_id("toolu_", id);
+        json_array_append_new(st->calls, json_pack("{s:s, s:s, s:s, s:{}}", "type", "tool_use", "id", id, "name",
+                                                   d->name, "input"));
+        if (!st->out)
+            return;
+        block_stop(st);
+        block_start(st, json_pack("{s:s, s:s, s:s, s:{}}", "type", "tool_use", "id", id, "name", d->name, "input"));
+    } else if (d->kind == SRV_TD_ARGS) {
+        if (st->out)
+            srv_sse(st->out, "content_block_delta",
+                    json_pack("{s:s, s:i, s:{s:s, s:s%}}", "type", "content_block_delta", "index", st->n_blocks - 1,
+                              "delta", "type", "input_json_delta", "partial_json", d->text, d->len));
+    } else { /* SRV_TD_CALL_END; unfinished arguments (max_tokens) leave input {} */
+        input = json_loadb(d->text, d->len, 0, NULL);
+        if (json_is_object(input))
+            json_object_set(json_array_get(st->calls, json_array_size(st->calls) - 1), "input", input);
+        json_decref(input);
+        if (st->out)
+            block_stop(st);
+    }
 }
 
 static void ant_event(srv_req *r, const srv_event *ev, xllm_buf *out)
@@ -70,6 +140,9 @@ static void ant_event(srv_req *r, const srv_event *ev, xllm_buf *out)
             snprintf(st->stop_seq, sizeof st->stop_seq, "%s", ev->stop_string);
         if (ev->error)
             snprintf(st->err, sizeof st->err, "%s", ev->error);
+        st->out = out;
+        if (st->ts_on && ev->finish != XLLM_FINISH_ERROR)
+            srv_tool_stream_finish(&st->ts);
         if (!out)
             return;
         if (ev->finish == XLLM_FINISH_ERROR) {
@@ -77,7 +150,13 @@ static void ant_event(srv_req *r, const srv_event *ev, xllm_buf *out)
                                             "message", st->err[0] ? st->err : "generation failed"));
             return;
         }
-        srv_sse(out, "content_block_stop", json_pack("{s:s, s:i}", "type", "content_block_stop", "index", 0));
+        if (!st->ts_on)
+            srv_sse(out, "content_block_stop", json_pack("{s:s, s:i}", "type", "content_block_stop", "index", 0));
+        else if (st->n_blocks == 0) { /* an empty answer: one empty text block */
+            block_start(st, json_pack("{s:s, s:s}", "type", "text", "text", ""));
+            block_stop(st);
+        } else
+            block_stop(st);
         srv_sse(out, "message_delta",
                 json_pack("{s:s, s:{s:s, s:o}, s:o}", "type", "message_delta", "delta", "stop_reason", stop_reason(st),
                           "stop_sequence", stop_seq_json(st), "usage", usage_json(st, 1)));
@@ -86,6 +165,11 @@ static void ant_event(srv_req *r, const srv_event *ev, xllm_buf *out)
     }
     if (ev->is_prompt)
         return;
+    if (st->ts_on) {
+        st->out = out;
+        srv_tool_stream_feed(&st->ts, ev->text, ev->text_len);
+        return;
+    }
     if (!out) {
         xllm_buf_append(&st->text, ev->text, ev->text_len);
         return;
@@ -100,7 +184,7 @@ static void ant_event(srv_req *r, const srv_event *ev, xllm_buf *out)
 static void ant_end(srv_req *r, xllm_buf *out)
 {
     ant_state *st = srv_req_api_state(r);
-    json_t *text;
+    json_t *text, *content;
     if (out)
         return;
     if (st->final.finish == XLLM_FINISH_ERROR) {
@@ -108,37 +192,45 @@ static void ant_end(srv_req *r, xllm_buf *out)
         return;
     }
     text = json_stringn(st->text.data ? st->text.data : "", st->text.len);
+    content = json_array();
+    if (st->text.len || !json_array_size(st->calls))
+        json_array_append_new(content, json_pack("{s:s, s:o}", "type", "text", "text", text ? text : json_string("")));
+    else
+        json_decref(text);
+    if (st->calls)
+        json_array_extend(content, st->calls);
     srv_reply_json(r, 200,
-                   json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:o}], s:s, s:o, s:o}", "id", st->id, "type", "message",
-                             "role", "assistant", "model", st->model, "content", "type", "text", "text",
-                             text ? text : json_string(""), "stop_reason", stop_reason(st), "stop_sequence",
-                             stop_seq_json(st), "usage", usage_json(st, 1)));
+                   json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o}", "id", st->id, "type", "message", "role",
+                             "assistant", "model", st->model, "content", content, "stop_reason", stop_reason(st),
+                             "stop_sequence", stop_seq_json(st), "usage", usage_json(st, 1)));
 }
 
 static const srv_gen_ops ant_ops = {"text/event-stream", ant_begin, ant_event, ant_end};
 
-/* Decode model + messages and render; shared by both endpoints. */
-static int ant_prompt(srv_req *r, json_t *root, srv_gen_req *g, srv_model **md, srv_err *e)
+/* Decode model, messages (tool_use / tool_result blocks too) and tools, and
+ * render; shared by both endpoints. */
+static int ant_prompt(srv_req *r, json_t *root, srv_gen_req *g, srv_model **md, srv_tools *t, srv_err *e)
 {
-    json_t *msgs = NULL;
-    char *text = NULL;
-    size_t len = 0;
+    json_t *conv = NULL, *msgs = NULL;
+    int rc = -1;
+    memset(t, 0, sizeof *t);
     if (srv_decode_model(root, g, e))
         return -1;
     if (!(*md = srv_req_model(r, g->model)))
         return 1;
     if (srv_layer_params_apply(srv_model_params_json(*md), SRV_LAYER_ANTHROPIC, root, g, e))
         return -1;
-    if (srv_decode_messages(json_object_get(root, "messages"), json_object_get(root, "system"), "messages", &msgs, e))
-        return -1;
+    if (srv_tools_anthropic_history(json_object_get(root, "messages"), &conv, e) ||
+        srv_decode_messages(conv, json_object_get(root, "system"), "messages", &msgs, e))
+        goto out;
     srv_layer_system_apply(srv_model_system(*md), msgs);
-    if (srv_render_chat(*md, msgs, 1, &text, &len, &g->add_special, e)) {
-        json_decref(msgs);
-        return -1;
-    }
+    if (srv_tools_begin(*md, root, SRV_TS_ANTHROPIC, msgs, t, g, e))
+        goto out;
+    rc = 0;
+out:
+    json_decref(conv);
     json_decref(msgs);
-    srv_gen_req_set_prompt(g, text, len);
-    return 0;
+    return rc;
 }
 
 void srv_anthropic_messages(srv_req *r)
@@ -148,13 +240,15 @@ void srv_anthropic_messages(srv_req *r)
     srv_err e;
     srv_model *md = NULL;
     ant_state *st;
+    srv_tools tools;
     int rc;
+    memset(&tools, 0, sizeof tools);
     srv_gen_req_init(&g, SRV_API_ANTHROPIC);
     if (!root)
         return;
     if (srv_decode_anthropic(root, &g, &e))
         goto fail;
-    rc = ant_prompt(r, root, &g, &md, &e);
+    rc = ant_prompt(r, root, &g, &md, &tools, &e);
     if (rc > 0)
         goto out;
     if (rc < 0)
@@ -164,6 +258,13 @@ void srv_anthropic_messages(srv_req *r)
         goto fail;
     }
     xllm_buf_init(&st->text, 0);
+    st->tools = tools;
+    memset(&tools, 0, sizeof tools);
+    if (srv_tools_active(&st->tools)) {
+        st->ts_on = 1;
+        st->calls = json_array();
+        srv_tool_stream_init(&st->ts, &st->tools, ant_tool_sink, st);
+    }
     srv_make_id("msg_", st->id);
     snprintf(st->model, sizeof st->model, "%s", g.model);
     if (srv_count_tokens(md, g.prompt, g.prompt_len, g.add_special, &st->n_input, &e)) {
@@ -177,6 +278,7 @@ fail:
     srv_reply_err(r, &e);
 out:
     json_decref(root);
+    srv_tools_free(&tools);
     srv_gen_req_free(&g);
 }
 
@@ -186,16 +288,18 @@ void srv_anthropic_count_tokens(srv_req *r)
     srv_gen_req g;
     srv_err e;
     srv_model *md = NULL;
+    srv_tools tools;
     int32_t n = 0;
     int rc;
     srv_gen_req_init(&g, SRV_API_ANTHROPIC);
     if (!root)
         return;
-    rc = ant_prompt(r, root, &g, &md, &e);
+    rc = ant_prompt(r, root, &g, &md, &tools, &e);
     if (rc == 0 && srv_count_tokens(md, g.prompt, g.prompt_len, g.add_special, &n, &e) == 0)
         srv_reply_json(r, 200, json_pack("{s:i}", "input_tokens", n));
     else if (rc < 0 || rc == 0)
         srv_reply_err(r, &e);
+    srv_tools_free(&tools);
     json_decref(root);
     srv_gen_req_free(&g);
 }

@@ -22,7 +22,10 @@ typedef struct oll_state {
     srv_final final;
     char err[512];
     int have_final;
-    srv_tools tools;        /* chat with tools: the text is held and parsed for calls */
+    srv_tools tools;        /* chat with tools: parsed for calls (as they come when streamed) */
+    srv_tool_stream ts;
+    int ts_on;
+    xllm_buf *out;          /* the stream being written while text is fed */
 } oll_state;
 
 static void oll_free(void *p)
@@ -32,6 +35,8 @@ static void oll_free(void *p)
         return;
     xllm_buf_free(&st->text);
     xllm_free(st->ctx);
+    if (st->ts_on)
+        srv_tool_stream_free(&st->ts);
     srv_tools_free(&st->tools);
     xllm_free(st);
 }
@@ -70,13 +75,10 @@ static void add_content(json_t *o, const oll_state *st, const char *text, size_t
 /* Ollama's message.tool_calls: [{function: {name, arguments (object)}}]. */
 static void add_tool_calls(json_t *o, const oll_state *st, const char *text, size_t len)
 {
-    size_t clen = len, i;
-    json_t *generic = NULL, *calls = srv_tools_parse(&st->tools, text, len, &clen, &generic), *c, *list;
-    if (generic)
-        add_content(o, st, json_string_value(generic), json_string_length(generic));
-    else
-        add_content(o, st, text, clen);
-    json_decref(generic);
+    size_t i;
+    json_t *content = NULL, *calls = srv_tools_parse(&st->tools, text, len, "call_", &content), *c, *list;
+    add_content(o, st, json_string_value(content), json_string_length(content));
+    json_decref(content);
     if (!calls)
         return;
     list = json_array();
@@ -85,6 +87,32 @@ static void add_tool_calls(json_t *o, const oll_state *st, const char *text, siz
                                               "arguments", json_object_get(c, "arguments")));
     json_object_set_new(json_object_get(o, "message"), "tool_calls", list);
     json_decref(calls);
+}
+
+/* Streamed chat with tools: content as it comes, each call in a chunk of its
+ * own once complete (as Ollama streams them). */
+static void oll_tool_sink(void *ctx, const srv_tool_delta *d)
+{
+    oll_state *st = ctx;
+    json_t *o, *args;
+    if (d->kind == SRV_TD_CONTENT) {
+        o = oll_base(st);
+        add_content(o, st, d->text, d->len);
+    } else if (d->kind == SRV_TD_CALL_END) {
+        args = json_loadb(d->text, d->len, 0, NULL);
+        if (!json_is_object(args)) { /* cut off (num_predict): no call */
+            json_decref(args);
+            return;
+        }
+        o = oll_base(st);
+        add_content(o, st, "", 0);
+        json_object_set_new(json_object_get(o, "message"), "tool_calls",
+                            json_pack("[{s:{s:s, s:o}}]", "function", "name", d->name, "arguments", args));
+    } else {
+        return;
+    }
+    json_object_set_new(o, "done", json_false());
+    srv_ndjson(st->out, o);
 }
 
 static json_t *final_json(srv_req *r, const oll_state *st, const char *text, size_t len)
@@ -124,11 +152,9 @@ static void oll_event(srv_req *r, const srv_event *ev, xllm_buf *out)
         if (out) {
             if (ev->finish == XLLM_FINISH_ERROR) {
                 srv_ndjson(out, json_pack("{s:s}", "error", st->err[0] ? st->err : "generation failed"));
-            } else if (srv_tools_active(&st->tools)) { /* the held answer, with its calls, then done */
-                json_t *o = oll_base(st);
-                add_tool_calls(o, st, st->text.data ? st->text.data : "", st->text.len);
-                json_object_set_new(o, "done", json_false());
-                srv_ndjson(out, o);
+            } else if (st->ts_on) { /* what the parser still held, then done */
+                st->out = out;
+                srv_tool_stream_finish(&st->ts);
                 srv_ndjson(out, final_json(r, st, "", 0));
             } else {
                 srv_ndjson(out, final_json(r, st, "", 0));
@@ -140,6 +166,11 @@ static void oll_event(srv_req *r, const srv_event *ev, xllm_buf *out)
         return;
     if (!st->chat)
         ctx_push(st, ev->token);
+    if (out && st->ts_on) {
+        st->out = out;
+        srv_tool_stream_feed(&st->ts, ev->text, ev->text_len);
+        return;
+    }
     if (!out || srv_tools_active(&st->tools)) {
         xllm_buf_append(&st->text, ev->text, ev->text_len);
         return;
@@ -459,7 +490,7 @@ void srv_ollama_chat(srv_req *r)
     if (srv_decode_messages(in, NULL, "messages", &msgs, &e))
         goto fail;
     apply_system(md, msgs);
-    if (srv_tools_begin(md, root, SRV_API_OLLAMA, msgs, &tools, &g, &e))
+    if (srv_tools_begin(md, root, SRV_TS_OLLAMA, msgs, &tools, &g, &e))
         goto fail;
     if (!(st = xllm_calloc(1, sizeof *st))) {
         srv_err_set(&e, 500, "", NULL, "out of memory");
@@ -468,6 +499,10 @@ void srv_ollama_chat(srv_req *r)
     st->chat = 1;
     st->tools = tools;
     tools.tools = NULL;
+    if (g.stream && srv_tools_active(&st->tools)) {
+        st->ts_on = 1;
+        srv_tool_stream_init(&st->ts, &st->tools, oll_tool_sink, st);
+    }
     xllm_buf_init(&st->text, 0);
     snprintf(st->model, sizeof st->model, "%s", g.model);
     json_decref(root);

@@ -22,6 +22,11 @@ typedef struct oai_choice {
     int32_t n_prompt, n_cached, n_generated;
     char err[512];
     int role_sent;
+    /* chat with tools, streamed: calls parsed as they are generated */
+    srv_tool_stream ts;
+    int ts_on, n_calls;
+    struct oai_state *st;
+    xllm_buf *out;          /* the stream being written while text is fed */
 } oai_choice;
 
 typedef struct oai_state {
@@ -37,7 +42,7 @@ typedef struct oai_state {
     size_t echo_len;
     int echo_lp;            /* echo with prompt logprobs from the runner */
     int n_final;
-    srv_tools tools;        /* chat with tools: text is held and parsed for calls at the end */
+    srv_tools tools;        /* chat with tools: parsed for calls (as they come when streamed) */
 } oai_state;
 
 static void oai_free(void *p)
@@ -48,6 +53,8 @@ static void oai_free(void *p)
     for (int i = 0; i < st->n; i++) {
         xllm_buf_free(&st->ch[i].text);
         json_decref(st->ch[i].lp);
+        if (st->ch[i].ts_on)
+            srv_tool_stream_free(&st->ch[i].ts);
     }
     xllm_free(st->ch);
     xllm_free(st->echo);
@@ -198,40 +205,65 @@ static json_t *tool_calls_json(json_t *calls, int stream)
  * reference: the text before the calls, or null) and the calls (or NULL). */
 static json_t *answer_calls(const oai_state *st, const oai_choice *c, json_t **content)
 {
-    size_t clen = c->text.len;
-    json_t *generic = NULL;
-    json_t *calls = srv_tools_parse(&st->tools, c->text.data, c->text.len, &clen, &generic);
-    if (generic)
-        *content = generic;
-    else if (calls && clen == 0)
+    json_t *calls = srv_tools_parse(&st->tools, c->text.data, c->text.len, "call_", content);
+    if (calls && json_string_length(*content) == 0) {
+        json_decref(*content);
         *content = json_null();
-    else
-        *content = json_stringn(c->text.data ? c->text.data : "", clen);
+    }
     return calls;
 }
 
-/* Stream end of a chat with tools: the held text as one content delta, the
- * calls as one tool_calls delta, then the finish chunk. */
-static void stream_tool_answer(oai_state *st, const srv_event *ev, xllm_buf *out)
+/* Streamed chat with tools: one chunk per parsed piece, as OpenAI streams
+ * them (a call's first delta has index, id, type, name and arguments "",
+ * later ones argument fragments). */
+static void chat_tool_sink(void *ctx, const srv_tool_delta *d)
+{
+    oai_choice *c = ctx;
+    oai_state *st = c->st;
+    json_t *delta, *chunk, *tc = NULL;
+    char id[64];
+    if (d->kind == SRV_TD_CALL_END) {
+        c->n_calls++;
+        return;
+    }
+    delta = json_object();
+    if (!c->role_sent)
+        json_object_set_new(delta, "role", json_string("assistant"));
+    c->role_sent = 1;
+    if (d->kind == SRV_TD_CONTENT) {
+        json_object_set_new(delta, "content", json_stringn(d->text, d->len));
+    } else if (d->kind == SRV_TD_CALL) {
+        srv_make_id("call_", id);
+        tc = json_pack("{s:i, s:s, s:s, s:{s:s, s:s}}", "index", d->index, "id", id, "type", "function", "function",
+                       "name", d->name, "arguments", "");
+    } else {
+        tc = json_pack("{s:i, s:{s:s%}}", "index", d->index, "function", "arguments", d->text, d->len);
+    }
+    if (tc)
+        json_object_set_new(delta, "tool_calls", json_pack("[o]", tc));
+    chunk = chunk_base(st);
+    json_object_set_new(chunk, "choices", json_pack("[{s:i, s:o, s:n, s:n}]", "index", (int)(c - st->ch), "delta",
+                                                    delta, "logprobs", "finish_reason"));
+    if (st->include_usage)
+        json_object_set_new(chunk, "usage", json_null());
+    srv_sse(c->out, NULL, chunk);
+}
+
+/* Stream end of a chat with tools: what the parser still held, then the finish chunk. */
+static void stream_tool_end(oai_state *st, const srv_event *ev, xllm_buf *out)
 {
     oai_choice *c = &st->ch[ev->choice];
-    json_t *content, *calls = answer_calls(st, c, &content), *chunk, *delta = json_pack("{s:s}", "role", "assistant");
-    if (json_is_string(content) && json_string_length(content))
-        json_object_set(delta, "content", content);
-    if (calls)
-        json_object_set_new(delta, "tool_calls", tool_calls_json(calls, 1));
+    json_t *chunk;
+    c->out = out;
+    srv_tool_stream_finish(&c->ts);
     chunk = chunk_base(st);
-    json_object_set_new(chunk, "choices", json_pack("[{s:i,s:o,s:n,s:n}]", "index", ev->choice, "delta", delta,
-                                                    "logprobs", "finish_reason"));
-    srv_sse(out, NULL, chunk);
-    chunk = chunk_base(st);
-    json_object_set_new(chunk, "choices", json_pack("[{s:i,s:{},s:n,s:s}]", "index", ev->choice, "delta", "logprobs",
-                                                    "finish_reason", calls ? "tool_calls" : finish_name(ev->finish)));
+    json_object_set_new(chunk, "choices",
+                        json_pack("[{s:i,s:{},s:n,s:s}]", "index", ev->choice, "delta", "logprobs", "finish_reason",
+                                  c->n_calls && ev->finish != XLLM_FINISH_LENGTH ? "tool_calls"
+                                                                                 : finish_name(ev->finish)));
     if (st->include_usage)
         json_object_set_new(chunk, "usage", json_null());
     srv_sse(out, NULL, chunk);
-    json_decref(content);
-    json_decref(calls);
 }
 
 static void oai_event(srv_req *r, const srv_event *ev, xllm_buf *out)
@@ -249,8 +281,8 @@ static void oai_event(srv_req *r, const srv_event *ev, xllm_buf *out)
                                          "type", "server_error", "param", "code"));
             return;
         }
-        if (srv_tools_active(&st->tools)) {
-            stream_tool_answer(st, ev, out);
+        if (c->ts_on) {
+            stream_tool_end(st, ev, out);
             return;
         }
         chunk = chunk_base(st);
@@ -267,8 +299,9 @@ static void oai_event(srv_req *r, const srv_event *ev, xllm_buf *out)
         return;
     }
     /* a token */
-    if (out && srv_tools_active(&st->tools)) { /* held until the end: it may be a call */
-        xllm_buf_append(&c->text, ev->text, ev->text_len);
+    if (out && c->ts_on) {
+        c->out = out;
+        srv_tool_stream_feed(&c->ts, ev->text, ev->text_len);
         return;
     }
     if (!out) {
@@ -424,7 +457,7 @@ static void oai_generate(srv_req *r, int chat)
         if (srv_decode_messages(json_object_get(root, "messages"), NULL, "messages", &msgs, &e))
             goto fail;
         srv_layer_system_apply(srv_model_system(md), msgs);
-        if (srv_tools_begin(md, root, SRV_API_OPENAI, msgs, &tools, &g, &e))
+        if (srv_tools_begin(md, root, SRV_TS_CHAT, msgs, &tools, &g, &e))
             goto fail;
     } else {
         json_t *p = json_object_get(root, "prompt");
@@ -468,6 +501,11 @@ static void oai_generate(srv_req *r, int chat)
     }
     st->tools = tools;
     tools.tools = NULL;
+    for (int i = 0; g.stream && srv_tools_active(&st->tools) && i < st->n; i++) {
+        st->ch[i].st = st;
+        st->ch[i].ts_on = 1;
+        srv_tool_stream_init(&st->ch[i].ts, &st->tools, chat_tool_sink, &st->ch[i]);
+    }
     if (g.echo) {
         if (g.prompt) {
             st->echo = xllm_strndup(g.prompt, g.prompt_len);

@@ -1,7 +1,8 @@
 /* api_responses.c - OpenAI's Responses API (POST /v1/responses): input as
- * text or message items, instructions, previous_response_id over a bounded
- * in-memory store of conversations, the response object and its streaming
- * events (response.created ... response.completed). */
+ * text, message, function_call and function_call_output items, function
+ * tools, instructions, previous_response_id over a bounded in-memory store of
+ * conversations, the response object and its streaming events
+ * (response.created ... response.completed, function_call_arguments.delta). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "base/buf.h"
 #include "server/http_internal.h"
 #include "server/layer_params.h"
+#include "server/tools.h"
 
 typedef struct rsp_state {
     srv *s;
@@ -26,6 +28,14 @@ typedef struct rsp_state {
     srv_final final;
     char err[512];
     int seq;
+    /* function tools: the answer parsed as it is generated */
+    srv_tools tools;
+    srv_tool_stream ts;
+    int ts_on;
+    json_t *calls;          /* function_call output items */
+    json_t *tools_echo, *choice_echo; /* the request's tools and tool_choice */
+    int n_items, msg_open, msg_index, call_index; /* stream: output items added, the message's, the call's */
+    xllm_buf *out;          /* the stream being written while text is fed (NULL: not streamed) */
 } rsp_state;
 
 void srv_responses_init(srv *s)
@@ -70,6 +80,12 @@ static void rsp_free(void *p)
     json_decref(st->messages);
     xllm_free(st->instructions);
     xllm_buf_free(&st->text);
+    if (st->ts_on)
+        srv_tool_stream_free(&st->ts);
+    srv_tools_free(&st->tools);
+    json_decref(st->calls);
+    json_decref(st->tools_echo);
+    json_decref(st->choice_echo);
     xllm_free(st);
 }
 
@@ -102,8 +118,16 @@ static json_t *response_obj(const rsp_state *st, const char *status)
                           "max_output_tokens", st->max_output > 0 ? json_integer(st->max_output) : json_null(),
                           "previous_response_id", st->prev[0] ? json_string(st->prev) : json_null(), "temperature",
                           st->temperature, "top_p", st->top_p, "tool_choice", "auto", "tools",
-                          "parallel_tool_calls", 1, "text", "format", "type", "text");
-    json_object_set_new(o, "output", done ? json_pack("[o]", message_item(st, 1)) : json_array());
+                          "parallel_tool_calls", st->tools.parallel, "text", "format", "type", "text");
+    if (st->tools_echo)
+        json_object_set(o, "tools", st->tools_echo);
+    if (st->choice_echo)
+        json_object_set(o, "tool_choice", st->choice_echo);
+    json_object_set_new(o, "output", json_array());
+    if (done && (st->text.len || !json_array_size(st->calls)))
+        json_array_append_new(json_object_get(o, "output"), message_item(st, 1));
+    if (done && st->calls)
+        json_array_extend(json_object_get(o, "output"), st->calls);
     json_object_set_new(o, "store", json_boolean(st->store));
     if (done) {
         int32_t in = st->final.n_prompt, out = st->final.n_generated;
@@ -124,16 +148,89 @@ static void emit(rsp_state *st, xllm_buf *out, const char *type, json_t *o)
     srv_sse(out, type, o);
 }
 
+/* Stream: the message item opens (at the next output index) and closes. */
+static void msg_open(rsp_state *st, xllm_buf *out)
+{
+    st->msg_index = st->n_items++;
+    st->msg_open = 1;
+    emit(st, out, "response.output_item.added",
+         json_pack("{s:i, s:o}", "output_index", st->msg_index, "item", message_item(st, 0)));
+    emit(st, out, "response.content_part.added",
+         json_pack("{s:s, s:i, s:i, s:{s:s, s:s, s:[]}}", "item_id", st->msg_id, "output_index", st->msg_index,
+                   "content_index", 0, "part", "type", "output_text", "text", "", "annotations"));
+}
+
+static void msg_close(rsp_state *st, xllm_buf *out)
+{
+    if (!st->msg_open)
+        return;
+    st->msg_open = 0;
+    emit(st, out, "response.output_text.done",
+         json_pack("{s:s, s:i, s:i, s:o}", "item_id", st->msg_id, "output_index", st->msg_index, "content_index", 0,
+                   "text", text_json(st)));
+    emit(st, out, "response.content_part.done",
+         json_pack("{s:s, s:i, s:i, s:{s:s, s:o, s:[]}}", "item_id", st->msg_id, "output_index", st->msg_index,
+                   "content_index", 0, "part", "type", "output_text", "text", text_json(st), "annotations"));
+    emit(st, out, "response.output_item.done",
+         json_pack("{s:i, s:o}", "output_index", st->msg_index, "item", message_item(st, 1)));
+}
+
 static void rsp_begin(srv_req *r, xllm_buf *out)
 {
     rsp_state *st = srv_req_api_state(r);
     emit(st, out, "response.created", json_pack("{s:o}", "response", response_obj(st, "in_progress")));
     emit(st, out, "response.in_progress", json_pack("{s:o}", "response", response_obj(st, "in_progress")));
-    emit(st, out, "response.output_item.added",
-         json_pack("{s:i, s:o}", "output_index", 0, "item", message_item(st, 0)));
-    emit(st, out, "response.content_part.added",
-         json_pack("{s:s, s:i, s:i, s:{s:s, s:s, s:[]}}", "item_id", st->msg_id, "output_index", 0, "content_index", 0,
-                   "part", "type", "output_text", "text", "", "annotations"));
+    if (!st->ts_on) /* with tools, items open as the answer shows what they are */
+        msg_open(st, out);
+}
+
+static void text_delta(rsp_state *st, xllm_buf *out, const char *text, size_t len)
+{
+    emit(st, out, "response.output_text.delta",
+         json_pack("{s:s, s:i, s:i, s:s%}", "item_id", st->msg_id, "output_index", st->msg_index, "content_index", 0,
+                   "delta", text, len));
+}
+
+/* The parsed answer: a message item, then one function_call item per call. */
+static void rsp_tool_sink(void *ctx, const srv_tool_delta *d)
+{
+    rsp_state *st = ctx;
+    json_t *item = json_array_get(st->calls, json_array_size(st->calls) - 1);
+    char id[64], call_id[64];
+    if (d->kind == SRV_TD_CONTENT) {
+        xllm_buf_append(&st->text, d->text, d->len);
+        if (st->out && !st->msg_open)
+            msg_open(st, st->out);
+        if (st->out)
+            text_delta(st, st->out, d->text, d->len);
+    } else if (d->kind == SRV_TD_CALL) {
+        srv_make_id("fc_", id);
+        srv_make_id("call_", call_id);
+        item = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "function_call", "id", id, "call_id", call_id,
+                         "name", d->name, "arguments", "", "status", "in_progress");
+        json_array_append_new(st->calls, item);
+        if (!st->out)
+            return;
+        msg_close(st, st->out);
+        st->call_index = st->n_items++;
+        emit(st, st->out, "response.output_item.added",
+             json_pack("{s:i, s:O}", "output_index", st->call_index, "item", item));
+    } else if (d->kind == SRV_TD_ARGS) {
+        if (st->out)
+            emit(st, st->out, "response.function_call_arguments.delta",
+                 json_pack("{s:O, s:i, s:s%}", "item_id", json_object_get(item, "id"), "output_index", st->call_index,
+                           "delta", d->text, d->len));
+    } else { /* SRV_TD_CALL_END */
+        json_object_set_new(item, "arguments", json_stringn(d->text, d->len));
+        json_object_set_new(item, "status", json_string("completed"));
+        if (!st->out)
+            return;
+        emit(st, st->out, "response.function_call_arguments.done",
+             json_pack("{s:O, s:i, s:O}", "item_id", json_object_get(item, "id"), "output_index", st->call_index,
+                       "arguments", json_object_get(item, "arguments")));
+        emit(st, st->out, "response.output_item.done", json_pack("{s:i, s:O}", "output_index", st->call_index,
+                                                                 "item", item));
+    }
 }
 
 static void store_answer(rsp_state *st)
@@ -143,6 +240,20 @@ static void store_answer(rsp_state *st)
         return;
     m = json_deep_copy(st->messages);
     json_array_append_new(m, json_pack("{s:s, s:o}", "role", "assistant", "content", text_json(st)));
+    if (json_array_size(st->calls)) { /* in the template's shape: arguments as objects */
+        json_t *tc = json_array(), *c;
+        size_t i;
+        json_array_foreach(st->calls, i, c)
+        {
+            json_t *args = json_loads(json_string_value(json_object_get(c, "arguments")), 0, NULL);
+            json_array_append_new(tc, json_pack("{s:O, s:s, s:{s:O, s:o}}", "id", json_object_get(c, "call_id"),
+                                                "type", "function", "function", "name", json_object_get(c, "name"),
+                                                "arguments", json_is_object(args) ? args : json_object()));
+            if (!json_is_object(args))
+                json_decref(args);
+        }
+        json_object_set_new(json_array_get(m, json_array_size(m) - 1), "tool_calls", tc);
+    }
     stored_put(st->s, st->id, m);
 }
 
@@ -154,6 +265,9 @@ static void rsp_event(srv_req *r, const srv_event *ev, xllm_buf *out)
         st->final = srv_final_of(ev);
         if (ev->error)
             snprintf(st->err, sizeof st->err, "%s", ev->error);
+        st->out = out;
+        if (st->ts_on && ev->finish != XLLM_FINISH_ERROR)
+            srv_tool_stream_finish(&st->ts);
         if (ev->finish != XLLM_FINISH_ERROR)
             store_answer(st);
         if (!out)
@@ -163,24 +277,23 @@ static void rsp_event(srv_req *r, const srv_event *ev, xllm_buf *out)
             return;
         }
         status = ev->finish == XLLM_FINISH_LENGTH ? "incomplete" : "completed";
-        emit(st, out, "response.output_text.done",
-             json_pack("{s:s, s:i, s:i, s:o}", "item_id", st->msg_id, "output_index", 0, "content_index", 0, "text",
-                       text_json(st)));
-        emit(st, out, "response.content_part.done",
-             json_pack("{s:s, s:i, s:i, s:{s:s, s:o, s:[]}}", "item_id", st->msg_id, "output_index", 0,
-                       "content_index", 0, "part", "type", "output_text", "text", text_json(st), "annotations"));
-        emit(st, out, "response.output_item.done", json_pack("{s:i, s:o}", "output_index", 0, "item", message_item(st, 1)));
+        if (st->n_items == 0) /* an empty answer: an empty message, as response_obj lists it */
+            msg_open(st, out);
+        msg_close(st, out);
         emit(st, out, !strcmp(status, "completed") ? "response.completed" : "response.incomplete",
              json_pack("{s:o}", "response", response_obj(st, status)));
         return;
     }
     if (ev->is_prompt)
         return;
+    if (st->ts_on) {
+        st->out = out;
+        srv_tool_stream_feed(&st->ts, ev->text, ev->text_len);
+        return;
+    }
     xllm_buf_append(&st->text, ev->text, ev->text_len);
     if (out && ev->text_len)
-        emit(st, out, "response.output_text.delta",
-             json_pack("{s:s, s:i, s:i, s:s%}", "item_id", st->msg_id, "output_index", 0, "content_index", 0, "delta",
-                       ev->text, ev->text_len));
+        text_delta(st, out, ev->text, ev->text_len);
 }
 
 static void rsp_end(srv_req *r, xllm_buf *out)
@@ -207,8 +320,9 @@ void srv_openai_responses(srv_req *r)
     const char *prev = NULL, *instr = NULL;
     int64_t max_out = 0;
     int store = 1;
-    char *text = NULL;
-    size_t len = 0;
+    srv_tools tools;
+    memset(&tools, 0, sizeof tools);
+    tools.parallel = 1;
     srv_gen_req_init(&g, SRV_API_OPENAI);
     if (!root)
         return;
@@ -228,10 +342,6 @@ void srv_openai_responses(srv_req *r)
             goto fail;
         g.stream = json_is_true(json_object_get(root, "stream"));
     }
-    if (json_object_get(root, "tools") && json_array_size(json_object_get(root, "tools")) > 0) {
-        srv_err_set(&e, 400, "tools", NULL, "'tools' is not supported by this build yet");
-        goto fail;
-    }
     if (max_out > 0) {
         g.params.max_tokens = (int32_t)max_out;
         g.max_tokens_given = 1;
@@ -244,17 +354,8 @@ void srv_openai_responses(srv_req *r)
     if (json_is_string(input)) {
         items = json_pack("[{s:s, s:O}]", "role", "user", "content", input);
     } else if (json_is_array(input)) {
-        items = json_array();
-        for (size_t i = 0; i < json_array_size(input); i++) {
-            json_t *it = json_array_get(input, i);
-            const char *type = json_string_value(json_object_get(it, "type"));
-            if (type && strcmp(type, "message")) {
-                srv_err_set(&e, 400, "input", NULL, "'input[%zu]' has type '%.40s'; only message items are supported",
-                            i, type);
-                goto fail;
-            }
-            json_array_append(items, it);
-        }
+        if (srv_tools_responses_input(input, &items, &e))
+            goto fail;
     } else {
         srv_err_set(&e, 400, "input", NULL, "'input' is required: a string or a list of message items");
         goto fail;
@@ -293,9 +394,8 @@ void srv_openai_responses(srv_req *r)
         }
     }
     srv_layer_system_apply(srv_model_system(md), msgs);
-    if (srv_render_chat(md, msgs, 1, &text, &len, &g.add_special, &e))
+    if (srv_tools_begin(md, root, SRV_TS_RESPONSES, msgs, &tools, &g, &e))
         goto fail;
-    srv_gen_req_set_prompt(&g, text, len);
     if (!(st = xllm_calloc(1, sizeof *st))) {
         srv_err_set(&e, 500, "", NULL, "out of memory");
         goto fail;
@@ -314,6 +414,17 @@ void srv_openai_responses(srv_req *r)
     st->top_p = g.params.sampling.top_p;
     st->instructions = instr ? xllm_strdup(instr) : NULL;
     xllm_buf_init(&st->text, 0);
+    st->tools = tools;
+    memset(&tools, 0, sizeof tools);
+    if (st->tools.tools) {
+        st->tools_echo = json_incref(json_object_get(root, "tools"));
+        st->choice_echo = json_incref(json_object_get(root, "tool_choice"));
+    }
+    if (srv_tools_active(&st->tools)) {
+        st->ts_on = 1;
+        st->calls = json_array();
+        srv_tool_stream_init(&st->ts, &st->tools, rsp_tool_sink, st);
+    }
     json_decref(root);
     json_decref(items);
     srv_gen_start(r, md, &g, &rsp_ops, st, rsp_free);
@@ -325,5 +436,6 @@ out:
     json_decref(items);
     json_decref(msgs);
     json_decref(conv);
+    srv_tools_free(&tools);
     srv_gen_req_free(&g);
 }

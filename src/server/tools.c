@@ -1,5 +1,6 @@
-/* tools.c - tool calling: request decoding, the template's call format, the
- * call grammar (from the tools' parameter schemas) and parsing calls back. */
+/* tools.c - tool calling: request decoding (each API's shape, checked field
+ * by field), the template's call format and the call grammar (from the tools'
+ * parameter schemas). The calls are parsed back in tool_stream.c. */
 #include "server/tools.h"
 
 #include <stdio.h>
@@ -14,22 +15,89 @@
 
 /* ---- decoding ---- */
 
-/* One tool in OpenAI's shape, from OpenAI/Ollama {type, function} or
- * Anthropic {name, description, input_schema}. */
-static json_t *norm_tool(json_t *t, size_t i, srv_err *e)
+/* Field names each request shape allows in a tool and its parts (NULL: any). */
+static const char *const CHAT_TOOL[] = {"type", "function", NULL};
+static const char *const CHAT_FN[] = {"name", "description", "parameters", "strict", NULL};
+static const char *const ANT_TOOL[] = {"type", "name", "description", "input_schema", "cache_control", NULL};
+static const char *const RSP_TOOL[] = {"type", "name", "description", "parameters", "strict", NULL};
+static const char *const CHAT_CHOICE[] = {"type", "function", NULL};
+static const char *const ANT_CHOICE[] = {"type", "name", "disable_parallel_tool_use", NULL};
+static const char *const RSP_CHOICE[] = {"type", "name", NULL};
+
+/* An unknown key of o is a 400 naming "where.key". */
+static int check_keys(json_t *o, const char *const *allowed, const char *where, srv_err *e)
 {
-    json_t *fn = json_object_get(t, "function"), *params;
-    const char *name, *desc;
-    if (!json_is_object(fn) && json_is_string(json_object_get(t, "name"))) /* Anthropic */
-        fn = t;
-    name = json_string_value(json_object_get(fn, "name"));
-    if (!json_is_object(fn) || !name || !*name) {
-        srv_err_set(e, 400, "tools", NULL, "tools[%zu] must be {\"type\":\"function\",\"function\":{\"name\":...}}", i);
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        size_t i = 0;
+        while (allowed[i] && strcmp(allowed[i], k))
+            i++;
+        if (!allowed[i]) {
+            char param[64];
+            snprintf(param, sizeof param, "%s.%s", where, k);
+            return srv_err_set(e, 400, param, NULL, "'%s.%.60s' is not a known field", where, k);
+        }
+    }
+    return 0;
+}
+
+/* Names as OpenAI and Anthropic accept them: [a-zA-Z0-9_-]{1,64}. */
+static int check_name(const char *name, const char *where, srv_err *e)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+        return srv_err_set(e, 400, where, NULL, "'%s' must be 1 to 64 letters, digits, '_' or '-'", where);
+    return 0;
+}
+
+/* One tool in OpenAI's chat shape from the request's shape. */
+static json_t *norm_tool(json_t *t, size_t i, srv_tools_shape shape, srv_err *e)
+{
+    char where[64];
+    json_t *fn = t, *params;
+    const char *name, *desc, *type = json_string_value(json_object_get(t, "type"));
+    const char *pkey = shape == SRV_TS_ANTHROPIC ? "input_schema" : "parameters";
+    snprintf(where, sizeof where, "tools[%zu]", i);
+    if (!json_is_object(t)) {
+        srv_err_set(e, 400, where, NULL, "'%s' must be an object", where);
         return NULL;
     }
-    params = json_object_get(fn, fn == t ? "input_schema" : "parameters");
-    if (params && !json_is_object(params)) {
-        srv_err_set(e, 400, "tools", NULL, "tools[%zu]: the parameters schema must be an object", i);
+    if (shape == SRV_TS_CHAT || shape == SRV_TS_OLLAMA) {
+        fn = json_object_get(t, "function");
+        if (!json_is_object(fn)) {
+            srv_err_set(e, 400, where, NULL, "'%s' must be {\"type\":\"function\",\"function\":{\"name\":...}}", where);
+            return NULL;
+        }
+    }
+    if (shape == SRV_TS_ANTHROPIC && type && strcmp(type, "custom")) {
+        srv_err_set(e, 400, where, NULL, "'%s.type' '%.40s': only custom tools (name, input_schema) are supported",
+                    where, type);
+        return NULL;
+    }
+    if ((shape == SRV_TS_CHAT || shape == SRV_TS_RESPONSES) && (!type || strcmp(type, "function"))) {
+        srv_err_set(e, 400, where, NULL, "'%s.type' must be \"function\" (other tool types are not supported)", where);
+        return NULL;
+    }
+    if (shape != SRV_TS_OLLAMA &&
+        check_keys(t, shape == SRV_TS_CHAT ? CHAT_TOOL : shape == SRV_TS_ANTHROPIC ? ANT_TOOL : RSP_TOOL, where, e))
+        return NULL;
+    snprintf(where, sizeof where, "tools[%zu].function", i);
+    if (shape == SRV_TS_CHAT && check_keys(fn, CHAT_FN, where, e))
+        return NULL;
+    snprintf(where, sizeof where, "tools[%zu]%s.name", i, fn == t ? "" : ".function");
+    name = json_string_value(json_object_get(fn, "name"));
+    if ((shape == SRV_TS_OLLAMA && (!name || !*name || strlen(name) > 64)) ||
+        (shape != SRV_TS_OLLAMA && check_name(name, where, e))) {
+        if (shape == SRV_TS_OLLAMA)
+            srv_err_set(e, 400, where, NULL, "'%s' must be a name of 1 to 64 characters", where);
+        return NULL;
+    }
+    params = json_object_get(fn, pkey);
+    if ((params && !json_is_object(params)) || (shape == SRV_TS_ANTHROPIC && !params)) {
+        snprintf(where, sizeof where, "tools[%zu]%s.%s", i, fn == t ? "" : ".function", pkey);
+        srv_err_set(e, 400, where, NULL, "'%s' must be a JSON schema object", where);
         return NULL;
     }
     desc = json_string_value(json_object_get(fn, "description"));
@@ -38,33 +106,70 @@ static json_t *norm_tool(json_t *t, size_t i, srv_err *e)
                      desc ? desc : "", "parameters", params);
 }
 
-static int decode_choice(json_t *c, srv_api api, srv_tools *t, srv_err *e)
+static int set_choice(srv_tools *t, const char *s, const char *name)
 {
-    const char *s = json_string_value(c);
-    const char *type = json_string_value(json_object_get(c, "type"));
-    const char *name = json_string_value(json_object_get(json_object_get(c, "function"), "name"));
-    if (!c || json_is_null(c))
-        return 0;
-    if (api == SRV_API_ANTHROPIC && type) { /* auto | any | tool | none */
-        s = !strcmp(type, "any") ? "required" : !strcmp(type, "tool") ? NULL : type;
-        name = json_string_value(json_object_get(c, "name"));
-    }
     if (s && !strcmp(s, "auto"))
         t->choice = SRV_TOOL_AUTO;
     else if (s && !strcmp(s, "none"))
         t->choice = SRV_TOOL_NONE;
-    else if (s && !strcmp(s, "required"))
+    else if (s && (!strcmp(s, "required") || !strcmp(s, "any")))
         t->choice = SRV_TOOL_REQUIRED;
     else if (name && *name) {
         t->choice = SRV_TOOL_NAMED;
         snprintf(t->named, sizeof t->named, "%s", name);
     } else
+        return -1;
+    return 0;
+}
+
+/* Anthropic: {type: auto|any|tool|none, name, disable_parallel_tool_use}. */
+static int decode_choice_anthropic(json_t *c, srv_tools *t, srv_err *e)
+{
+    const char *type = json_string_value(json_object_get(c, "type"));
+    json_t *dp = json_object_get(c, "disable_parallel_tool_use");
+    if (!json_is_object(c) || !type)
+        return srv_err_set(e, 400, "tool_choice", NULL, "'tool_choice' must be an object with a 'type'");
+    if (check_keys(c, ANT_CHOICE, "tool_choice", e))
+        return -1;
+    if (dp && !json_is_boolean(dp))
+        return srv_err_set(e, 400, "tool_choice.disable_parallel_tool_use", NULL,
+                           "'tool_choice.disable_parallel_tool_use' must be a boolean");
+    t->parallel = !json_is_true(dp);
+    if (!strcmp(type, "tool")) {
+        if (!json_is_string(json_object_get(c, "name")))
+            return srv_err_set(e, 400, "tool_choice.name", NULL, "'tool_choice.name' is required for type \"tool\"");
+        return set_choice(t, NULL, json_string_value(json_object_get(c, "name")));
+    }
+    if (strcmp(type, "auto") && strcmp(type, "any") && strcmp(type, "none"))
+        return srv_err_set(e, 400, "tool_choice.type", NULL,
+                           "'tool_choice.type' must be \"auto\", \"any\", \"tool\" or \"none\"");
+    return set_choice(t, type, NULL);
+}
+
+static int decode_choice(json_t *c, srv_tools_shape shape, srv_tools *t, srv_err *e)
+{
+    const char *s = json_string_value(c), *type = json_string_value(json_object_get(c, "type"));
+    const char *name;
+    if (!c || json_is_null(c))
+        return 0;
+    if (shape == SRV_TS_ANTHROPIC)
+        return decode_choice_anthropic(c, t, e);
+    if (json_is_object(c)) {
+        if (!type || strcmp(type, "function"))
+            return srv_err_set(e, 400, "tool_choice.type", NULL, "'tool_choice.type' must be \"function\"");
+        if (shape != SRV_TS_OLLAMA && check_keys(c, shape == SRV_TS_RESPONSES ? RSP_CHOICE : CHAT_CHOICE,
+                                                 "tool_choice", e))
+            return -1;
+    }
+    name = shape == SRV_TS_RESPONSES ? json_string_value(json_object_get(c, "name"))
+                                     : json_string_value(json_object_get(json_object_get(c, "function"), "name"));
+    if ((s && !strcmp(s, "any")) || set_choice(t, s, json_is_object(c) ? name : NULL))
         return srv_err_set(e, 400, "tool_choice", NULL,
                            "'tool_choice' must be \"auto\", \"none\", \"required\" or a named function");
     return 0;
 }
 
-int srv_tools_decode(json_t *root, srv_api api, srv_tools *t, srv_err *e)
+int srv_tools_decode(json_t *root, srv_tools_shape shape, srv_tools *t, srv_err *e)
 {
     json_t *tools = json_object_get(root, "tools"), *v;
     size_t i;
@@ -78,13 +183,14 @@ int srv_tools_decode(json_t *root, srv_api api, srv_tools *t, srv_err *e)
     t->tools = json_array();
     json_array_foreach(tools, i, v)
     {
-        json_t *n = norm_tool(v, i, e);
+        json_t *n = norm_tool(v, i, shape, e);
         if (!n)
             return -1;
         json_array_append_new(t->tools, n);
     }
-    if (decode_choice(json_object_get(root, "tool_choice"), api, t, e) ||
-        srv_get_bool(root, "parallel_tool_calls", "parallel_tool_calls", &t->parallel, e))
+    if (decode_choice(json_object_get(root, "tool_choice"), shape, t, e) ||
+        (shape != SRV_TS_ANTHROPIC &&
+         srv_get_bool(root, "parallel_tool_calls", "parallel_tool_calls", &t->parallel, e)))
         return -1;
     if (t->choice != SRV_TOOL_NAMED)
         return 0;
@@ -107,7 +213,8 @@ int srv_tools_active(const srv_tools *t) { return t->tools && t->choice != SRV_T
 int srv_tools_setup(srv_tools *t, const char *tmpl, json_t *messages, srv_err *e)
 {
     xllm_buf b;
-    t->fmt = !tmpl || !strstr(tmpl, "tools")       ? SRV_TF_GENERIC
+    /* "tools" in any case: Jinja's `tools`, Ollama's Go `.Tools` */
+    t->fmt = !tmpl || !strcasestr(tmpl, "tools")   ? SRV_TF_GENERIC
              : strstr(tmpl, "<tool_call>")          ? SRV_TF_HERMES
              : strstr(tmpl, "[TOOL_CALLS]")         ? SRV_TF_MISTRAL
              : strstr(tmpl, "<|python_tag|>") || strstr(tmpl, "\"parameters\"") ? SRV_TF_LLAMA3
@@ -220,100 +327,6 @@ int srv_tools_grammar(const srv_tools *t, char **gbnf, const char **root, const 
     return *gbnf ? 0 : srv_err_set(e, 500, "tools", NULL, "out of memory");
 }
 
-/* ---- parsing ---- */
-
-static json_t *make_call(json_t *obj, const char *args_key)
-{
-    char id[64];
-    const char *name = json_string_value(json_object_get(obj, "name"));
-    json_t *args = json_object_get(obj, args_key);
-    if (!args)
-        args = json_object_get(obj, "arguments");
-    if (!name || !json_is_object(args))
-        return NULL;
-    srv_make_id("call_", id);
-    return json_pack("{s:s,s:s,s:O}", "id", id, "name", name, "arguments", args);
-}
-
-/* Calls in a run of JSON values starting at p (objects, or one array of
- * objects), separated by whitespace, ';' or ','. */
-static void parse_json_calls(const char *p, const char *end, const char *args_key, json_t *out)
-{
-    while (p < end) {
-        json_error_t err;
-        json_t *v;
-        while (p < end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r' || *p == ';' || *p == ','))
-            p++;
-        if (p >= end || !(v = json_loadb(p, (size_t)(end - p), JSON_DISABLE_EOF_CHECK, &err)))
-            return;
-        if (json_is_array(v)) {
-            size_t i;
-            json_t *x, *c;
-            json_array_foreach(v, i, x)
-            {
-                if ((c = make_call(x, args_key)) != NULL)
-                    json_array_append_new(out, c);
-            }
-        } else {
-            json_t *c = make_call(v, args_key);
-            if (c)
-                json_array_append_new(out, c);
-        }
-        json_decref(v);
-        p += err.position;
-    }
-}
-
-json_t *srv_tools_parse(const srv_tools *t, const char *text, size_t len, size_t *content_len, json_t **content)
-{
-    const char *end = text + len, *p;
-    json_t *calls = json_array();
-    *content_len = len;
-    *content = NULL;
-    if (!srv_tools_active(t) || !text) {
-        json_decref(calls);
-        return NULL;
-    }
-    if (t->fmt == SRV_TF_HERMES) {
-        for (p = text; (p = memmem(p, (size_t)(end - p), "<tool_call>", 11)) != NULL;) {
-            const char *q = memmem(p, (size_t)(end - p), "</tool_call>", 12);
-            if (*content_len == len)
-                *content_len = (size_t)(p - text);
-            parse_json_calls(p + 11, q ? q : end, "arguments", calls);
-            p = q ? q + 12 : end;
-        }
-    } else if (t->fmt == SRV_TF_GENERIC) {
-        json_t *v = json_loadb(text, len, 0, NULL), *tc = json_object_get(v, "tool_call"), *c;
-        if (!tc && json_object_get(v, "name"))
-            tc = v; /* required / named: the bare call */
-        if (tc && (c = make_call(tc, "arguments")) != NULL) {
-            json_array_append_new(calls, c);
-            *content_len = 0;
-        } else if (json_is_string(json_object_get(v, "response"))) {
-            *content = json_incref(json_object_get(v, "response"));
-        }
-        json_decref(v);
-    } else { /* Llama 3 / Mistral: the text is the call(s), after optional markers */
-        p = text;
-        while (p < end && (*p == ' ' || *p == '\n'))
-            p++;
-        if (end - p >= 14 && !memcmp(p, "<|python_tag|>", 14))
-            p += 14;
-        if (end - p >= 12 && !memcmp(p, "[TOOL_CALLS]", 12))
-            p += 12;
-        if (p < end && (*p == '{' || *p == '[')) {
-            parse_json_calls(p, end, t->fmt == SRV_TF_LLAMA3 ? "parameters" : "arguments", calls);
-            if (json_array_size(calls))
-                *content_len = (size_t)(p - text);
-        }
-    }
-    if (json_array_size(calls) == 0) {
-        json_decref(calls);
-        return NULL;
-    }
-    return calls;
-}
-
 void srv_tools_copy_message_fields(json_t *dst, json_t *src)
 {
     json_t *tc = json_object_get(src, "tool_calls"), *v;
@@ -342,14 +355,14 @@ void srv_tools_copy_message_fields(json_t *dst, json_t *src)
         json_object_set(dst, "name", json_object_get(src, "tool_name"));
 }
 
-int srv_tools_begin(srv_model *md, json_t *root, srv_api api, json_t *msgs, srv_tools *t, srv_gen_req *g,
-                    srv_err *e)
+int srv_tools_begin(srv_model *md, json_t *root, srv_tools_shape shape, json_t *msgs, srv_tools *t,
+                    srv_gen_req *g, srv_err *e)
 {
     const char *root_rule, *const *triggers;
     char *gbnf, *prompt = NULL;
     size_t len = 0;
     int n;
-    if (srv_tools_decode(root, api, t, e))
+    if (srv_tools_decode(root, shape, t, e))
         return -1;
     if (srv_tools_active(t)) {
         if (g->grammar)
@@ -363,6 +376,7 @@ int srv_tools_begin(srv_model *md, json_t *root, srv_api api, json_t *msgs, srv_
         g->params.grammar_triggers = triggers;
         g->params.n_grammar_triggers = n;
     }
+    srv_tools_fill_tool_names(msgs);
     if (srv_render_chat_tools(md, msgs, srv_tools_active(t) ? t->tools : NULL, 1, &prompt, &len, &g->add_special, e))
         return -1;
     srv_gen_req_set_prompt(g, prompt, len);

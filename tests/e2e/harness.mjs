@@ -1,8 +1,9 @@
 // harness.mjs - starts a live `xllm serve` on the demo model for the e2e tests
 // (a free loopback port chosen by the server itself: --port 0), waits for it to
 // listen, and always kills it (and so its runners) when the test file ends.
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,4 +66,23 @@ export async function schedStats(url) {
   const h = await (await get(`${url}/v0/health`)).json();
   const m = h.models.find((x) => x.name === MODEL);
   return m && m.scheduler ? m.scheduler : null;
+}
+
+// Tool-call arguments ([{name, arguments (JSON text)}]) checked against
+// schemaOf[name] with Python's jsonschema (tools/validate_schemas.py).
+export function validateCalls(calls, schemaOf) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'xllm-tools-'));
+  try {
+    const recs = calls.map((c, i) => {
+      const f = path.join(tmp, `s${i}.json`);
+      writeFileSync(f, JSON.stringify(schemaOf[c.name]));
+      return JSON.stringify({ schema: f, seed: i, output: c.arguments });
+    });
+    writeFileSync(path.join(tmp, 'o.jsonl'), recs.join('\n') + '\n');
+    execFileSync('python3', [path.join(root, 'tools/validate_schemas.py'), path.join(tmp, 'o.jsonl')], { stdio: 'pipe' });
+  } catch (e) {
+    assert.fail(`arguments do not validate: ${e.stdout ?? e}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }

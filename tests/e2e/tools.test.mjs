@@ -5,15 +5,10 @@
 // against the tool's parameter schema with Python's jsonschema.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
-import { startServer, MODEL } from './harness.mjs';
+import { startServer, MODEL, validateCalls, postJson } from './harness.mjs';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const srv = await startServer();
 after(() => srv.stop());
 const openai = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'unused', maxRetries: 0 });
@@ -28,22 +23,7 @@ const tools = [
 ];
 const schemaOf = { get_weather: weather, get_time: clock };
 
-function validate(calls) {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'xllm-tools-'));
-  try {
-    const recs = calls.map((c, i) => {
-      const f = path.join(tmp, `s${i}.json`);
-      writeFileSync(f, JSON.stringify(schemaOf[c.name]));
-      return JSON.stringify({ schema: f, seed: i, output: c.arguments });
-    });
-    writeFileSync(path.join(tmp, 'o.jsonl'), recs.join('\n') + '\n');
-    execFileSync('python3', [path.join(root, 'tools/validate_schemas.py'), path.join(tmp, 'o.jsonl')], { stdio: 'pipe' });
-  } catch (e) {
-    assert.fail(`arguments do not validate: ${e.stdout ?? e}`);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-}
+const validate = (calls) => validateCalls(calls, schemaOf);
 
 const ask = [{ role: 'user', content: 'What is the weather in Paris?' }];
 
@@ -69,24 +49,70 @@ test('tool_choice required and named give valid calls', async () => {
   validate(calls);
 });
 
-test('streamed tool_calls deltas assemble into a valid call', async () => {
+test('streamed tool_calls: the name first, then several argument fragments that join into a valid call', async () => {
   const stream = await openai.chat.completions.create({ model: MODEL, messages: ask, tools, max_tokens: 80,
     tool_choice: { type: 'function', function: { name: 'get_weather' } }, stream: true });
   const acc = {};
-  let finish = null;
+  let finish = null, fragments = 0, first = null;
   for await (const chunk of stream) {
     const ch = chunk.choices[0];
     if (!ch) continue;
     for (const d of ch.delta.tool_calls ?? []) {
-      acc[d.index] ??= { name: '', arguments: '' };
+      if (!acc[d.index]) { first = d; acc[d.index] = { name: '', arguments: '' }; } else assert.equal(d.id, undefined);
       if (d.function?.name) acc[d.index].name += d.function.name;
-      if (d.function?.arguments) acc[d.index].arguments += d.function.arguments;
+      if (d.function?.arguments) { acc[d.index].arguments += d.function.arguments; fragments++; }
     }
     finish = ch.finish_reason ?? finish;
   }
   assert.equal(finish, 'tool_calls');
+  // the first delta of a call: index, id, type, name and empty arguments, as OpenAI sends it
+  assert.match(first.id, /^call_/);
+  assert.equal(first.type, 'function');
+  assert.equal(first.function.name, 'get_weather');
+  assert.equal(first.function.arguments, '');
+  assert.ok(fragments >= 3, `arguments came in ${fragments} fragments`);
   assert.equal(acc[0].name, 'get_weather');
   validate([acc[0]]);
+  // the same call through the client's stream helper
+  const final = await openai.chat.completions.stream({ model: MODEL, messages: ask, tools, max_tokens: 80,
+    tool_choice: 'required' }).finalChatCompletion();
+  const tc = final.choices[0].message.tool_calls[0];
+  validate([{ name: tc.function.name, arguments: tc.function.arguments }]);
+});
+
+test('auto, streamed: the same content and calls as the whole answer (same seed)', async () => {
+  for (let seed = 0; seed < 3; seed++) {
+    const req = { model: MODEL, messages: ask, tools, max_tokens: 60, temperature: 1, seed };
+    const whole = (await openai.chat.completions.create(req)).choices[0];
+    let content = '', finish = null;
+    const calls = [];
+    for await (const chunk of await openai.chat.completions.create({ ...req, stream: true })) {
+      const ch = chunk.choices[0];
+      if (!ch) continue;
+      content += ch.delta.content ?? '';
+      for (const d of ch.delta.tool_calls ?? []) {
+        calls[d.index] ??= { name: '', arguments: '' };
+        calls[d.index].name += d.function?.name ?? '';
+        calls[d.index].arguments += d.function?.arguments ?? '';
+      }
+      finish = ch.finish_reason ?? finish;
+    }
+    assert.equal(finish, whole.finish_reason);
+    assert.equal(content, whole.message.content ?? '');
+    const want = (whole.message.tool_calls ?? []).map((t) => ({ name: t.function.name, arguments: JSON.parse(t.function.arguments) }));
+    assert.deepEqual(calls.map((c) => ({ name: c.name, arguments: JSON.parse(c.arguments) })), want);
+  }
+});
+
+test('unknown or invalid tool fields are a 400 naming the field', async () => {
+  const bad = [{ type: 'function', function: { name: 'get_weather', paramters: weather } }];
+  const r = await postJson(`${srv.url}/v1/chat/completions`, { model: MODEL, messages: ask, tools: bad, max_tokens: 4 });
+  assert.equal(r.status, 400);
+  const e = (await r.json()).error;
+  assert.equal(e.param, 'tools[0].function.paramters');
+  assert.match(e.message, /paramters/);
+  await assert.rejects(openai.chat.completions.create({ model: MODEL, messages: ask, max_tokens: 4,
+    tools: [{ type: 'function', function: { name: 'has space' } }] }), (e) => e instanceof OpenAI.BadRequestError && /name/.test(e.message));
 });
 
 test('auto and none; tool results in the history; bad tool_choice is a 400', async () => {
@@ -105,7 +131,8 @@ test('auto and none; tool results in the history; bad tool_choice is a 400', asy
     tool_choice: { type: 'function', function: { name: 'nope' } } }), (e) => e instanceof OpenAI.BadRequestError && /nope/.test(e.message));
 });
 
-test('Ollama chat with tools answers with a valid call or text', async () => {
+test('Ollama chat with tools answers with a valid call or text; streamed equals whole', async () => {
+  const got = [];
   for (const stream of [false, true]) {
     let msg = { content: '', tool_calls: [] };
     const opts = { model: MODEL, messages: ask, tools, options: { num_predict: 80, seed: 3 } };
@@ -121,5 +148,7 @@ test('Ollama chat with tools answers with a valid call or text', async () => {
     assert.ok(calls.length > 0 || msg.content.length > 0);
     for (const tc of calls) assert.equal(typeof tc.function.arguments, 'object');
     validate(calls.map((tc) => ({ name: tc.function.name, arguments: JSON.stringify(tc.function.arguments) })));
+    got.push({ content: msg.content, calls: calls.map((tc) => tc.function) });
   }
+  assert.deepEqual(got[1], got[0]);
 });

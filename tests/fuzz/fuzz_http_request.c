@@ -1,7 +1,9 @@
 /* fuzz_http_request.c - libFuzzer target: an HTTP request body through every
  * JSON -> request decoder of the server (OpenAI chat and completions, Ollama,
- * Anthropic, messages, token arrays, keep_alive durations). Each must answer
- * with success or a 4xx/5xx status and message, never crash or leak.
+ * Anthropic, messages, token arrays, keep_alive durations, tools and
+ * tool_choice in every shape, tool-call history) and the body's text through
+ * the tool-call parser of every call format. Each must answer with success or
+ * a 4xx/5xx status and message, never crash or leak.
  * Build with `make fuzz`; run as tests/fuzz/README.md says. */
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +11,47 @@
 
 #include "base/alloc.h"
 #include "server/params.h"
+#include "server/tools.h"
+
+static void tool_sink(void *ctx, const srv_tool_delta *d)
+{
+    (void)ctx;
+    (void)d;
+}
+
+/* Tools and history of every shape; the raw text through every call format. */
+static void run_tools(json_t *root, const uint8_t *data, size_t size)
+{
+    srv_err e;
+    json_t *out = NULL;
+    for (int shape = SRV_TS_CHAT; shape <= SRV_TS_RESPONSES; shape++) {
+        srv_tools t;
+        srv_tools_decode(root, (srv_tools_shape)shape, &t, &e);
+        srv_tools_free(&t);
+    }
+    if (srv_tools_anthropic_history(json_object_get(root, "messages"), &out, &e) == 0)
+        json_decref(out);
+    if (json_is_array(json_object_get(root, "input")) &&
+        srv_tools_responses_input(json_object_get(root, "input"), &out, &e) == 0) {
+        srv_tools_fill_tool_names(out);
+        json_decref(out);
+    }
+    for (int fmt = SRV_TF_GENERIC; fmt <= SRV_TF_MISTRAL; fmt++)
+        for (int choice = SRV_TOOL_AUTO; choice <= SRV_TOOL_REQUIRED; choice += 2) {
+            srv_tools t = {json_array(), (srv_tool_choice)choice, "", 1, (srv_tool_format)fmt};
+            srv_tool_stream st;
+            json_t *content = NULL, *calls;
+            srv_tool_stream_init(&st, &t, tool_sink, NULL);
+            for (size_t i = 0; i < size; i += 7)
+                srv_tool_stream_feed(&st, (const char *)data + i, size - i < 7 ? size - i : 7);
+            srv_tool_stream_finish(&st);
+            srv_tool_stream_free(&st);
+            calls = srv_tools_parse(&t, (const char *)data, size, "call_", &content);
+            json_decref(calls);
+            json_decref(content);
+            srv_tools_free(&t);
+        }
+}
 
 static void run(json_t *root, srv_api api, int chat)
 {
@@ -37,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     double s;
     if (!root)
         return 0;
+    run_tools(root, data, size);
     run(root, SRV_API_OPENAI, 1);
     run(root, SRV_API_OPENAI, 0);
     run(root, SRV_API_OLLAMA, 0);
