@@ -70,7 +70,7 @@ __global__ void k_embed(const uint8_t *te, uint32_t dtype, size_t row_bytes, int
     float *out = x + (size_t)blockIdx.x * nsub * 32;
     for (int s = threadIdx.x; s < nsub; s += blockDim.x) {
         float w[32];
-        xc_deq32_any(dtype, row, s, w);
+        xc_deq32_any(dtype, row, nsub, s, w);
 #pragma unroll
         for (int j = 0; j < 32; j++)
             out[s * 32 + j] = w[j] * scale;
@@ -125,6 +125,33 @@ extern "C" int xck_norm(cudaStream_t s, int kind, const float *x, const int32_t 
                         const float *b, float eps, float *y, int n, int D)
 {
     k_norm<<<n, ROW_THREADS, 0, s>>>(kind, x, rows, w, b, eps, y, D);
+    return (int)cudaGetLastError();
+}
+
+/* Per row: x += h when h is set (the residual the previous block left
+ * pending), y = norm(x) * w (+ b), and when xq is set y's int8 form for the
+ * next matmul (xc_quant_sub, as xck_quant_x). y may be h. */
+__global__ void k_res_norm(int kind, float *x, const float *h, const float *w, const float *b, float eps, float *y,
+                           int D, int8_t *xq, float2 *xd)
+{
+    __shared__ float sh[ROW_THREADS / 32];
+    size_t o = (size_t)blockIdx.x * D;
+    int nsub = D / 32;
+    if (h)
+        for (int i = threadIdx.x; i < D; i += ROW_THREADS)
+            x[o + i] += h[o + i];
+    row_norm(kind, x + o, w, b, eps, y + o, D, sh); /* its sums order every read of h before the writes of y */
+    if (!xq)
+        return;
+    __syncthreads();
+    for (int sb = threadIdx.x >> 5; sb < nsub; sb += ROW_THREADS / 32)
+        xc_quant_sub(y[o + (size_t)sb * 32 + (threadIdx.x & 31)], (int64_t)blockIdx.x * nsub + sb, xq, xd);
+}
+
+extern "C" int xck_res_norm(cudaStream_t s, int kind, float *x, const float *h, const float *w, const float *b,
+                            float eps, float *y, int n, int D, int8_t *xq, void *xd)
+{
+    k_res_norm<<<n, ROW_THREADS, 0, s>>>(kind, x, h, w, b, eps, y, D, xq, (float2 *)xd);
     return (int)cudaGetLastError();
 }
 

@@ -66,7 +66,7 @@ static __device__ __forceinline__ void mmv_body(int T, const uint8_t *W, size_t 
                 float wv[32], p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
                 if (r >= R || r0 + r >= rows)
                     break;
-                xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, s, wv);
+                xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, nsub, s, wv);
 #pragma unroll
                 for (int k = 0; k < 8; k++) {
                     p0 = fmaf(wv[4 * k], xr[4 * k], p0);
@@ -83,7 +83,7 @@ static __device__ __forceinline__ void mmv_body(int T, const uint8_t *W, size_t 
             float wv[32];
             if (r >= R || r0 + r >= rows)
                 break;
-            xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, s, wv);
+            xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, nsub, s, wv);
 #pragma unroll
             for (int t = 0; t < XC_MMV_MAX_TOKENS; t++) {
                 float p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
@@ -149,7 +149,7 @@ static __device__ __forceinline__ void mmv1_body(int T, const uint8_t *W, size_t
                 float wv[32], p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
                 if (r0 + r >= rows)
                     break;
-                xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, s, wv);
+                xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, nsub, s, wv);
 #pragma unroll
                 for (int k = 0; k < 8; k++) {
                     p0 = fmaf(wv[4 * k], xr[4 * k], p0);
@@ -179,7 +179,7 @@ static __device__ __forceinline__ void deq16_body(int T, const uint8_t *W, size_
     int64_t r = i / nsub;
     int s = (int)(i % nsub);
     float w[32];
-    xc_deq32(T, W + (size_t)r * row_bytes, s, w);
+    xc_deq32(T, W + (size_t)r * row_bytes, nsub, s, w);
     uint4 *o = (uint4 *)(out + (size_t)i * 32);
 #pragma unroll
     for (int k = 0; k < 4; k++) {
@@ -285,9 +285,7 @@ extern "C" void xck_blas_free(xck_blas *b)
 
 extern "C" const char *xck_blas_error(int st) { return cublasGetStatusString((cublasStatus_t)st); }
 
-extern "C" int xck_mmvq(cudaStream_t st, const xc_mat *w, const float *x, int n, float *y, int8_t *xq, void *xd);
-
-static int mmv(xck_blas *b, const xc_mat *w, const float *x, int n, float *y)
+static int mmv(xck_blas *b, const xc_mat *w, const float *x, int n, float *y, int x_quantized)
 {
     mmv_fn f = mmv_for(w->dtype);
     int nsub = (int)(w->cols / 32);
@@ -296,8 +294,10 @@ static int mmv(xck_blas *b, const xc_mat *w, const float *x, int n, float *y)
     for (int t0 = 0; t0 < n; t0 += XC_MMV_MAX_TOKENS) {
         int k = n - t0 < XC_MMV_MAX_TOKENS ? n - t0 : XC_MMV_MAX_TOKENS, R = MMV_MAX_R;
         if (b->xq && xck_mmvq_supported(w->dtype)) {
-            int rc = xck_mmvq(b->stream, w, x + (size_t)t0 * w->cols, k, y + (size_t)t0 * w->rows, b->xq, b->xd);
-            if (rc)
+            int rc = x_quantized && n <= XC_MMV_MAX_TOKENS
+                         ? 0
+                         : xck_quant_x(b->stream, x + (size_t)t0 * w->cols, k, w->cols, b->xq, b->xd);
+            if (rc || (rc = xck_mmvq(b->stream, w, k, y + (size_t)t0 * w->rows, b->xq, b->xd)))
                 return rc;
             continue;
         }
@@ -319,11 +319,16 @@ static int blas_rc(cublasStatus_t st) { return st == CUBLAS_STATUS_SUCCESS ? (in
 
 extern "C" int xck_matmul(xck_blas *b, const xc_mat *w, const float *x, int n, float *y)
 {
+    return xck_matmul_ex(b, w, x, n, y, 0);
+}
+
+extern "C" int xck_matmul_ex(xck_blas *b, const xc_mat *w, const float *x, int n, float *y, int x_quantized)
+{
     const float one = 1.0f, zero = 0.0f;
     cublasHandle_t h = (cublasHandle_t)b->handle;
     int64_t m = w->rows, k = w->cols, count = (int64_t)n * k;
     if (n <= XC_MMV_MAX_TOKENS || b->mmv_only || !h)
-        return mmv(b, w, x, n, y);
+        return mmv(b, w, x, n, y, x_quantized);
     /* column-major view: Y[rows x n] = W^T'[rows x cols] * X[cols x n] */
     if (w->dtype == XC_T_F32)
         return blas_rc(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)m, n, (int)k, &one, (const float *)w->d, (int)k,
