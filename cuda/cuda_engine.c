@@ -574,10 +574,16 @@ static xllm_status ffn_block(xc_ctx *c, const xc_set *L, int n)
     if ((st = block_input(c, L->vec[XLLM_R_FFN_NORM], L->vec[XLLM_R_FFN_NORM_B], first, n, &in, &xq_ok)) != XLLM_OK)
         return st;
     if (first == &L->gate_up) { /* big = gate | up per token: the fused activation's layout */
+        const xc_mat *down = &L->mat[XLLM_R_FFN_DOWN];
         if ((st = matmul(c, &L->gate_up, in, n, c->big, &xq_ok)) != XLLM_OK)
             return st;
-        CK(xck_act(c->stream, XLLM_FFN_GATED_FUSED, hp->arch->act, c->big, c->ff, NULL, NULL, n, hp->n_ff),
-           "activation");
+        if (c->blas.xq && xck_mmvq_supported(down->dtype) && hp->n_ff % 32 == 0) { /* + ff's int8 form */
+            CK(xck_act_q(c->stream, hp->arch->act, c->big, c->ff, n, hp->n_ff, c->blas.xq, c->blas.xd), "activation");
+            ff_q = 1;
+        } else {
+            CK(xck_act(c->stream, XLLM_FFN_GATED_FUSED, hp->arch->act, c->big, c->ff, NULL, NULL, n, hp->n_ff),
+               "activation");
+        }
     } else {
         if ((st = matmul(c, &L->mat[XLLM_R_FFN_UP], in, n, c->big, &xq_ok)) != XLLM_OK)
             return st;

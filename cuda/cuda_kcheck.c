@@ -159,8 +159,8 @@ static void time_type(xck_blas *bl, uint32_t t, int64_t rows, int64_t cols, int 
                 float tmp = ms[i];
                 ms[i] = ms[j], ms[j] = tmp;
             }
-    printf("KTIME %-6s n=%d %lldx%lld %.1f MB: %.4f ms, %.0f GB/s\n", tname(t), n, (long long)rows,
-           (long long)cols, bytes / 1e6, ms[10], bytes / (ms[10] * 1e-3) / 1e9);
+    printf("KTIME %-6s n=%d %lldx%lld %.1f MB R=%d: %.4f ms, %.0f GB/s\n", tname(t), n, (long long)rows,
+           (long long)cols, bytes / 1e6, bl->mmvq_rows, ms[10], bytes / (ms[10] * 1e-3) / 1e9);
     for (int i = 0; i < 4; i++)
         cudaFree(dw[i]);
     cudaFree(dx);
@@ -307,6 +307,13 @@ int main(void)
         for (size_t i = 0; i < sizeof tt / sizeof tt[0]; i++) {
             time_type(&bl, tt[i], 4096, 14336, 1);
             time_type(&bl, tt[i], 4096, 14336, 8);
+            for (int r = 1; r <= 4 && xck_mmvq_supported(tt[i]) && getenv("XLLM_KCHECK_TUNE"); r *= 2) {
+                bl.mmvq_rows = r; /* rows per warp of the int8 mat-vec, also on the 2048-row shape */
+                time_type(&bl, tt[i], 4096, 14336, 1);
+                time_type(&bl, tt[i], 4096, 14336, 8);
+                time_type(&bl, tt[i], 2560, 2048, 1);
+                bl.mmvq_rows = 0;
+            }
         }
     }
     cudaFree(bl.act16);

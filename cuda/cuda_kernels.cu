@@ -220,6 +220,28 @@ extern "C" int xck_act(cudaStream_t s, int ffn, int act, float *big, float *ff, 
     return (int)cudaGetLastError();
 }
 
+/* The fused-layout gated activation (ff = act(big[:F]) * big[F:], no biases)
+ * with ff's int8 form for the down matmul: one warp per 32 values. */
+__global__ void k_act_q(int act, const float *big, float *ff, int64_t n_sub, int F, int8_t *xq, float2 *xd)
+{
+    int64_t sb = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
+    if (sb >= n_sub)
+        return;
+    int64_t i = sb * 32 + (threadIdx.x & 31), t = i / F;
+    int f = (int)(i % F);
+    const float *row = big + t * 2 * F;
+    float v = act1(act, row[f]) * row[F + f];
+    ff[i] = v;
+    xc_quant_sub(v, sb, xq, xd);
+}
+
+extern "C" int xck_act_q(cudaStream_t s, int act, const float *big, float *ff, int n, int F, int8_t *xq, void *xd)
+{
+    int64_t n_sub = (int64_t)n * F / 32;
+    k_act_q<<<blocks_for(n_sub, 8), 256, 0, s>>>(act, big, ff, n_sub, F, xq, (float2 *)xd);
+    return (int)cudaGetLastError();
+}
+
 __global__ void k_softcap(float *x, int64_t n, float cap)
 {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;

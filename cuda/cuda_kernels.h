@@ -40,6 +40,7 @@ typedef struct xck_blas {
     int mmv_only;     /* 1: every batch through the mat-vec kernels (batch invariant) */
     int8_t *xq;       /* device [XC_MMV_MAX_TOKENS][max_cols] int8 activations (NULL: f32 mat-vec only) */
     void *xd;         /* device float2 [XC_MMV_MAX_TOKENS][max_cols / 32]: scale, scale * sum */
+    int mmvq_rows;    /* rows per warp of the int8 mat-vec (0: by matrix height; a tuning knob) */
 } xck_blas;
 
 /* 1 if dtype has an int8-activation mat-vec kernel (Q8_0, Q4_0, Q4_K, Q6_K and the packed Q4_0P, Q8_0P). */
@@ -47,7 +48,7 @@ int xck_mmvq_supported(uint32_t dtype);
 /* x[n][cols] f32 to int8 sub-blocks of 32 (xq) with scale and scaled sum (xd). */
 int xck_quant_x(cudaStream_t s, const float *x, int n, int64_t cols, int8_t *xq, void *xd);
 /* y[n][rows] = W x from the int8 x in xq / xd, n <= XC_MMV_MAX_TOKENS. */
-int xck_mmvq(cudaStream_t s, const xc_mat *w, int n, float *y, const int8_t *xq, const void *xd);
+int xck_mmvq(cudaStream_t s, const xc_mat *w, int n, float *y, const int8_t *xq, const void *xd, int rows_per_warp);
 
 int xck_blas_init(xck_blas *b, cudaStream_t stream); /* 0 or a cublasStatus_t */
 void xck_blas_free(xck_blas *b);
@@ -79,6 +80,10 @@ int xck_residual(cudaStream_t s, int kind, float *h, float *x, const float *bias
  * fused: ff = act(big[:F]) * big[F:] (after up_b); plain: ff = act(big + up_b). */
 int xck_act(cudaStream_t s, int ffn, int act, float *big, float *ff, const float *up_b, const float *gate_b, int n,
             int F);
+
+/* The fused layout's activation ff = act(big[:F]) * big[F:] (no biases), also
+ * as int8 sub-blocks in xq / xd (F % 32 == 0). */
+int xck_act_q(cudaStream_t s, int act, const float *big, float *ff, int n, int F, int8_t *xq, void *xd);
 
 /* x = cap * tanh(x / cap) over n floats. */
 int xck_softcap(cudaStream_t s, float *x, int64_t n, float cap);

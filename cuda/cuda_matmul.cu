@@ -169,6 +169,90 @@ static __device__ __forceinline__ void mmv1_body(int T, const uint8_t *W, size_t
     }
 }
 
+/* F16 / BF16 weights, n <= XC_MMV_MAX_TOKENS tokens of f32 x: lane l reads
+ * 16-byte chunk 32 i + l (8 elements) of each of the warp's MMVH_R rows, so
+ * one warp load covers 512 contiguous bytes; x comes through L1. Each
+ * token's sums run in the same order whatever n is. */
+#define MMVH_R 2
+static __device__ __forceinline__ void h8_to_f(int T, uint4 v, float w[8])
+{
+    uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+        if (T == XC_T_F16) {
+            float2 f = __half22float2(*(const __half2 *)&u[e]);
+            w[2 * e] = f.x, w[2 * e + 1] = f.y;
+        } else {
+            w[2 * e] = __uint_as_float(u[e] << 16);
+            w[2 * e + 1] = __uint_as_float(u[e] & 0xffff0000u);
+        }
+    }
+}
+
+static __device__ __forceinline__ void mmvh_body(int T, const uint8_t *W, size_t row_bytes, int64_t rows,
+                                                 int nchunk, const float *x, int64_t ldx, int n, float *y,
+                                                 int64_t ldy)
+{
+    int lane = threadIdx.x & 31;
+    int64_t r0 = ((int64_t)blockIdx.x * MMV_WARPS + (threadIdx.x >> 5)) * MMVH_R;
+    float acc[MMVH_R][XC_MMV_MAX_TOKENS];
+    if (r0 >= rows)
+        return;
+#pragma unroll
+    for (int r = 0; r < MMVH_R; r++)
+#pragma unroll
+        for (int t = 0; t < XC_MMV_MAX_TOKENS; t++)
+            acc[r][t] = 0.0f;
+#pragma unroll 2
+    for (int c = lane; c < nchunk; c += 32) {
+        float w[MMVH_R][8];
+#pragma unroll
+        for (int r = 0; r < MMVH_R; r++) {
+            int64_t row = r0 + r < rows ? r0 + r : r0; /* a missing last row repeats the first (not stored) */
+            h8_to_f(T, __ldg((const uint4 *)(W + (size_t)row * row_bytes) + c), w[r]);
+        }
+#pragma unroll
+        for (int t = 0; t < XC_MMV_MAX_TOKENS; t++) {
+            if (t >= n)
+                break;
+            const float4 *xv = (const float4 *)(x + (size_t)t * ldx + 8 * (size_t)c);
+            float4 a = __ldg(xv), b = __ldg(xv + 1);
+#pragma unroll
+            for (int r = 0; r < MMVH_R; r++) {
+                float p0 = w[r][0] * a.x, p1 = w[r][1] * a.y;
+                p0 = fmaf(w[r][2], a.z, p0), p1 = fmaf(w[r][3], a.w, p1);
+                p0 = fmaf(w[r][4], b.x, p0), p1 = fmaf(w[r][5], b.y, p1);
+                p0 = fmaf(w[r][6], b.z, p0), p1 = fmaf(w[r][7], b.w, p1);
+                acc[r][t] += p0 + p1;
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < MMVH_R; r++) {
+#pragma unroll
+        for (int t = 0; t < XC_MMV_MAX_TOKENS; t++) {
+            if (t >= n)
+                break;
+            float v = warp_sum(acc[r][t]);
+            if (lane == 0 && r0 + r < rows)
+                y[(size_t)t * ldy + r0 + r] = v;
+        }
+    }
+}
+
+__global__ void __launch_bounds__(MMV_WARPS * 32) k_mmvh_f16(const uint8_t *W, size_t rb, int64_t rows, int nchunk,
+                                                             const float *x, int64_t ldx, int n, float *y, int64_t ldy)
+{
+    mmvh_body(XC_T_F16, W, rb, rows, nchunk, x, ldx, n, y, ldy);
+}
+
+__global__ void __launch_bounds__(MMV_WARPS * 32) k_mmvh_bf16(const uint8_t *W, size_t rb, int64_t rows, int nchunk,
+                                                              const float *x, int64_t ldx, int n, float *y,
+                                                              int64_t ldy)
+{
+    mmvh_body(XC_T_BF16, W, rb, rows, nchunk, x, ldx, n, y, ldy);
+}
+
 /* Dequantize every sub-block of W to f16 (one thread per sub-block). */
 static __device__ __forceinline__ void deq16_body(int T, const uint8_t *W, size_t row_bytes, int64_t rows, int nsub,
                                                   __half *out)
@@ -297,8 +381,15 @@ static int mmv(xck_blas *b, const xc_mat *w, const float *x, int n, float *y, in
             int rc = x_quantized && n <= XC_MMV_MAX_TOKENS
                          ? 0
                          : xck_quant_x(b->stream, x + (size_t)t0 * w->cols, k, w->cols, b->xq, b->xd);
-            if (rc || (rc = xck_mmvq(b->stream, w, k, y + (size_t)t0 * w->rows, b->xq, b->xd)))
+            if (rc || (rc = xck_mmvq(b->stream, w, k, y + (size_t)t0 * w->rows, b->xq, b->xd, b->mmvq_rows)))
                 return rc;
+            continue;
+        }
+        if (w->dtype == XC_T_F16 || w->dtype == XC_T_BF16) {
+            (w->dtype == XC_T_F16 ? k_mmvh_f16 : k_mmvh_bf16)<<<blocks_for(w->rows, MMV_WARPS * MMVH_R),
+                                                                MMV_WARPS * 32, 0, b->stream>>>(
+                (const uint8_t *)w->d, w->row_bytes, w->rows, (int)(w->cols / 8), x + (size_t)t0 * w->cols, w->cols,
+                k, y + (size_t)t0 * w->rows, w->rows);
             continue;
         }
         if (k == 1) {

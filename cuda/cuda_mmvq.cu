@@ -12,7 +12,7 @@
 #include "cuda_limits.h"
 
 #define Q_WARPS 4
-#define Q_R 2 /* most rows per warp (1 for matrices of few rows: more warps in flight) */
+#define Q_R 4 /* most rows per warp (each x load serves them all) */
 
 static __device__ __forceinline__ float warp_sum(float v)
 {
@@ -196,12 +196,14 @@ extern "C" int xck_quant_x(cudaStream_t st, const float *x, int n, int64_t cols,
 }
 
 /* y[n][rows] = x[n][cols] * W^T for n <= XC_MMV_MAX_TOKENS; x already in xq / xd
- * (xck_quant_x). One warp per R rows: R = 1 below 8192 rows, so a small
- * matrix still puts enough warps (bytes) in flight; a row's sums do not depend
- * on R or n. */
-extern "C" int xck_mmvq(cudaStream_t st, const xc_mat *w, int n, float *y, const int8_t *xq, const void *xd_)
+ * (xck_quant_x). One warp per R rows (R 1..Q_R; else 1 below 8192 rows, so a
+ * small matrix still puts enough warps in flight, 2 above); a row's sums do not
+ * depend on R or n. */
+extern "C" int xck_mmvq(cudaStream_t st, const xc_mat *w, int n, float *y, const int8_t *xq, const void *xd_, int R)
 {
-    int nsub = (int)(w->cols / 32), R = w->rows < 8192 ? 1 : Q_R;
+    int nsub = (int)(w->cols / 32);
+    if (R < 1 || R > Q_R)
+        R = w->rows < 8192 ? 1 : 2;
     const float2 *xd = (const float2 *)xd_;
     const uint8_t *W = (const uint8_t *)w->d;
     unsigned blocks = (unsigned)((w->rows + Q_WARPS * R - 1) / (Q_WARPS * R));
