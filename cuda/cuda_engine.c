@@ -557,6 +557,7 @@ static xllm_status attention_block(xc_ctx *c, const xc_set *L, int32_t l, const 
     aa.q = c->q, aa.out = c->att;
     aa.n_head = hp->n_head, aa.n_kv = hp->n_head_kv, aa.hd_k = hp->head_dim_k, aa.hd_v = hp->head_dim_v;
     aa.scale = hp->attn_scale, aa.softcap = hp->attn_softcap, aa.window = swa ? hp->n_swa : 0;
+    aa.wide = c->blas.mmv_only || n <= XC_MMV_MAX_TOKENS; /* invariant mode: one fold order for every batch */
     CK(xck_attention(c->stream, kb, &aa, &kv), "attention");
     if ((st = matmul(c, &L->mat[XLLM_R_ATTN_OUT], c->att, n, c->h, &att_q)) != XLLM_OK)
         return st;

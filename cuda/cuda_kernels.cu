@@ -11,8 +11,8 @@
 #include "cuda_kernels.h"
 #include "cuda_limits.h"
 
-#define ROW_THREADS 256
-#define ATT_WARPS 8
+#define ROW_THREADS 1024 /* a decode row is one block: wide, so its passes are short */
+#define ATT_WARPS 16 /* most warps of an attention block */
 #define ATT_CHUNK 4   /* positions one warp folds per step (independent loads in flight) */
 #define KV_BLOCK 16   /* XLLM_KV_BLOCK_SIZE */
 #define HD_REGS (XC_MAX_HEAD_DIM / 32)
@@ -316,7 +316,7 @@ __global__ void __launch_bounds__(128) k_qkv(xck_batch b, xck_qkv_args a, xck_kv
     int pos = b.pos[t];
     int32_t blk = b.tables[(size_t)b.seq[t] * b.table_stride + pos / KV_BLOCK];
     int slot = pos % KV_BLOCK, half = a.n_rot / 2;
-    for (int hh = w; hh < a.n_head + 2 * a.n_kv; hh += 4) {
+    for (int hh = blockIdx.y * 4 + w; hh < a.n_head + 2 * a.n_kv; hh += 4 * gridDim.y) {
         int kind = hh < a.n_head ? 0 : hh < a.n_head + a.n_kv ? 1 : 2; /* q, k, v */
         int h = kind == 0 ? hh : kind == 1 ? hh - a.n_head : hh - a.n_head - a.n_kv;
         int hd = kind == 2 ? a.hd_v : a.hd_k;
@@ -366,7 +366,9 @@ __global__ void __launch_bounds__(128) k_qkv(xck_batch b, xck_qkv_args a, xck_kv
                     x0 = buf[w][i], x1 = buf[w][i + half];
                 }
                 float ang = (float)pos * a.inv_freq[i];
-                float c = (float)cos((double)ang) * a.mscale, s = (float)sin((double)ang) * a.mscale;
+                double sd, cd;
+                sincos((double)ang, &sd, &cd);
+                float c = (float)cd * a.mscale, s = (float)sd * a.mscale;
                 v[r] = first ? x0 * c - x1 * s : x0 * s + x1 * c;
             }
             __syncwarp();
@@ -387,16 +389,17 @@ __global__ void __launch_bounds__(128) k_qkv(xck_batch b, xck_qkv_args a, xck_kv
 
 extern "C" int xck_qkv(cudaStream_t s, const xck_batch *b, const xck_qkv_args *a, const xck_kv *kv)
 {
-    k_qkv<<<b->n_tokens, 128, 0, s>>>(*b, *a, *kv);
+    dim3 grid((unsigned)b->n_tokens, (unsigned)((a->n_head + 2 * a->n_kv + 3) / 4)); /* a warp per head */
+    k_qkv<<<grid, 128, 0, s>>>(*b, *a, *kv);
     return (int)cudaGetLastError();
 }
 
 /* ---- attention ---- */
 
-/* One block per (head, token); warp w folds chunks w, w + ATT_WARPS, ... of
+/* One block per (head, token); warp w of NW folds chunks w, w + NW, ... of
  * ATT_CHUNK positions from lo..p with an online softmax; the warps' states
  * are then combined in warp order. */
-__global__ void __launch_bounds__(ATT_WARPS * 32) k_attention(xck_batch b, xck_attn_args a, xck_kv kv)
+static __device__ __forceinline__ void attn_body(int NW, const xck_batch &b, const xck_attn_args &a, const xck_kv &kv)
 {
     __shared__ float sm_m[ATT_WARPS], sm_l[ATT_WARPS];
     __shared__ float sm_acc[ATT_WARPS][XC_MAX_HEAD_DIM];
@@ -413,7 +416,7 @@ __global__ void __launch_bounds__(ATT_WARPS * 32) k_attention(xck_batch b, xck_a
         qr[r] = d < a.hd_k ? q[d] : 0.0f;
         acc[r] = 0.0f;
     }
-    for (int j0 = lo + w * ATT_CHUNK; j0 <= p; j0 += ATT_WARPS * ATT_CHUNK) {
+    for (int j0 = lo + w * ATT_CHUNK; j0 <= p; j0 += NW * ATT_CHUNK) {
         float sc[ATT_CHUNK], cmax = -INFINITY;
 #pragma unroll
         for (int c = 0; c < ATT_CHUNK; c++) {
@@ -468,24 +471,38 @@ __global__ void __launch_bounds__(ATT_WARPS * 32) k_attention(xck_batch b, xck_a
             sm_acc[w][32 * r + lane] = acc[r];
     __syncthreads();
     float M = -INFINITY, L = 0.0f;
-    for (int i = 0; i < ATT_WARPS; i++)
+    for (int i = 0; i < NW; i++)
         M = fmaxf(M, sm_m[i]);
-    for (int i = 0; i < ATT_WARPS; i++)
+    for (int i = 0; i < NW; i++)
         L += sm_l[i] * (sm_m[i] == -INFINITY ? 0.0f : expf(sm_m[i] - M));
     float *out = a.out + (size_t)t * a.n_head * a.hd_v + (size_t)h * a.hd_v;
-    for (int d = threadIdx.x; d < a.hd_v; d += ATT_WARPS * 32) {
+    for (int d = threadIdx.x; d < a.hd_v; d += NW * 32) {
         float o = 0.0f;
-        for (int i = 0; i < ATT_WARPS; i++)
+        for (int i = 0; i < NW; i++)
             if (sm_m[i] != -INFINITY)
                 o += sm_acc[i][d] * expf(sm_m[i] - M);
         out[d] = L > 0.0f ? o / L : 0.0f;
     }
 }
 
+/* a->wide (decode batches): 16 warps, so a short step is spread wide; else 8. */
+__global__ void __launch_bounds__(ATT_WARPS * 32) k_attention16(xck_batch b, xck_attn_args a, xck_kv kv)
+{
+    attn_body(ATT_WARPS, b, a, kv);
+}
+
+__global__ void __launch_bounds__(ATT_WARPS / 2 * 32) k_attention8(xck_batch b, xck_attn_args a, xck_kv kv)
+{
+    attn_body(ATT_WARPS / 2, b, a, kv);
+}
+
 extern "C" int xck_attention(cudaStream_t s, const xck_batch *b, const xck_attn_args *a, const xck_kv *kv)
 {
     dim3 grid((unsigned)a->n_head, (unsigned)b->n_tokens);
-    k_attention<<<grid, ATT_WARPS * 32, 0, s>>>(*b, *a, *kv);
+    if (a->wide)
+        k_attention16<<<grid, ATT_WARPS * 32, 0, s>>>(*b, *a, *kv);
+    else
+        k_attention8<<<grid, ATT_WARPS / 2 * 32, 0, s>>>(*b, *a, *kv);
     return (int)cudaGetLastError();
 }
 

@@ -124,6 +124,7 @@ typedef struct xck_attn_args {
     int n_head, n_kv, hd_k, hd_v;
     float scale, softcap;
     int window;       /* sliding window (0: none) */
+    int wide;         /* 1: 16 warps per (token, head), else 8 (the fold order differs: keep it per mode) */
 } xck_attn_args;
 
 /* Causal attention of every (token, head) over positions 0..p of its sequence. */

@@ -166,6 +166,78 @@ static __device__ __forceinline__ void mmvq_body(int T, const uint8_t *W, size_t
     }
 }
 
+/* One row per warp, U sub-blocks a lane in flight: every weight load of a
+ * step is issued before any of its dot products (without this the loads of
+ * one step wait for the last step's math and HBM sees too few bytes in
+ * flight). Sub-blocks fold in the order lane, lane + 32, ... as in mmvq_body,
+ * for every n. Not for Q6_K (its own dot). */
+#define Q_U 4
+static __device__ __forceinline__ void mmvq1_body(int T, const uint8_t *W, size_t row_bytes, int64_t rows, int nsub,
+                                                  const int8_t *xq, const float2 *xd, int n, float *y, int64_t ldy)
+{
+    int lane = threadIdx.x & 31;
+    int64_t r = (int64_t)blockIdx.x * Q_WARPS + (threadIdx.x >> 5);
+    const uint8_t *row = W + (size_t)r * row_bytes;
+    float acc[XC_MMV_MAX_TOKENS];
+    if (r >= rows)
+        return;
+#pragma unroll
+    for (int t = 0; t < XC_MMV_MAX_TOKENS; t++)
+        acc[t] = 0.0f;
+    for (int s0 = lane; s0 < nsub; s0 += 32 * Q_U) {
+        int q[Q_U][8];
+        float dw[Q_U], mw[Q_U];
+#pragma unroll
+        for (int u = 0; u < Q_U; u++) {
+            int s = s0 + 32 * u;
+            dw[u] = mw[u] = 0.0f;
+            if (s < nsub)
+                wq_sub(T, row, nsub, s, q[u], &dw[u], &mw[u]);
+        }
+#pragma unroll
+        for (int u = 0; u < Q_U; u++) {
+            int s = s0 + 32 * u;
+            if (s >= nsub)
+                break;
+#pragma unroll
+            for (int t = 0; t < XC_MMV_MAX_TOKENS; t++) {
+                if (t >= n)
+                    break;
+                const int4 *xv = (const int4 *)(xq + ((size_t)t * nsub + s) * 32);
+                int4 a = __ldg(xv), b = __ldg(xv + 1);
+                int xw[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+                float2 dx = __ldg(xd + (size_t)t * nsub + s);
+                int isum = 0;
+#pragma unroll
+                for (int k = 0; k < 8; k++)
+                    isum = __dp4a(q[u][k], xw[k], isum);
+                acc[t] += dw[u] * dx.x * (float)isum - mw[u] * dx.y;
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < XC_MMV_MAX_TOKENS; t++) {
+        if (t >= n)
+            break;
+        float v = warp_sum(acc[t]);
+        if (lane == 0)
+            y[(size_t)t * ldy + r] = v;
+    }
+}
+
+#define XC_Q1_KERNEL(name, id)                                                                               \
+    __global__ void __launch_bounds__(Q_WARPS * 32) k_mmvq1_##name(const uint8_t *W, size_t rb, int64_t rows, \
+                                                                   int nsub, const int8_t *xq, const float2 *xd, \
+                                                                   int n, float *y, int64_t ldy)              \
+    {                                                                                                        \
+        mmvq1_body(id, W, rb, rows, nsub, xq, xd, n, y, ldy);                                                \
+    }
+XC_Q1_KERNEL(q8_0, XC_T_Q8_0)
+XC_Q1_KERNEL(q4_0, XC_T_Q4_0)
+XC_Q1_KERNEL(q4_k, XC_T_Q4_K)
+XC_Q1_KERNEL(q4_0p, XC_T_Q4_0P)
+XC_Q1_KERNEL(q8_0p, XC_T_Q8_0P)
+
 #define XC_Q_KERNEL(name, id)                                                                               \
     __global__ void __launch_bounds__(Q_WARPS * 32) k_mmvq_##name(const uint8_t *W, size_t rb, int64_t rows, \
                                                                   int nsub, const int8_t *xq, const float2 *xd, \
@@ -196,17 +268,33 @@ extern "C" int xck_quant_x(cudaStream_t st, const float *x, int n, int64_t cols,
 }
 
 /* y[n][rows] = x[n][cols] * W^T for n <= XC_MMV_MAX_TOKENS; x already in xq / xd
- * (xck_quant_x). One warp per R rows (R 1..Q_R; else 1 below 8192 rows, so a
- * small matrix still puts enough warps in flight, 2 above); a row's sums do not
- * depend on R or n. */
+ * (xck_quant_x). rows_per_warp 0: mmvq1_body (Q6_K: 1 row per warp below 8192
+ * rows, 2 above); 1..Q_R: mmvq_body with that many rows per warp (a tuning
+ * knob). A row's sums do not depend on the kernel, R or n. */
 extern "C" int xck_mmvq(cudaStream_t st, const xc_mat *w, int n, float *y, const int8_t *xq, const void *xd_, int R)
 {
     int nsub = (int)(w->cols / 32);
-    if (R < 1 || R > Q_R)
-        R = w->rows < 8192 ? 1 : 2;
     const float2 *xd = (const float2 *)xd_;
     const uint8_t *W = (const uint8_t *)w->d;
-    unsigned blocks = (unsigned)((w->rows + Q_WARPS * R - 1) / (Q_WARPS * R));
+    unsigned blocks;
+    if (R == 0 && w->dtype != XC_T_Q6_K) { /* the default: one row per warp, loads ahead */
+        unsigned b1 = (unsigned)((w->rows + Q_WARPS - 1) / Q_WARPS);
+        switch (w->dtype) {
+#define XC_Q1_CASE(name, id)                                                                                 \
+    case id: k_mmvq1_##name<<<b1, Q_WARPS * 32, 0, st>>>(W, w->row_bytes, w->rows, nsub, xq, xd, n, y, w->rows); break;
+            XC_Q1_CASE(q8_0, XC_T_Q8_0)
+            XC_Q1_CASE(q4_0, XC_T_Q4_0)
+            XC_Q1_CASE(q4_k, XC_T_Q4_K)
+            XC_Q1_CASE(q4_0p, XC_T_Q4_0P)
+            XC_Q1_CASE(q8_0p, XC_T_Q8_0P)
+#undef XC_Q1_CASE
+        default: return (int)cudaErrorInvalidValue;
+        }
+        return (int)cudaGetLastError();
+    }
+    if (R < 1 || R > Q_R)
+        R = w->rows < 8192 ? 1 : 2;
+    blocks = (unsigned)((w->rows + Q_WARPS * R - 1) / (Q_WARPS * R));
     switch (w->dtype) {
 #define XC_Q_CASE(name, id)                                                                                  \
     case id:                                                                                                 \
