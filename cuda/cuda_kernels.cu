@@ -86,9 +86,12 @@ extern "C" int xck_embed(cudaStream_t s, const xc_mat *te, const int32_t *tokens
 
 /* ---- norms and residuals ---- */
 
-/* In place over a row held in global memory: y = norm(x) * w (+ b). */
+/* In place over a row held in global memory: y = norm(x) * w (+ b); with xq
+ * also y's int8 sub-blocks (row `row` of xq / xd): element i is lane i % 32 of
+ * warp (i / 32) % warps, so each warp quantizes whole sub-blocks from its
+ * registers (D % 32 == 0: the warps active at each step are whole). */
 static __device__ void row_norm(int kind, const float *x, const float *w, const float *b, float eps, float *y, int D,
-                                float *sh)
+                                float *sh, int8_t *xq = NULL, float2 *xd = NULL, int64_t row = 0)
 {
     float mean = 0.0f, ss = 0.0f, r;
     if (kind != NORM_RMS) {
@@ -110,6 +113,8 @@ static __device__ void row_norm(int kind, const float *x, const float *w, const 
         if (b)
             v += b[i];
         y[i] = v;
+        if (xq)
+            xc_quant_sub(v, row * (D / 32) + i / 32, xq, xd);
     }
 }
 
@@ -136,16 +141,11 @@ __global__ void k_res_norm(int kind, float *x, const float *h, const float *w, c
 {
     __shared__ float sh[ROW_THREADS / 32];
     size_t o = (size_t)blockIdx.x * D;
-    int nsub = D / 32;
     if (h)
         for (int i = threadIdx.x; i < D; i += ROW_THREADS)
             x[o + i] += h[o + i];
-    row_norm(kind, x + o, w, b, eps, y + o, D, sh); /* its sums order every read of h before the writes of y */
-    if (!xq)
-        return;
-    __syncthreads();
-    for (int sb = threadIdx.x >> 5; sb < nsub; sb += ROW_THREADS / 32)
-        xc_quant_sub(y[o + (size_t)sb * 32 + (threadIdx.x & 31)], (int64_t)blockIdx.x * nsub + sb, xq, xd);
+    /* its sums order every read of h before the writes of y */
+    row_norm(kind, x + o, w, b, eps, y + o, D, sh, xq, xd, blockIdx.x);
 }
 
 extern "C" int xck_res_norm(cudaStream_t s, int kind, float *x, const float *h, const float *w, const float *b,
@@ -481,7 +481,10 @@ static __device__ __forceinline__ void attn_body(int NW, const xck_batch &b, con
         for (int i = 0; i < NW; i++)
             if (sm_m[i] != -INFINITY)
                 o += sm_acc[i][d] * expf(sm_m[i] - M);
-        out[d] = L > 0.0f ? o / L : 0.0f;
+        o = L > 0.0f ? o / L : 0.0f;
+        out[d] = o;
+        if (a.xq) /* whole warps here: hd_v % 32 == 0 */
+            xc_quant_sub(o, ((int64_t)t * a.n_head * a.hd_v + (int64_t)h * a.hd_v + d) / 32, a.xq, (float2 *)a.xd);
     }
 }
 
