@@ -146,4 +146,5 @@ fuzz:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CUDA_OBJ:.o=.d) $(CUDA_PLAN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CUDA_OBJ:.o=.d) $(CUDA_PLAN_OBJ:.o=.d) \
+  $(BUILD)/obj/cuda/cuda_check.d $(BUILD)/obj/cuda/cuda_kcheck.d

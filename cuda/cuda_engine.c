@@ -559,7 +559,7 @@ static xllm_status attention_block(xc_ctx *c, const xc_set *L, int32_t l, const 
     aa.n_head = hp->n_head, aa.n_kv = hp->n_head_kv, aa.hd_k = hp->head_dim_k, aa.hd_v = hp->head_dim_v;
     aa.scale = hp->attn_scale, aa.softcap = hp->attn_softcap, aa.window = swa ? hp->n_swa : 0;
     aa.wide = c->blas.mmv_only || n <= XC_MMV_MAX_TOKENS; /* invariant mode: one fold order for every batch */
-    if (c->blas.xq && n <= XC_MMV_MAX_TOKENS && xck_mmvq_supported(L->mat[XLLM_R_ATTN_OUT].dtype) &&
+    if (aa.wide && c->blas.xq && n <= XC_MMV_MAX_TOKENS && xck_mmvq_supported(L->mat[XLLM_R_ATTN_OUT].dtype) &&
         hp->head_dim_v % 32 == 0) { /* the output projection's int8 input, made by the attention kernel */
         aa.xq = c->blas.xq, aa.xd = c->blas.xd;
         att_q = 1;

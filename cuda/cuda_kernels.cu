@@ -483,7 +483,7 @@ static __device__ __forceinline__ void attn_body(int NW, const xck_batch &b, con
                 o += sm_acc[i][d] * expf(sm_m[i] - M);
         o = L > 0.0f ? o / L : 0.0f;
         out[d] = o;
-        if (a.xq) /* whole warps here: hd_v % 32 == 0 */
+        if (NW == ATT_WARPS && a.xq) /* decode only (keeps the prefill kernel lean); whole warps: hd_v % 32 == 0 */
             xc_quant_sub(o, ((int64_t)t * a.n_head * a.hd_v + (int64_t)h * a.hd_v + d) / 32, a.xq, (float2 *)a.xd);
     }
 }

@@ -125,7 +125,7 @@ typedef struct xck_attn_args {
     float scale, softcap;
     int window;       /* sliding window (0: none) */
     int wide;         /* 1: 16 warps per (token, head), else 8 (the fold order differs: keep it per mode) */
-    int8_t *xq;       /* non-NULL (hd_v % 32 == 0): out also as int8 sub-blocks (xck_quant_x's layout) */
+    int8_t *xq;       /* non-NULL (wide, hd_v % 32 == 0): out also as int8 sub-blocks (xck_quant_x's layout) */
     void *xd;
 } xck_attn_args;
 
