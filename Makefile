@@ -52,7 +52,7 @@ NVCCFLAGS := -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -fPIC -Isrc -Iinclude -Icuda
 CUDA_C_SRC := $(filter-out cuda/cuda_check.c cuda/cuda_kcheck.c,$(wildcard cuda/*.c))
 CUDA_CU_SRC := $(wildcard cuda/*.cu)
 CUDA_OBJ := $(CUDA_C_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
-CUDA_PLAN_OBJ := $(BUILD)/obj/cuda/cuda_plan.o
+CUDA_PLAN_OBJ := $(BUILD)/obj/cuda/cuda_plan.o $(BUILD)/obj/cuda/cuda_pack.o
 ifeq ($(CUDA),1)
 all: cuda
 endif
@@ -77,8 +77,8 @@ $(BUILD)/xllm-cuda-check: $(BUILD)/obj/cuda/cuda_check.o $(BUILD)/libxllm.a
 	$(CC) $(LDSAN) -o $@ $< $(BUILD)/libxllm.a $(LDLIBS)
 
 CUDA_KERNEL_OBJ := $(CUDA_CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
-$(BUILD)/xllm-cuda-kcheck: $(BUILD)/obj/cuda/cuda_kcheck.o $(CUDA_KERNEL_OBJ) $(BUILD)/libxllm.a
-	$(NVCC) -o $@ $< $(CUDA_KERNEL_OBJ) $(BUILD)/libxllm.a -lcublas $(filter-out -pthread,$(LDLIBS)) -Xcompiler -pthread
+$(BUILD)/xllm-cuda-kcheck: $(BUILD)/obj/cuda/cuda_kcheck.o $(CUDA_KERNEL_OBJ) $(BUILD)/obj/cuda/cuda_pack.o $(BUILD)/libxllm.a
+	$(NVCC) -o $@ $< $(CUDA_KERNEL_OBJ) $(BUILD)/obj/cuda/cuda_pack.o $(BUILD)/libxllm.a -lcublas $(filter-out -pthread,$(LDLIBS)) -Xcompiler -pthread
 
 $(BUILD)/obj/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
@@ -101,7 +101,7 @@ $(BUILD)/xllm: $(MAIN_OBJ) $(BUILD)/libxllm.a
 
 $(TEST_OBJ): CFLAGS += -Icuda
 
-$(BUILD)/obj/cuda/cuda_plan.o: cuda/cuda_plan.c
+$(BUILD)/obj/cuda/cuda_plan.o $(BUILD)/obj/cuda/cuda_pack.o: $(BUILD)/obj/cuda/%.o: cuda/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Icuda -c $< -o $@
 
@@ -146,4 +146,5 @@ fuzz:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CUDA_OBJ:.o=.d) $(CUDA_PLAN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CUDA_OBJ:.o=.d) $(CUDA_PLAN_OBJ:.o=.d) \
+  $(BUILD)/obj/cuda/cuda_check.d $(BUILD)/obj/cuda/cuda_kcheck.d

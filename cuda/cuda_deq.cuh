@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cuda_fp16.h>
 
+#include "cuda_limits.h"
+
 #define XC_T_F32 0
 #define XC_T_F16 1
 #define XC_T_Q4_0 2
@@ -27,7 +29,8 @@
 #define XC_DTYPES(X) \
     X(f32, XC_T_F32) X(f16, XC_T_F16) X(bf16, XC_T_BF16) X(q8_0, XC_T_Q8_0) X(q4_0, XC_T_Q4_0) \
     X(q4_1, XC_T_Q4_1) X(q5_0, XC_T_Q5_0) X(q5_1, XC_T_Q5_1) X(q2_k, XC_T_Q2_K) X(q3_k, XC_T_Q3_K) \
-    X(q4_k, XC_T_Q4_K) X(q5_k, XC_T_Q5_K) X(q6_k, XC_T_Q6_K) X(iq4_nl, XC_T_IQ4_NL)
+    X(q4_k, XC_T_Q4_K) X(q5_k, XC_T_Q5_K) X(q6_k, XC_T_Q6_K) X(iq4_nl, XC_T_IQ4_NL) \
+    X(q4_0p, XC_T_Q4_0P) X(q8_0p, XC_T_Q8_0P)
 
 __constant__ static const int8_t xc_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                                         1,    13,   25,  38,  53,  69,  89,  113};
@@ -41,6 +44,18 @@ static __device__ __forceinline__ uint32_t xc_ld32_2(const uint8_t *p) /* 2-byte
 {
     const uint16_t *h = (const uint16_t *)p;
     return (uint32_t)h[0] | (uint32_t)h[1] << 16;
+}
+
+/* Packed rows (cuda_pack.h): 16-byte chunk k of sub-block s's quants, and its scale. */
+static __device__ __forceinline__ uint4 xc_pk_chunk(const uint8_t *row, int nsub, int s, int k, int nchunk)
+{
+    int g0 = s & ~31, n = nsub - g0 < 32 ? nsub - g0 : 32;
+    return *(const uint4 *)(row + ((size_t)g0 * nchunk + (size_t)k * n + (s - g0)) * 16);
+}
+
+static __device__ __forceinline__ float xc_pk_scale(const uint8_t *row, int nsub, int s, int qbytes)
+{
+    return xc_h2f(row + (size_t)nsub * qbytes + 2 * (size_t)s);
 }
 
 /* Q4_0 / Q4_1 / IQ4_NL / Q5_x nibbles: element j low nibble of qs[j], j+16 high. */
@@ -74,10 +89,37 @@ static __device__ __forceinline__ int xc_q3k_scale(const uint8_t *s, int j)
     return (low | high << 4) - 32;
 }
 
-/* w[0..32) = sub-block s of the row. T is a compile-time constant at every call. */
-static __device__ __forceinline__ void xc_deq32(int T, const uint8_t *row, int s, float w[32])
+/* w[0..32) = sub-block s of the row (of nsub). T is a compile-time constant at every call. */
+static __device__ __forceinline__ void xc_deq32(int T, const uint8_t *row, int nsub, int s, float w[32])
 {
     switch (T) {
+    case XC_T_Q4_0P: {
+        uint4 v = xc_pk_chunk(row, nsub, s, 0, 1);
+        uint32_t u[4] = {v.x, v.y, v.z, v.w};
+        float d = xc_pk_scale(row, nsub, s, 16);
+#pragma unroll
+        for (int k = 0; k < 4; k++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                w[4 * k + e] = d * (float)((int)((u[k] >> (8 * e)) & 15u) - 8);
+                w[16 + 4 * k + e] = d * (float)((int)((u[k] >> (8 * e + 4)) & 15u) - 8);
+            }
+        break;
+    }
+    case XC_T_Q8_0P: {
+        float d = xc_pk_scale(row, nsub, s, 32);
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            uint4 v = xc_pk_chunk(row, nsub, s, c, 2);
+            uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+            for (int k = 0; k < 4; k++)
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    w[16 * c + 4 * k + e] = d * (float)(int8_t)(u[k] >> (8 * e));
+        }
+        break;
+    }
     case XC_T_F32: {
         const float4 *p = (const float4 *)(row + (size_t)s * 128);
 #pragma unroll
@@ -248,15 +290,37 @@ static __device__ __forceinline__ void xc_deq32(int T, const uint8_t *row, int s
     }
 }
 
+/* One warp quantizes the 32 values v (one per lane) of activation sub-block
+ * sb: q = round(v / d), d = amax / 127; xd[sb] = (d, d * sum(q)). Every
+ * producer of int8 activations (xck_quant_x, the fused norms) calls this, so
+ * they agree bit for bit. */
+static __device__ __forceinline__ void xc_quant_sub(float v, int64_t sb, int8_t *xq, float2 *xd)
+{
+    int lane = threadIdx.x & 31;
+    float a = fabsf(v);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, o));
+    float d = a / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    int q = __float2int_rn(v * id);
+    xq[sb * 32 + lane] = (int8_t)q;
+    int sum = q;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if (lane == 0)
+        xd[sb] = make_float2(d, d * (float)sum);
+}
+
 /* Run-time dtype (embedding rows: not hot). */
-static __device__ void xc_deq32_any(uint32_t t, const uint8_t *row, int s, float w[32])
+static __device__ void xc_deq32_any(uint32_t t, const uint8_t *row, int nsub, int s, float w[32])
 {
     switch (t) {
 #define XC_CASE(name, id) \
-    case id: xc_deq32(id, row, s, w); return;
+    case id: xc_deq32(id, row, nsub, s, w); return;
         XC_DTYPES(XC_CASE)
 #undef XC_CASE
-    default: xc_deq32(-1, row, s, w);
+    default: xc_deq32(-1, row, nsub, s, w);
     }
 }
 

@@ -14,6 +14,7 @@
 #include "base/dtype.h"
 #include "base/fs.h"
 #include "cuda_kernels.h"
+#include "cuda_pack.h"
 #include "cuda_plan.h"
 #include "model/hf.h"
 
@@ -27,6 +28,7 @@ typedef struct xc_graph {
 
 typedef struct xc_set {
     xc_mat mat[XLLM_ROLE_COUNT];
+    xc_mat qkv, gate_up; /* q|k|v and gate|up back to back, read as one matrix (.d NULL: not fused) */
     const float *vec[XLLM_ROLE_COUNT]; /* device */
 } xc_set;
 
@@ -39,6 +41,8 @@ struct xc_ctx {
     cudaStream_t stream;
     xck_blas blas;
     uint8_t *d_weights; /* one arena: matrices, vectors, rope tables */
+    uint8_t *stage;     /* host buffer of the packing at upload (freed after it) */
+    size_t stage_cap;
     xc_set glob, *layers;
     float *d_inv_freq, *d_inv_freq_swa;
     uint8_t *d_kv;      /* [n_layer][n_blocks] K blocks then V blocks per layer */
@@ -51,6 +55,7 @@ struct xc_ctx {
     xc_batch_plan plan;
     xc_graph graphs[GRAPH_SLOTS]; /* captured decode steps (batches of <= XC_MMV_MAX_TOKENS) */
     int use_graphs;
+    int pending;        /* while enqueueing: x += h not yet added (fused into the next norm) */
     char error[XLLM_MAX_ERROR_MESSAGE];
 };
 
@@ -128,27 +133,56 @@ static xllm_status pick_device(xc_ctx *c, int device)
 
 static size_t align_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
-/* Walk every tensor of a set: size pass (dst NULL) or upload pass. */
+/* Two matrices of a set one matmul can read as one (placed back to back):
+ * both present, same type and width. */
+static int fusable(const xllm_tensors *t, xllm_role a, xllm_role b)
+{
+    const xllm_weight *x = &t->mat[a], *y = &t->mat[b];
+    return x->data && y->data && x->dtype == y->dtype && x->cols == y->cols;
+}
+
+/* One matrix to the device at off, packed (cuda_pack.h) when pack is set and
+ * its type has a packed layout; d describes it (size pass: d NULL). */
+static xllm_status put_matrix(xc_ctx *c, const xllm_weight *w, int pack, size_t off, size_t n, xc_mat *d, size_t rb)
+{
+    uint32_t t = pack ? xc_pack_dtype(w->dtype, w->cols) : w->dtype;
+    const void *src = w->data;
+    xllm_status st;
+    if (t != w->dtype) {
+        if (n > c->stage_cap) {
+            uint8_t *p = xllm_realloc(c->stage, n);
+            if (!p)
+                return ctx_fail(c, XLLM_ERR_OUT_OF_MEMORY, "cuda engine: %zu bytes of host staging", n);
+            c->stage = p, c->stage_cap = n;
+        }
+        xc_pack_rows(w->dtype, w->data, w->rows, w->cols, c->stage);
+        src = c->stage;
+    }
+    CK(cudaMemcpy(c->d_weights + off, src, n, cudaMemcpyHostToDevice), "upload weights");
+    d->dtype = t;
+    d->rows = w->rows;
+    d->cols = w->cols;
+    d->row_bytes = rb;
+    d->d = c->d_weights + off;
+    return XLLM_OK;
+}
+
+/* Walk every tensor of a set: size pass (dst NULL) or upload pass. Matrices
+ * first (q, k, v and gate, up back to back when fusable: dst->qkv, gate_up),
+ * packed except the token embedding (its rows are gathered in GGUF layout);
+ * then the f32 vectors. */
 static xllm_status place_set(xc_ctx *c, const xllm_tensors *t, xc_set *dst, size_t *off, const xc_set *share)
 {
     const xllm_hparams *hp = c->hp;
+    int qkv = fusable(t, XLLM_R_ATTN_Q, XLLM_R_ATTN_K) && fusable(t, XLLM_R_ATTN_Q, XLLM_R_ATTN_V);
+    int gu = hp->arch->ffn == XLLM_FFN_GATED && fusable(t, XLLM_R_FFN_GATE, XLLM_R_FFN_UP) &&
+             !t->vec[XLLM_R_FFN_GATE_B] && !t->vec[XLLM_R_FFN_UP_B];
     xllm_status st;
     for (int r = 0; r < XLLM_ROLE_COUNT; r++) {
         const xllm_role_info *ri = xllm_role_get((xllm_role)r);
-        if (ri->kind == XLLM_ROLE_VECTOR) {
-            size_t n = t->vec[r] ? (size_t)xllm_dim_value(hp, ri->ne0) * sizeof(float) : 0;
-            if (!n)
-                continue;
-            if (dst) {
-                CK(cudaMemcpy(c->d_weights + *off, t->vec[r], n, cudaMemcpyHostToDevice), "upload vector");
-                dst->vec[r] = (const float *)(c->d_weights + *off);
-            }
-            *off += align_up(n);
-            continue;
-        }
         const xllm_weight *w = &t->mat[r];
-        int ok = 1;
-        if (!w->data)
+        int ok = 1, glue = (qkv && (r == XLLM_R_ATTN_K || r == XLLM_R_ATTN_V)) || (gu && r == XLLM_R_FFN_UP);
+        if (ri->kind == XLLM_ROLE_VECTOR || !w->data)
             continue;
         if (!xc_dtype_supported(w->dtype))
             return ctx_fail(c, XLLM_ERR_UNSUPPORTED, "cuda engine: tensor %s has type %s, which has no CUDA kernel",
@@ -162,14 +196,29 @@ static xllm_status place_set(xc_ctx *c, const xllm_tensors *t, xc_set *dst, size
                 dst->mat[r] = share->mat[XLLM_R_TOKEN_EMBD]; /* tied embeddings: one copy */
             continue;
         }
+        if (!glue)
+            *off = align_up(*off);
+        if (dst && (st = put_matrix(c, w, r != XLLM_R_TOKEN_EMBD, *off, n, &dst->mat[r], rb)) != XLLM_OK)
+            return st;
+        *off += n;
+    }
+    *off = align_up(*off);
+    if (dst && qkv) {
+        dst->qkv = dst->mat[XLLM_R_ATTN_Q];
+        dst->qkv.rows += dst->mat[XLLM_R_ATTN_K].rows + dst->mat[XLLM_R_ATTN_V].rows;
+    }
+    if (dst && gu) {
+        dst->gate_up = dst->mat[XLLM_R_FFN_GATE];
+        dst->gate_up.rows += dst->mat[XLLM_R_FFN_UP].rows;
+    }
+    for (int r = 0; r < XLLM_ROLE_COUNT; r++) {
+        const xllm_role_info *ri = xllm_role_get((xllm_role)r);
+        size_t n = ri->kind == XLLM_ROLE_VECTOR && t->vec[r] ? (size_t)xllm_dim_value(hp, ri->ne0) * sizeof(float) : 0;
+        if (!n)
+            continue;
         if (dst) {
-            xc_mat *d = &dst->mat[r];
-            CK(cudaMemcpy(c->d_weights + *off, w->data, n, cudaMemcpyHostToDevice), "upload weights");
-            d->dtype = w->dtype;
-            d->rows = w->rows;
-            d->cols = w->cols;
-            d->row_bytes = rb;
-            d->d = c->d_weights + *off;
+            CK(cudaMemcpy(c->d_weights + *off, t->vec[r], n, cudaMemcpyHostToDevice), "upload vector");
+            dst->vec[r] = (const float *)(c->d_weights + *off);
         }
         *off += align_up(n);
     }
@@ -193,6 +242,8 @@ static xllm_status upload(xc_ctx *c)
     for (int32_t l = 0; l < hp->n_layer; l++)
         if ((st = place_set(c, &c->m->layers[l], &c->layers[l], &off, NULL)) != XLLM_OK)
             return st;
+    xllm_free(c->stage);
+    c->stage = NULL, c->stage_cap = 0;
     c->d_inv_freq = (float *)(c->d_weights + off);
     c->d_inv_freq_swa = (float *)(c->d_weights + off + align_up(half ? half : 4));
     if (half) {
@@ -209,6 +260,8 @@ static xllm_status alloc_scratch(xc_ctx *c)
     size_t dq = (size_t)hp->n_head * hp->head_dim_k, dk = (size_t)hp->n_head_kv * hp->head_dim_k;
     size_t dv = (size_t)hp->n_head_kv * hp->head_dim_v, dout = (size_t)hp->n_head * hp->head_dim_v;
     size_t up = (size_t)xllm_dim_value(hp, XLLM_DIM_FF_UP), big = dq + dk + dv > up ? dq + dk + dv : up;
+    if (big < 2 * (size_t)hp->n_ff) /* gate|up fused: both halves */
+        big = 2 * (size_t)hp->n_ff;
     size_t sizes[] = {T * hp->n_embd, T * hp->n_embd, T * dq, T * dk, T * dv, T * dout, T * big, T * hp->n_ff,
                       T * hp->n_vocab};
     float **dst[] = {&c->x, &c->h, &c->q, &c->k, &c->v, &c->att, &c->big, &c->ff, &c->logits};
@@ -355,6 +408,7 @@ void xc_ctx_free(xc_ctx *c)
     if (c->stream)
         cudaStreamDestroy(c->stream);
     xc_batch_plan_free(&c->plan);
+    xllm_free(c->stage);
     xllm_free(c->layers);
     xllm_model_free(c->m);
     xllm_gguf_close(c->g);
@@ -393,41 +447,103 @@ xllm_status xc_kv_copy_block(xc_ctx *c, int32_t src, int32_t dst)
 
 /* ---- forward ---- */
 
-static xllm_status matmul(xc_ctx *c, const xc_mat *w, const float *x, int n, float *y)
+/* y = W x. *xq_ok: the int8 scratch already holds x (an earlier matmul on
+ * the same x, or the fused norm that made it); set once this one made it. */
+static xllm_status matmul(xc_ctx *c, const xc_mat *w, const float *x, int n, float *y, int *xq_ok)
+{
+    int q8 = c->blas.xq && n <= XC_MMV_MAX_TOKENS && xck_mmvq_supported(w->dtype);
+    xllm_status st;
+    CK(xck_matmul_ex(&c->blas, w, x, n, y, q8 && *xq_ok), "matmul");
+    if (q8)
+        *xq_ok = 1;
+    return XLLM_OK;
+}
+
+/* Decode-sized batches read fused q|k|v and gate|up matrices (one launch
+ * each); larger ones the separate matrices (the cuBLAS path's f16 scratch
+ * holds one of them). */
+static int use_fused(const xc_mat *m, int n) { return m->d && n <= XC_MMV_MAX_TOKENS; }
+
+/* The residual a block left pending (x += h) is added now, alone. */
+static xllm_status flush_residual(xc_ctx *c, int n)
 {
     xllm_status st;
-    CK(xck_matmul(&c->blas, w, x, n, y), "matmul");
+    if (!c->pending)
+        return XLLM_OK;
+    c->pending = 0;
+    CK(xck_residual(c->stream, c->hp->arch->norm, c->h, c->x, NULL, NULL, NULL, NULL, 0.0f, n, c->hp->n_embd),
+       "residual");
+    return XLLM_OK;
+}
+
+/* in = norm(x + pending residual) into h, quantized for `next` when it runs
+ * the int8 mat-vec (*xq_ok); without a norm weight, in = x. */
+static xllm_status block_input(xc_ctx *c, const float *w, const float *b, const xc_mat *next, int n,
+                               const float **in, int *xq_ok)
+{
+    const xllm_hparams *hp = c->hp;
+    int q8 = c->blas.xq && n <= XC_MMV_MAX_TOKENS && xck_mmvq_supported(next->dtype) && hp->n_embd % 32 == 0;
+    xllm_status st;
+    *xq_ok = 0;
+    if (!w) {
+        *in = c->x;
+        return flush_residual(c, n);
+    }
+    CK(xck_res_norm(c->stream, hp->arch->norm, c->x, c->pending ? c->h : NULL, w, b, hp->norm_eps, c->h, n,
+                    hp->n_embd, q8 ? c->blas.xq : NULL, c->blas.xd), "norm");
+    c->pending = 0;
+    *in = c->h;
+    *xq_ok = q8;
+    return XLLM_OK;
+}
+
+/* The block output h goes into x: left pending for the next norm when it is
+ * a plain add, else now (bias, sandwich norm, post-LN). */
+static xllm_status block_residual(xc_ctx *c, const float *bias, const float *post_norm, const float *post_ln,
+                                  const float *post_ln_b, int n)
+{
+    const xllm_hparams *hp = c->hp;
+    xllm_status st;
+    if (!bias && !post_norm && !post_ln) {
+        c->pending = 1;
+        return XLLM_OK;
+    }
+    CK(xck_residual(c->stream, hp->arch->norm, c->h, c->x, bias, post_norm, post_ln, post_ln_b, hp->norm_eps, n,
+                    hp->n_embd), "residual");
     return XLLM_OK;
 }
 
 static xllm_status attention_block(xc_ctx *c, const xc_set *L, int32_t l, const xck_batch *kb)
 {
     const xllm_hparams *hp = c->hp;
-    int n = kb->n_tokens, swa = hp->swa_layer[l];
+    int n = kb->n_tokens, swa = hp->swa_layer[l], xq_ok = 0, att_q = 0;
     int64_t dq = (int64_t)hp->n_head * hp->head_dim_k, dk = (int64_t)hp->n_head_kv * hp->head_dim_k;
     int64_t dv = (int64_t)hp->n_head_kv * hp->head_dim_v;
-    const float *in = c->h;
+    const xc_mat *first = use_fused(&L->qkv, n) ? &L->qkv
+                          : L->mat[XLLM_R_ATTN_QKV].d ? &L->mat[XLLM_R_ATTN_QKV] : &L->mat[XLLM_R_ATTN_Q];
+    const float *in;
     xck_qkv_args qa;
     xck_attn_args aa;
     xck_kv kv = layer_kv(c, l);
     xllm_status st;
     memset(&qa, 0, sizeof qa);
-    if (L->vec[XLLM_R_ATTN_NORM])
-        CK(xck_norm(c->stream, hp->arch->norm, c->x, NULL, L->vec[XLLM_R_ATTN_NORM], L->vec[XLLM_R_ATTN_NORM_B],
-                    hp->norm_eps, c->h, n, hp->n_embd), "attn norm");
-    else
-        in = c->x;
-    if (L->mat[XLLM_R_ATTN_QKV].d) {
-        const float *b = L->vec[XLLM_R_ATTN_QKV_B];
-        if ((st = matmul(c, &L->mat[XLLM_R_ATTN_QKV], in, n, c->big)) != XLLM_OK)
+    memset(&aa, 0, sizeof aa);
+    if ((st = block_input(c, L->vec[XLLM_R_ATTN_NORM], L->vec[XLLM_R_ATTN_NORM_B], first, n, &in, &xq_ok)) != XLLM_OK)
+        return st;
+    if (first == &L->qkv || first == &L->mat[XLLM_R_ATTN_QKV]) {
+        const float *b = first == &L->qkv ? NULL : L->vec[XLLM_R_ATTN_QKV_B];
+        if ((st = matmul(c, first, in, n, c->big, &xq_ok)) != XLLM_OK)
             return st;
         qa.q_in = c->big, qa.k_in = c->big + dq, qa.v_in = c->big + dq + dk;
         qa.sq = qa.sk = qa.sv = dq + dk + dv;
-        qa.bq = b, qa.bk = b ? b + dq : NULL, qa.bv = b ? b + dq + dk : NULL;
+        if (b)
+            qa.bq = b, qa.bk = b + dq, qa.bv = b + dq + dk;
+        else
+            qa.bq = L->vec[XLLM_R_ATTN_Q_B], qa.bk = L->vec[XLLM_R_ATTN_K_B], qa.bv = L->vec[XLLM_R_ATTN_V_B];
     } else {
-        if ((st = matmul(c, &L->mat[XLLM_R_ATTN_Q], in, n, c->q)) != XLLM_OK ||
-            (st = matmul(c, &L->mat[XLLM_R_ATTN_K], in, n, c->k)) != XLLM_OK ||
-            (st = matmul(c, &L->mat[XLLM_R_ATTN_V], in, n, c->v)) != XLLM_OK)
+        if ((st = matmul(c, &L->mat[XLLM_R_ATTN_Q], in, n, c->q, &xq_ok)) != XLLM_OK ||
+            (st = matmul(c, &L->mat[XLLM_R_ATTN_K], in, n, c->k, &xq_ok)) != XLLM_OK ||
+            (st = matmul(c, &L->mat[XLLM_R_ATTN_V], in, n, c->v, &xq_ok)) != XLLM_OK)
             return st;
         qa.q_in = c->q, qa.k_in = c->k, qa.v_in = c->v;
         qa.sq = dq, qa.sk = dk, qa.sv = dv;
@@ -442,37 +558,52 @@ static xllm_status attention_block(xc_ctx *c, const xc_set *L, int32_t l, const 
     aa.q = c->q, aa.out = c->att;
     aa.n_head = hp->n_head, aa.n_kv = hp->n_head_kv, aa.hd_k = hp->head_dim_k, aa.hd_v = hp->head_dim_v;
     aa.scale = hp->attn_scale, aa.softcap = hp->attn_softcap, aa.window = swa ? hp->n_swa : 0;
+    aa.wide = c->blas.mmv_only || n <= XC_MMV_MAX_TOKENS; /* invariant mode: one fold order for every batch */
+    if (aa.wide && c->blas.xq && n <= XC_MMV_MAX_TOKENS && xck_mmvq_supported(L->mat[XLLM_R_ATTN_OUT].dtype) &&
+        hp->head_dim_v % 32 == 0) { /* the output projection's int8 input, made by the attention kernel */
+        aa.xq = c->blas.xq, aa.xd = c->blas.xd;
+        att_q = 1;
+    }
     CK(xck_attention(c->stream, kb, &aa, &kv), "attention");
-    if ((st = matmul(c, &L->mat[XLLM_R_ATTN_OUT], c->att, n, c->h)) != XLLM_OK)
+    if ((st = matmul(c, &L->mat[XLLM_R_ATTN_OUT], c->att, n, c->h, &att_q)) != XLLM_OK)
         return st;
-    CK(xck_residual(c->stream, hp->arch->norm, c->h, c->x, L->vec[XLLM_R_ATTN_OUT_B], L->vec[XLLM_R_ATTN_POST_NORM],
-                    L->vec[XLLM_R_ATTN_OUT_NORM], L->vec[XLLM_R_ATTN_OUT_NORM_B], hp->norm_eps, n, hp->n_embd),
-       "attn residual");
-    return XLLM_OK;
+    return block_residual(c, L->vec[XLLM_R_ATTN_OUT_B], L->vec[XLLM_R_ATTN_POST_NORM], L->vec[XLLM_R_ATTN_OUT_NORM],
+                          L->vec[XLLM_R_ATTN_OUT_NORM_B], n);
 }
 
 static xllm_status ffn_block(xc_ctx *c, const xc_set *L, int n)
 {
     const xllm_hparams *hp = c->hp;
-    const float *in = c->h;
+    const xc_mat *first = use_fused(&L->gate_up, n) ? &L->gate_up : &L->mat[XLLM_R_FFN_UP];
+    const float *in;
+    int xq_ok = 0, ff_q = 0;
     xllm_status st;
-    if (L->vec[XLLM_R_FFN_NORM])
-        CK(xck_norm(c->stream, hp->arch->norm, c->x, NULL, L->vec[XLLM_R_FFN_NORM], L->vec[XLLM_R_FFN_NORM_B],
-                    hp->norm_eps, c->h, n, hp->n_embd), "ffn norm");
-    else
-        in = c->x;
-    if ((st = matmul(c, &L->mat[XLLM_R_FFN_UP], in, n, c->big)) != XLLM_OK)
+    if ((st = block_input(c, L->vec[XLLM_R_FFN_NORM], L->vec[XLLM_R_FFN_NORM_B], first, n, &in, &xq_ok)) != XLLM_OK)
         return st;
-    if (hp->arch->ffn == XLLM_FFN_GATED && (st = matmul(c, &L->mat[XLLM_R_FFN_GATE], in, n, c->ff)) != XLLM_OK)
+    if (first == &L->gate_up) { /* big = gate | up per token: the fused activation's layout */
+        const xc_mat *down = &L->mat[XLLM_R_FFN_DOWN];
+        if ((st = matmul(c, &L->gate_up, in, n, c->big, &xq_ok)) != XLLM_OK)
+            return st;
+        if (c->blas.xq && xck_mmvq_supported(down->dtype) && hp->n_ff % 32 == 0) { /* + ff's int8 form */
+            CK(xck_act_q(c->stream, hp->arch->act, c->big, c->ff, n, hp->n_ff, c->blas.xq, c->blas.xd), "activation");
+            ff_q = 1;
+        } else {
+            CK(xck_act(c->stream, XLLM_FFN_GATED_FUSED, hp->arch->act, c->big, c->ff, NULL, NULL, n, hp->n_ff),
+               "activation");
+        }
+    } else {
+        if ((st = matmul(c, &L->mat[XLLM_R_FFN_UP], in, n, c->big, &xq_ok)) != XLLM_OK)
+            return st;
+        if (hp->arch->ffn == XLLM_FFN_GATED &&
+            (st = matmul(c, &L->mat[XLLM_R_FFN_GATE], in, n, c->ff, &xq_ok)) != XLLM_OK)
+            return st;
+        CK(xck_act(c->stream, hp->arch->ffn, hp->arch->act, c->big, c->ff, L->vec[XLLM_R_FFN_UP_B],
+                   L->vec[XLLM_R_FFN_GATE_B], n, hp->n_ff), "activation");
+    }
+    if ((st = matmul(c, &L->mat[XLLM_R_FFN_DOWN], c->ff, n, c->h, &ff_q)) != XLLM_OK)
         return st;
-    CK(xck_act(c->stream, hp->arch->ffn, hp->arch->act, c->big, c->ff, L->vec[XLLM_R_FFN_UP_B],
-               L->vec[XLLM_R_FFN_GATE_B], n, hp->n_ff), "activation");
-    if ((st = matmul(c, &L->mat[XLLM_R_FFN_DOWN], c->ff, n, c->h)) != XLLM_OK)
-        return st;
-    CK(xck_residual(c->stream, hp->arch->norm, c->h, c->x, L->vec[XLLM_R_FFN_DOWN_B], L->vec[XLLM_R_FFN_POST_NORM],
-                    L->vec[XLLM_R_LAYER_OUT_NORM], L->vec[XLLM_R_LAYER_OUT_NORM_B], hp->norm_eps, n, hp->n_embd),
-       "ffn residual");
-    return XLLM_OK;
+    return block_residual(c, L->vec[XLLM_R_FFN_DOWN_B], L->vec[XLLM_R_FFN_POST_NORM], L->vec[XLLM_R_LAYER_OUT_NORM],
+                          L->vec[XLLM_R_LAYER_OUT_NORM_B], n);
 }
 
 /* The batch arrays to the device in one copy. */
@@ -506,15 +637,17 @@ static xllm_status enqueue_layers(xc_ctx *c, const xck_batch *kb, const int32_t 
     const xllm_hparams *hp = c->hp;
     xllm_status st;
     CK(xck_embed(c->stream, &c->glob.mat[XLLM_R_TOKEN_EMBD], c->d_meta, kb->n_tokens, hp->embd_scale, c->x), "embed");
+    int xq_ok = 0;
+    c->pending = 0;
     for (int32_t l = 0; l < hp->n_layer; l++)
         if ((st = attention_block(c, &c->layers[l], l, kb)) != XLLM_OK ||
             (st = ffn_block(c, &c->layers[l], kb->n_tokens)) != XLLM_OK)
             return st;
-    if (!nr)
-        return XLLM_OK;
+    if ((st = flush_residual(c, kb->n_tokens)) != XLLM_OK || !nr)
+        return st;
     CK(xck_norm(c->stream, hp->arch->norm, c->x, d_rows, c->glob.vec[XLLM_R_OUTPUT_NORM],
                 c->glob.vec[XLLM_R_OUTPUT_NORM_B], hp->norm_eps, c->h, nr, hp->n_embd), "output norm");
-    if ((st = matmul(c, &c->glob.mat[XLLM_R_OUTPUT], c->h, nr, c->logits)) != XLLM_OK)
+    if ((st = matmul(c, &c->glob.mat[XLLM_R_OUTPUT], c->h, nr, c->logits, &xq_ok)) != XLLM_OK)
         return st;
     if (hp->final_softcap > 0.0f)
         CK(xck_softcap(c->stream, c->logits, (int64_t)nr * hp->n_vocab, hp->final_softcap), "softcap");

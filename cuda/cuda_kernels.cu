@@ -11,8 +11,8 @@
 #include "cuda_kernels.h"
 #include "cuda_limits.h"
 
-#define ROW_THREADS 256
-#define ATT_WARPS 8
+#define ROW_THREADS 1024 /* a decode row is one block: wide, so its passes are short */
+#define ATT_WARPS 16 /* most warps of an attention block */
 #define ATT_CHUNK 4   /* positions one warp folds per step (independent loads in flight) */
 #define KV_BLOCK 16   /* XLLM_KV_BLOCK_SIZE */
 #define HD_REGS (XC_MAX_HEAD_DIM / 32)
@@ -70,7 +70,7 @@ __global__ void k_embed(const uint8_t *te, uint32_t dtype, size_t row_bytes, int
     float *out = x + (size_t)blockIdx.x * nsub * 32;
     for (int s = threadIdx.x; s < nsub; s += blockDim.x) {
         float w[32];
-        xc_deq32_any(dtype, row, s, w);
+        xc_deq32_any(dtype, row, nsub, s, w);
 #pragma unroll
         for (int j = 0; j < 32; j++)
             out[s * 32 + j] = w[j] * scale;
@@ -86,9 +86,12 @@ extern "C" int xck_embed(cudaStream_t s, const xc_mat *te, const int32_t *tokens
 
 /* ---- norms and residuals ---- */
 
-/* In place over a row held in global memory: y = norm(x) * w (+ b). */
+/* In place over a row held in global memory: y = norm(x) * w (+ b); with xq
+ * also y's int8 sub-blocks (row `row` of xq / xd): element i is lane i % 32 of
+ * warp (i / 32) % warps, so each warp quantizes whole sub-blocks from its
+ * registers (D % 32 == 0: the warps active at each step are whole). */
 static __device__ void row_norm(int kind, const float *x, const float *w, const float *b, float eps, float *y, int D,
-                                float *sh)
+                                float *sh, int8_t *xq = NULL, float2 *xd = NULL, int64_t row = 0)
 {
     float mean = 0.0f, ss = 0.0f, r;
     if (kind != NORM_RMS) {
@@ -110,6 +113,8 @@ static __device__ void row_norm(int kind, const float *x, const float *w, const 
         if (b)
             v += b[i];
         y[i] = v;
+        if (xq)
+            xc_quant_sub(v, row * (D / 32) + i / 32, xq, xd);
     }
 }
 
@@ -125,6 +130,28 @@ extern "C" int xck_norm(cudaStream_t s, int kind, const float *x, const int32_t 
                         const float *b, float eps, float *y, int n, int D)
 {
     k_norm<<<n, ROW_THREADS, 0, s>>>(kind, x, rows, w, b, eps, y, D);
+    return (int)cudaGetLastError();
+}
+
+/* Per row: x += h when h is set (the residual the previous block left
+ * pending), y = norm(x) * w (+ b), and when xq is set y's int8 form for the
+ * next matmul (xc_quant_sub, as xck_quant_x). y may be h. */
+__global__ void k_res_norm(int kind, float *x, const float *h, const float *w, const float *b, float eps, float *y,
+                           int D, int8_t *xq, float2 *xd)
+{
+    __shared__ float sh[ROW_THREADS / 32];
+    size_t o = (size_t)blockIdx.x * D;
+    if (h)
+        for (int i = threadIdx.x; i < D; i += ROW_THREADS)
+            x[o + i] += h[o + i];
+    /* its sums order every read of h before the writes of y */
+    row_norm(kind, x + o, w, b, eps, y + o, D, sh, xq, xd, blockIdx.x);
+}
+
+extern "C" int xck_res_norm(cudaStream_t s, int kind, float *x, const float *h, const float *w, const float *b,
+                            float eps, float *y, int n, int D, int8_t *xq, void *xd)
+{
+    k_res_norm<<<n, ROW_THREADS, 0, s>>>(kind, x, h, w, b, eps, y, D, xq, (float2 *)xd);
     return (int)cudaGetLastError();
 }
 
@@ -190,6 +217,28 @@ extern "C" int xck_act(cudaStream_t s, int ffn, int act, float *big, float *ff, 
                        const float *gate_b, int n, int F)
 {
     k_act<<<blocks_for((int64_t)n * F, 256), 256, 0, s>>>(ffn, act, big, ff, up_b, gate_b, n, F);
+    return (int)cudaGetLastError();
+}
+
+/* The fused-layout gated activation (ff = act(big[:F]) * big[F:], no biases)
+ * with ff's int8 form for the down matmul: one warp per 32 values. */
+__global__ void k_act_q(int act, const float *big, float *ff, int64_t n_sub, int F, int8_t *xq, float2 *xd)
+{
+    int64_t sb = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
+    if (sb >= n_sub)
+        return;
+    int64_t i = sb * 32 + (threadIdx.x & 31), t = i / F;
+    int f = (int)(i % F);
+    const float *row = big + t * 2 * F;
+    float v = act1(act, row[f]) * row[F + f];
+    ff[i] = v;
+    xc_quant_sub(v, sb, xq, xd);
+}
+
+extern "C" int xck_act_q(cudaStream_t s, int act, const float *big, float *ff, int n, int F, int8_t *xq, void *xd)
+{
+    int64_t n_sub = (int64_t)n * F / 32;
+    k_act_q<<<blocks_for(n_sub, 8), 256, 0, s>>>(act, big, ff, n_sub, F, xq, (float2 *)xd);
     return (int)cudaGetLastError();
 }
 
@@ -267,7 +316,7 @@ __global__ void __launch_bounds__(128) k_qkv(xck_batch b, xck_qkv_args a, xck_kv
     int pos = b.pos[t];
     int32_t blk = b.tables[(size_t)b.seq[t] * b.table_stride + pos / KV_BLOCK];
     int slot = pos % KV_BLOCK, half = a.n_rot / 2;
-    for (int hh = w; hh < a.n_head + 2 * a.n_kv; hh += 4) {
+    for (int hh = blockIdx.y * 4 + w; hh < a.n_head + 2 * a.n_kv; hh += 4 * gridDim.y) {
         int kind = hh < a.n_head ? 0 : hh < a.n_head + a.n_kv ? 1 : 2; /* q, k, v */
         int h = kind == 0 ? hh : kind == 1 ? hh - a.n_head : hh - a.n_head - a.n_kv;
         int hd = kind == 2 ? a.hd_v : a.hd_k;
@@ -317,7 +366,9 @@ __global__ void __launch_bounds__(128) k_qkv(xck_batch b, xck_qkv_args a, xck_kv
                     x0 = buf[w][i], x1 = buf[w][i + half];
                 }
                 float ang = (float)pos * a.inv_freq[i];
-                float c = (float)cos((double)ang) * a.mscale, s = (float)sin((double)ang) * a.mscale;
+                double sd, cd;
+                sincos((double)ang, &sd, &cd);
+                float c = (float)cd * a.mscale, s = (float)sd * a.mscale;
                 v[r] = first ? x0 * c - x1 * s : x0 * s + x1 * c;
             }
             __syncwarp();
@@ -338,16 +389,17 @@ __global__ void __launch_bounds__(128) k_qkv(xck_batch b, xck_qkv_args a, xck_kv
 
 extern "C" int xck_qkv(cudaStream_t s, const xck_batch *b, const xck_qkv_args *a, const xck_kv *kv)
 {
-    k_qkv<<<b->n_tokens, 128, 0, s>>>(*b, *a, *kv);
+    dim3 grid((unsigned)b->n_tokens, (unsigned)((a->n_head + 2 * a->n_kv + 3) / 4)); /* a warp per head */
+    k_qkv<<<grid, 128, 0, s>>>(*b, *a, *kv);
     return (int)cudaGetLastError();
 }
 
 /* ---- attention ---- */
 
-/* One block per (head, token); warp w folds chunks w, w + ATT_WARPS, ... of
+/* One block per (head, token); warp w of NW folds chunks w, w + NW, ... of
  * ATT_CHUNK positions from lo..p with an online softmax; the warps' states
  * are then combined in warp order. */
-__global__ void __launch_bounds__(ATT_WARPS * 32) k_attention(xck_batch b, xck_attn_args a, xck_kv kv)
+static __device__ __forceinline__ void attn_body(int NW, const xck_batch &b, const xck_attn_args &a, const xck_kv &kv)
 {
     __shared__ float sm_m[ATT_WARPS], sm_l[ATT_WARPS];
     __shared__ float sm_acc[ATT_WARPS][XC_MAX_HEAD_DIM];
@@ -364,7 +416,7 @@ __global__ void __launch_bounds__(ATT_WARPS * 32) k_attention(xck_batch b, xck_a
         qr[r] = d < a.hd_k ? q[d] : 0.0f;
         acc[r] = 0.0f;
     }
-    for (int j0 = lo + w * ATT_CHUNK; j0 <= p; j0 += ATT_WARPS * ATT_CHUNK) {
+    for (int j0 = lo + w * ATT_CHUNK; j0 <= p; j0 += NW * ATT_CHUNK) {
         float sc[ATT_CHUNK], cmax = -INFINITY;
 #pragma unroll
         for (int c = 0; c < ATT_CHUNK; c++) {
@@ -419,24 +471,41 @@ __global__ void __launch_bounds__(ATT_WARPS * 32) k_attention(xck_batch b, xck_a
             sm_acc[w][32 * r + lane] = acc[r];
     __syncthreads();
     float M = -INFINITY, L = 0.0f;
-    for (int i = 0; i < ATT_WARPS; i++)
+    for (int i = 0; i < NW; i++)
         M = fmaxf(M, sm_m[i]);
-    for (int i = 0; i < ATT_WARPS; i++)
+    for (int i = 0; i < NW; i++)
         L += sm_l[i] * (sm_m[i] == -INFINITY ? 0.0f : expf(sm_m[i] - M));
     float *out = a.out + (size_t)t * a.n_head * a.hd_v + (size_t)h * a.hd_v;
-    for (int d = threadIdx.x; d < a.hd_v; d += ATT_WARPS * 32) {
+    for (int d = threadIdx.x; d < a.hd_v; d += NW * 32) {
         float o = 0.0f;
-        for (int i = 0; i < ATT_WARPS; i++)
+        for (int i = 0; i < NW; i++)
             if (sm_m[i] != -INFINITY)
                 o += sm_acc[i][d] * expf(sm_m[i] - M);
-        out[d] = L > 0.0f ? o / L : 0.0f;
+        o = L > 0.0f ? o / L : 0.0f;
+        out[d] = o;
+        if (NW == ATT_WARPS && a.xq) /* decode only (keeps the prefill kernel lean); whole warps: hd_v % 32 == 0 */
+            xc_quant_sub(o, ((int64_t)t * a.n_head * a.hd_v + (int64_t)h * a.hd_v + d) / 32, a.xq, (float2 *)a.xd);
     }
+}
+
+/* a->wide (decode batches): 16 warps, so a short step is spread wide; else 8. */
+__global__ void __launch_bounds__(ATT_WARPS * 32) k_attention16(xck_batch b, xck_attn_args a, xck_kv kv)
+{
+    attn_body(ATT_WARPS, b, a, kv);
+}
+
+__global__ void __launch_bounds__(ATT_WARPS / 2 * 32) k_attention8(xck_batch b, xck_attn_args a, xck_kv kv)
+{
+    attn_body(ATT_WARPS / 2, b, a, kv);
 }
 
 extern "C" int xck_attention(cudaStream_t s, const xck_batch *b, const xck_attn_args *a, const xck_kv *kv)
 {
     dim3 grid((unsigned)a->n_head, (unsigned)b->n_tokens);
-    k_attention<<<grid, ATT_WARPS * 32, 0, s>>>(*b, *a, *kv);
+    if (a->wide)
+        k_attention16<<<grid, ATT_WARPS * 32, 0, s>>>(*b, *a, *kv);
+    else
+        k_attention8<<<grid, ATT_WARPS / 2 * 32, 0, s>>>(*b, *a, *kv);
     return (int)cudaGetLastError();
 }
 

@@ -9,4 +9,12 @@
 /* Head dimensions the attention and rope kernels hold in registers (8 per lane). */
 #define XC_MAX_HEAD_DIM 256
 
+/* Narrowest padded block-table width (16 blocks = 256 positions): decode graphs
+ * are captured per width, so widths are powers of two from here. */
+#define XC_TABLE_MIN_WIDTH 16
+
+/* Packed weight layouts (cuda_pack.h): dtype ids past GGUF's, only on the device. */
+#define XC_T_Q4_0P 258
+#define XC_T_Q8_0P 264
+
 #endif

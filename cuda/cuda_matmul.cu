@@ -66,7 +66,7 @@ static __device__ __forceinline__ void mmv_body(int T, const uint8_t *W, size_t 
                 float wv[32], p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
                 if (r >= R || r0 + r >= rows)
                     break;
-                xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, s, wv);
+                xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, nsub, s, wv);
 #pragma unroll
                 for (int k = 0; k < 8; k++) {
                     p0 = fmaf(wv[4 * k], xr[4 * k], p0);
@@ -83,7 +83,7 @@ static __device__ __forceinline__ void mmv_body(int T, const uint8_t *W, size_t 
             float wv[32];
             if (r >= R || r0 + r >= rows)
                 break;
-            xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, s, wv);
+            xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, nsub, s, wv);
 #pragma unroll
             for (int t = 0; t < XC_MMV_MAX_TOKENS; t++) {
                 float p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
@@ -149,7 +149,7 @@ static __device__ __forceinline__ void mmv1_body(int T, const uint8_t *W, size_t
                 float wv[32], p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
                 if (r0 + r >= rows)
                     break;
-                xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, s, wv);
+                xc_deq32(T, W + (size_t)(r0 + r) * row_bytes, nsub, s, wv);
 #pragma unroll
                 for (int k = 0; k < 8; k++) {
                     p0 = fmaf(wv[4 * k], xr[4 * k], p0);
@@ -169,6 +169,90 @@ static __device__ __forceinline__ void mmv1_body(int T, const uint8_t *W, size_t
     }
 }
 
+/* F16 / BF16 weights, n <= XC_MMV_MAX_TOKENS tokens of f32 x: lane l reads
+ * 16-byte chunk 32 i + l (8 elements) of each of the warp's MMVH_R rows, so
+ * one warp load covers 512 contiguous bytes; x comes through L1. Each
+ * token's sums run in the same order whatever n is. */
+#define MMVH_R 2
+static __device__ __forceinline__ void h8_to_f(int T, uint4 v, float w[8])
+{
+    uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+        if (T == XC_T_F16) {
+            float2 f = __half22float2(*(const __half2 *)&u[e]);
+            w[2 * e] = f.x, w[2 * e + 1] = f.y;
+        } else {
+            w[2 * e] = __uint_as_float(u[e] << 16);
+            w[2 * e + 1] = __uint_as_float(u[e] & 0xffff0000u);
+        }
+    }
+}
+
+static __device__ __forceinline__ void mmvh_body(int T, const uint8_t *W, size_t row_bytes, int64_t rows,
+                                                 int nchunk, const float *x, int64_t ldx, int n, float *y,
+                                                 int64_t ldy)
+{
+    int lane = threadIdx.x & 31;
+    int64_t r0 = ((int64_t)blockIdx.x * MMV_WARPS + (threadIdx.x >> 5)) * MMVH_R;
+    float acc[MMVH_R][XC_MMV_MAX_TOKENS];
+    if (r0 >= rows)
+        return;
+#pragma unroll
+    for (int r = 0; r < MMVH_R; r++)
+#pragma unroll
+        for (int t = 0; t < XC_MMV_MAX_TOKENS; t++)
+            acc[r][t] = 0.0f;
+#pragma unroll 2
+    for (int c = lane; c < nchunk; c += 32) {
+        float w[MMVH_R][8];
+#pragma unroll
+        for (int r = 0; r < MMVH_R; r++) {
+            int64_t row = r0 + r < rows ? r0 + r : r0; /* a missing last row repeats the first (not stored) */
+            h8_to_f(T, __ldg((const uint4 *)(W + (size_t)row * row_bytes) + c), w[r]);
+        }
+#pragma unroll
+        for (int t = 0; t < XC_MMV_MAX_TOKENS; t++) {
+            if (t >= n)
+                break;
+            const float4 *xv = (const float4 *)(x + (size_t)t * ldx + 8 * (size_t)c);
+            float4 a = __ldg(xv), b = __ldg(xv + 1);
+#pragma unroll
+            for (int r = 0; r < MMVH_R; r++) {
+                float p0 = w[r][0] * a.x, p1 = w[r][1] * a.y;
+                p0 = fmaf(w[r][2], a.z, p0), p1 = fmaf(w[r][3], a.w, p1);
+                p0 = fmaf(w[r][4], b.x, p0), p1 = fmaf(w[r][5], b.y, p1);
+                p0 = fmaf(w[r][6], b.z, p0), p1 = fmaf(w[r][7], b.w, p1);
+                acc[r][t] += p0 + p1;
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < MMVH_R; r++) {
+#pragma unroll
+        for (int t = 0; t < XC_MMV_MAX_TOKENS; t++) {
+            if (t >= n)
+                break;
+            float v = warp_sum(acc[r][t]);
+            if (lane == 0 && r0 + r < rows)
+                y[(size_t)t * ldy + r0 + r] = v;
+        }
+    }
+}
+
+__global__ void __launch_bounds__(MMV_WARPS * 32) k_mmvh_f16(const uint8_t *W, size_t rb, int64_t rows, int nchunk,
+                                                             const float *x, int64_t ldx, int n, float *y, int64_t ldy)
+{
+    mmvh_body(XC_T_F16, W, rb, rows, nchunk, x, ldx, n, y, ldy);
+}
+
+__global__ void __launch_bounds__(MMV_WARPS * 32) k_mmvh_bf16(const uint8_t *W, size_t rb, int64_t rows, int nchunk,
+                                                              const float *x, int64_t ldx, int n, float *y,
+                                                              int64_t ldy)
+{
+    mmvh_body(XC_T_BF16, W, rb, rows, nchunk, x, ldx, n, y, ldy);
+}
+
 /* Dequantize every sub-block of W to f16 (one thread per sub-block). */
 static __device__ __forceinline__ void deq16_body(int T, const uint8_t *W, size_t row_bytes, int64_t rows, int nsub,
                                                   __half *out)
@@ -179,7 +263,7 @@ static __device__ __forceinline__ void deq16_body(int T, const uint8_t *W, size_
     int64_t r = i / nsub;
     int s = (int)(i % nsub);
     float w[32];
-    xc_deq32(T, W + (size_t)r * row_bytes, s, w);
+    xc_deq32(T, W + (size_t)r * row_bytes, nsub, s, w);
     uint4 *o = (uint4 *)(out + (size_t)i * 32);
 #pragma unroll
     for (int k = 0; k < 4; k++) {
@@ -285,9 +369,7 @@ extern "C" void xck_blas_free(xck_blas *b)
 
 extern "C" const char *xck_blas_error(int st) { return cublasGetStatusString((cublasStatus_t)st); }
 
-extern "C" int xck_mmvq(cudaStream_t st, const xc_mat *w, const float *x, int n, float *y, int8_t *xq, void *xd);
-
-static int mmv(xck_blas *b, const xc_mat *w, const float *x, int n, float *y)
+static int mmv(xck_blas *b, const xc_mat *w, const float *x, int n, float *y, int x_quantized)
 {
     mmv_fn f = mmv_for(w->dtype);
     int nsub = (int)(w->cols / 32);
@@ -296,9 +378,18 @@ static int mmv(xck_blas *b, const xc_mat *w, const float *x, int n, float *y)
     for (int t0 = 0; t0 < n; t0 += XC_MMV_MAX_TOKENS) {
         int k = n - t0 < XC_MMV_MAX_TOKENS ? n - t0 : XC_MMV_MAX_TOKENS, R = MMV_MAX_R;
         if (b->xq && xck_mmvq_supported(w->dtype)) {
-            int rc = xck_mmvq(b->stream, w, x + (size_t)t0 * w->cols, k, y + (size_t)t0 * w->rows, b->xq, b->xd);
-            if (rc)
+            int rc = x_quantized && n <= XC_MMV_MAX_TOKENS
+                         ? 0
+                         : xck_quant_x(b->stream, x + (size_t)t0 * w->cols, k, w->cols, b->xq, b->xd);
+            if (rc || (rc = xck_mmvq(b->stream, w, k, y + (size_t)t0 * w->rows, b->xq, b->xd, b->mmvq_rows)))
                 return rc;
+            continue;
+        }
+        if (w->dtype == XC_T_F16 || w->dtype == XC_T_BF16) {
+            (w->dtype == XC_T_F16 ? k_mmvh_f16 : k_mmvh_bf16)<<<blocks_for(w->rows, MMV_WARPS * MMVH_R),
+                                                                MMV_WARPS * 32, 0, b->stream>>>(
+                (const uint8_t *)w->d, w->row_bytes, w->rows, (int)(w->cols / 8), x + (size_t)t0 * w->cols, w->cols,
+                k, y + (size_t)t0 * w->rows, w->rows);
             continue;
         }
         if (k == 1) {
@@ -319,11 +410,16 @@ static int blas_rc(cublasStatus_t st) { return st == CUBLAS_STATUS_SUCCESS ? (in
 
 extern "C" int xck_matmul(xck_blas *b, const xc_mat *w, const float *x, int n, float *y)
 {
+    return xck_matmul_ex(b, w, x, n, y, 0);
+}
+
+extern "C" int xck_matmul_ex(xck_blas *b, const xc_mat *w, const float *x, int n, float *y, int x_quantized)
+{
     const float one = 1.0f, zero = 0.0f;
     cublasHandle_t h = (cublasHandle_t)b->handle;
     int64_t m = w->rows, k = w->cols, count = (int64_t)n * k;
     if (n <= XC_MMV_MAX_TOKENS || b->mmv_only || !h)
-        return mmv(b, w, x, n, y);
+        return mmv(b, w, x, n, y, x_quantized);
     /* column-major view: Y[rows x n] = W^T'[rows x cols] * X[cols x n] */
     if (w->dtype == XC_T_F32)
         return blas_rc(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)m, n, (int)k, &one, (const float *)w->d, (int)k,

@@ -77,6 +77,8 @@ static uint64_t floats_per_token(const xllm_hparams *hp)
     uint64_t dq = (uint64_t)hp->n_head * hp->head_dim_k, dk = (uint64_t)hp->n_head_kv * hp->head_dim_k;
     uint64_t dv = (uint64_t)hp->n_head_kv * hp->head_dim_v, dout = (uint64_t)hp->n_head * hp->head_dim_v;
     uint64_t up = (uint64_t)xllm_dim_value(hp, XLLM_DIM_FF_UP), big = dq + dk + dv > up ? dq + dk + dv : up;
+    if (big < 2 * (uint64_t)hp->n_ff) /* decode reads gate|up as one matrix into big */
+        big = 2 * (uint64_t)hp->n_ff;
     return 2 * (uint64_t)hp->n_embd + dq + dk + dv + dout + big + (uint64_t)hp->n_ff + (uint64_t)hp->n_vocab;
 }
 
@@ -145,6 +147,14 @@ static xllm_status check_tokens(const xllm_hparams *hp, const xllm_batch *b, cha
     return XLLM_OK;
 }
 
+int32_t xc_table_width(int32_t need)
+{
+    int32_t w = XC_TABLE_MIN_WIDTH;
+    while (w < need && w < (INT32_MAX >> 1))
+        w <<= 1;
+    return w < need ? need : w;
+}
+
 /* Every block a token writes or reads: listed, in range; copied into plan->tables. */
 static xllm_status plan_tables(int32_t n_blocks, const xllm_batch *b, xc_batch_plan *p, char *err, size_t n)
 {
@@ -165,6 +175,7 @@ static xllm_status plan_tables(int32_t n_blocks, const xllm_batch *b, xc_batch_p
         if (need > stride)
             stride = need;
     }
+    stride = xc_table_width(stride);
     if ((st = grow(&p->tables, &p->cap_tables, (size_t)b->n_seqs * (size_t)stride)) != XLLM_OK)
         return st;
     memset(p->tables, 0, sizeof(int32_t) * (size_t)b->n_seqs * (size_t)stride);

@@ -45,10 +45,15 @@ typedef struct xc_sizes {
 xllm_status xc_plan_sizes(const xllm_model *m, int32_t n_blocks, int32_t max_batch_tokens, int32_t kv_type,
                           xc_sizes *out);
 
+/* The padded block-table width for a batch whose longest sequence needs `need`
+ * blocks: a power of two, at least XC_TABLE_MIN_WIDTH, so a captured decode
+ * graph (keyed by the width) is reused across many positions. */
+int32_t xc_table_width(int32_t need);
+
 /* A checked batch, flattened for the device. */
 typedef struct xc_batch_plan {
     int32_t n_tokens, n_seqs;
-    int32_t table_stride; /* block-table entries per sequence in tables */
+    int32_t table_stride; /* block-table entries per sequence in tables (xc_table_width) */
     int32_t *tables;      /* [n_seqs][table_stride], unused entries 0 */
     int32_t *rows;        /* [n_rows] token indices that want logits */
     int32_t n_rows;

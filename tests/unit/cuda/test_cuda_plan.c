@@ -44,13 +44,20 @@ TEST(cuda_plan_tables)
     b.n_tokens = 5, b.tokens = tok, b.positions = pos, b.seq = seq, b.n_seqs = 3;
     b.block_tables = tabs, b.block_counts = counts, b.want_logits = want, b.logits = logits;
     CHECK_OK(xc_batch_plan_make(&hp, 16, 8, &b, &p, err, sizeof err));
-    CHECK_EQ_INT(p.table_stride, 3); /* seq 1 reaches position 40: 3 blocks */
+    CHECK_EQ_INT(p.table_stride, 16); /* seq 1 reaches position 40: 3 blocks, padded to 16 */
     CHECK_EQ_INT(p.tables[0], 7);
     CHECK_EQ_INT(p.tables[1], 9);
     CHECK_EQ_INT(p.tables[2], 0);
-    CHECK_EQ_INT(p.tables[3], 1);
-    CHECK_EQ_INT(p.tables[5], 11);
-    CHECK_EQ_INT(p.tables[6], 5);
+    CHECK_EQ_INT(p.tables[15], 0);
+    CHECK_EQ_INT(p.tables[16], 1);
+    CHECK_EQ_INT(p.tables[18], 11);
+    CHECK_EQ_INT(p.tables[19], 0);
+    CHECK_EQ_INT(p.tables[32], 5);
+    /* padded widths: powers of two from 16, so decode graphs are reused */
+    CHECK_EQ_INT(xc_table_width(1), 16);
+    CHECK_EQ_INT(xc_table_width(16), 16);
+    CHECK_EQ_INT(xc_table_width(17), 32);
+    CHECK_EQ_INT(xc_table_width(129), 256);
     CHECK_EQ_INT(p.n_rows, 3);
     CHECK_EQ_INT(p.rows[0], 1);
     CHECK_EQ_INT(p.rows[2], 4);
