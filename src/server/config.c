@@ -20,69 +20,58 @@
 
 /* Every setting. Order: the YAML layout (sections as SPEC S-6 lists them). */
 static const srv_conf_key keys[] = {
-    {"server.host", SRV_CONF_STR, 0, 0, NULL, OFF(host), NULL, "host", "address to listen on (default 127.0.0.1)", 0},
-    {"server.port", SRV_CONF_INT, 0, 65535, NULL, OFF(port), NULL, "port", "port (default 32769; 0 picks a free one)", 0},
+    {"server.host", SRV_CONF_STR, 0, 0, NULL, OFF(host), NULL, "host", "address to listen on (default 127.0.0.1)", 0,
+     "127.0.0.1"},
+    {"server.port", SRV_CONF_INT, 0, 65535, NULL, OFF(port), NULL, "port", "port (default 32769; 0 picks a free one)", 0,
+     "32769"},
     {"server.http_threads", SRV_CONF_INT, 1, 256, NULL, OFF(http_threads), "XLLM_HTTP_THREADS", "http-threads",
-     "HTTP threads (default 4)", 0},
+     "HTTP threads (default 4)", 0, "4"},
     {"server.log_file", SRV_CONF_PATH, 0, 0, NULL, OFF(log_file), "XLLM_LOG_FILE", "log-file",
-     "also write the log to this file (default: stderr only)", 0},
+     "also write the log to this file (default: stderr only)", 0, ""},
     {"server.log_rotation", SRV_CONF_ROTATION, 0, 0, NULL, OFF(log_rotation), "XLLM_LOG_ROTATION", "log-rotation",
-     "rotate the log file: daily (default), never, or a size like 100M", 0},
+     "rotate the log file: daily (default), never, or a size like 100M", 0, "daily"},
     {"server.cors.allowed_origins", SRV_CONF_LIST, 0, 0, NULL, OFF(cors_origins), "XLLM_CORS_ORIGINS", "cors",
-     "CORS origins allowed, comma separated (default *)", 0},
+     "CORS origins allowed, comma separated (default *)", 0, "*"},
     {"server.gzip", SRV_CONF_BOOL, 0, 0, NULL, OFF(gzip), "XLLM_GZIP", "gzip",
-     "gzip responses of 10 KB and more when the client accepts it (default true)", 0},
+     "gzip responses of 10 KB and more when the client accepts it (default true)", 0, "true"},
     {"server.workers", SRV_CONF_INT, 1, XLLM_SERVER_MAX_WORKERS, NULL, OFF(workers), "XLLM_WORKERS", "workers",
-     "worker threads that start requests (default 8)", 0},
+     "worker threads that start requests (default 8)", 0, "8"},
     {"server.api_key", SRV_CONF_STR, 0, 0, NULL, OFF(api_key), "XLLM_API_KEY", NULL,
-     "bearer token without limits (default: none; --api-key SPEC adds keys)", 0},
+     "bearer token without limits (default: none; --api-key SPEC adds keys)", 0, ""},
     {"server.api_keys_file", SRV_CONF_PATH, 0, 0, NULL, OFF(api_keys_file), "XLLM_API_KEYS_FILE", "api-keys",
-     "file of API keys, one KEY[:rpm=N,tpm=N,priority=batch] a line", 0},
+     "file of API keys, one KEY[:rpm=N,tpm=N,priority=batch] a line", 0, ""},
     {"server.allowed_hosts", SRV_CONF_LIST, 0, 0, NULL, OFF(allowed_hosts), "XLLM_ALLOWED_HOSTS", "allow-host",
-     "extra Host names accepted, comma separated", 0},
+     "extra Host names accepted, comma separated", 0, ""},
     {"models.directory", SRV_CONF_PATH, 0, 0, NULL, OFF(models_dir), "XLLM_MODELS_DIR", "models-dir",
-     "model store directory (default ~/.xllm/models)", 0},
+     "model store directory (default ~/.xllm/models)", 0, ""},
     {"models.preload", SRV_CONF_LIST, 0, 0, NULL, OFF(preload), "XLLM_PRELOAD", "preload",
-     "models loaded at start, comma separated", 0},
+     "models loaded at start, comma separated", 0, ""},
     {"models.priority", SRV_CONF_PRIORITY, 0, 0, NULL, OFF(priority), NULL, NULL,
-     "per model: high, normal or low (not used yet)", 1},
-    {"models.replicas", SRV_CONF_INT, 1, 64, NULL, OFF(replicas), NULL, NULL, "runners per model (not used yet)", 1},
+     "per model: high, normal or low (not used yet)", 1, ""},
+    {"models.replicas", SRV_CONF_INT, 1, 64, NULL, OFF(replicas), NULL, NULL, "runners per model (not used yet)", 1,
+     "1"},
     {"inference.idle_timeout", SRV_CONF_NUM, -BIG, BIG, NULL, OFF(idle_timeout), "XLLM_IDLE_TIMEOUT", "keep-alive",
-     "seconds an idle model stays loaded (default 300; < 0 forever)", 0},
+     "seconds an idle model stays loaded (default 300; < 0 forever)", 0, "300"},
     {"inference.request_timeout", SRV_CONF_NUM, 0, BIG, NULL, OFF(request_timeout), "XLLM_REQUEST_TIMEOUT", NULL,
-     "seconds a request may run (0: no limit; not used yet)", 1},
+     "seconds a request may run (0: no limit; not used yet)", 1, "0"},
     {"inference.max_batch", SRV_CONF_INT, 1, 4096, NULL, OFF(max_batch), "XLLM_MAX_BATCH", "max-batch",
-     "sequences decoded together per model (default 16)", 0},
+     "sequences decoded together per model (default 16)", 0, "16"},
     {"inference.max_queue", SRV_CONF_INT, 1, 1000000, NULL, OFF(max_queue), "XLLM_MAX_QUEUE", "max-queue",
-     "requests waiting per model before 'queue full' (default 1000)", 0},
+     "requests waiting per model before 'queue full' (default 1000)", 0, "1000"},
     {"inference.ctx_size", SRV_CONF_INT, 0, 1 << 24, NULL, OFF(ctx_size), "XLLM_CTX_SIZE", "ctx",
-     "context length per request (default 0: the model's)", 0},
+     "context length per request (default 0: the model's)", 0, "0"},
     {"inference.kv_type", SRV_CONF_ENUM, 0, 0, "f16|q8_0|f32", OFF(kv_type), "XLLM_KV_TYPE", "kv-type",
-     "KV cache type (default f16)", 0},
+     "KV cache type (default f16)", 0, "f16"},
     {"inference.threads", SRV_CONF_INT, 0, XLLM_MAX_THREADS, NULL, OFF(threads), "XLLM_THREADS", "threads",
-     "compute threads per runner (default 0: one per CPU)", 0},
+     "compute threads per runner (default 0: one per CPU)", 0, "0"},
     {"gpu.device", SRV_CONF_ENUM, 0, 0, "auto|cpu|cuda|cuda:0|cuda:1|cuda:2|cuda:3|cuda:4|cuda:5|cuda:6|cuda:7",
-     OFF(device), "XLLM_DEVICE", "device", "where runners compute (default auto: the runner's default)", 0},
-    {"images.directory", SRV_CONF_PATH, 0, 0, NULL, OFF(images_dir), NULL, NULL, "image cache (not used yet)", 1},
+     OFF(device), "XLLM_DEVICE", "device", "where runners compute (default auto: the runner's default)", 0, "auto"},
+    {"images.directory", SRV_CONF_PATH, 0, 0, NULL, OFF(images_dir), NULL, NULL, "image cache (not used yet)", 1, ""},
     {"images.ttl_hours", SRV_CONF_NUM, 0, BIG, NULL, OFF(images_ttl_hours), NULL, NULL,
-     "hours images are kept (not used yet)", 1},
+     "hours images are kept (not used yet)", 1, "24"},
 };
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
 _Static_assert(sizeof keys / sizeof keys[0] <= sizeof((srv_conf *)0)->src, "srv_conf.src too small");
-
-static const struct {
-    const char *path, *value;
-} defaults[] = {
-    {"server.host", "127.0.0.1"},  {"server.port", "32769"},      {"server.http_threads", "4"},
-    {"server.log_file", ""},       {"server.log_rotation", "daily"}, {"server.cors.allowed_origins", "*"},
-    {"server.gzip", "true"},       {"server.api_key", ""},        {"server.allowed_hosts", ""},
-    {"server.workers", "8"} /* XLLM_SERVER_WORKERS */, {"server.api_keys_file", ""},
-    {"models.directory", ""},      {"models.preload", ""},        {"models.priority", ""},
-    {"models.replicas", "1"},      {"inference.idle_timeout", "300"}, {"inference.request_timeout", "0"},
-    {"inference.max_batch", "16"}, {"inference.max_queue", "1000"}, {"inference.ctx_size", "0"},
-    {"inference.kv_type", "f16"},  {"inference.threads", "0"},    {"gpu.device", "auto"},
-    {"images.directory", ""},      {"images.ttl_hours", "24"},
-};
 
 int srv_conf_n_keys(void) { return N_KEYS; }
 
@@ -343,8 +332,8 @@ xllm_status srv_conf_set(srv_conf *c, const srv_conf_key *k, const char *value, 
 xllm_status srv_conf_init(srv_conf *c)
 {
     memset(c, 0, sizeof *c);
-    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
-        xllm_status st = srv_conf_set(c, srv_conf_find(defaults[i].path), defaults[i].value, SRV_CONF_DEFAULT,
+    for (int i = 0; i < N_KEYS; i++) {
+        xllm_status st = srv_conf_set(c, &keys[i], keys[i].def, SRV_CONF_DEFAULT,
                                       "default");
         if (st) {
             srv_conf_free(c);

@@ -65,6 +65,7 @@ typedef struct srv_conf_key {
     const char *flag;    /* `xllm serve --FLAG` or NULL */
     const char *help;
     int unused;          /* accepted but not acted on yet: logged when set */
+    const char *def;     /* default, as text */
 } srv_conf_key;
 
 int srv_conf_n_keys(void);
