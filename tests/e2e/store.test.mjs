@@ -105,37 +105,24 @@ test('a client leaving a streamed pull cancels it: no manifest, no partial blob'
   assert.ok(!fs.existsSync(path.join(modelsDir, 'manifests/registry.ollama.ai/library/stall')));
 });
 
-test('SIGTERM during a non-streamed pull stops it: the server exits at once, no partial blob', { timeout: 45000 }, async () => {
-  const dir = fs.mkdtempSync(path.join(tmp, 'stop-'));
-  const s = await startServer({ env: { XLLM_MODELS_DIR: dir, XLLM_OLLAMA_REGISTRY: fixture.url } });
-  const pending = fetch(`${s.url}/api/pull`, { method: 'POST', body: JSON.stringify({ model: 'stall', stream: false }) }).catch((e) => e);
-  const partials = () => (fs.existsSync(path.join(dir, 'blobs')) ? fs.readdirSync(path.join(dir, 'blobs')) : []).filter((f) => f.endsWith('.partial'));
-  for (let i = 0; i < 100 && !partials().length; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(partials().length >= 1, 'the stalled blob is being written');
-  const t0 = Date.now();
-  s.proc.kill('SIGTERM'); // the registry stalls for 30 s: a pull that kept going would hold the exit that long
-  const ex = await s.exited;
-  assert.equal(ex.code, 0, `${JSON.stringify(ex)}\n${s.log().slice(-3000)}`);
-  assert.ok(Date.now() - t0 < 10000, `exit took ${Date.now() - t0} ms`);
-  await pending;
-  assert.deepEqual(partials(), [], 'the stopped pull removed its partial blob');
-});
-
-test('SIGTERM during a streamed pull stops it: the server exits at once, no partial blob', { timeout: 45000 }, async () => {
-  const dir = fs.mkdtempSync(path.join(tmp, 'stop-'));
-  const s = await startServer({ env: { XLLM_MODELS_DIR: dir, XLLM_OLLAMA_REGISTRY: fixture.url } });
-  const pending = fetch(`${s.url}/api/pull`, { method: 'POST', body: JSON.stringify({ model: 'stall' }) }).catch((e) => e);
-  const partials = () => (fs.existsSync(path.join(dir, 'blobs')) ? fs.readdirSync(path.join(dir, 'blobs')) : []).filter((f) => f.endsWith('.partial'));
-  for (let i = 0; i < 100 && !partials().length; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(partials().length >= 1, 'the stalled blob is being written');
-  const t0 = Date.now();
-  s.proc.kill('SIGTERM'); // the registry stalls for 30 s: a pull that kept going would hold the exit that long
-  const ex = await s.exited;
-  assert.equal(ex.code, 0, `${JSON.stringify(ex)}\n${s.log().slice(-3000)}`);
-  assert.ok(Date.now() - t0 < 10000, `exit took ${Date.now() - t0} ms`);
-  await pending;
-  assert.deepEqual(partials(), [], 'the stopped pull removed its partial blob');
-});
+for (const stream of [false, true]) {
+  test(`SIGTERM during a ${stream ? 'streamed' : 'non-streamed'} pull stops it: the server exits at once, no partial blob`, { timeout: 45000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'stop-'));
+    const s = await startServer({ env: { XLLM_MODELS_DIR: dir, XLLM_OLLAMA_REGISTRY: fixture.url } });
+    const body = stream ? { model: 'stall' } : { model: 'stall', stream: false };
+    const pending = fetch(`${s.url}/api/pull`, { method: 'POST', body: JSON.stringify(body) }).catch((e) => e);
+    const partials = () => (fs.existsSync(path.join(dir, 'blobs')) ? fs.readdirSync(path.join(dir, 'blobs')) : []).filter((f) => f.endsWith('.partial'));
+    for (let i = 0; i < 100 && !partials().length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(partials().length >= 1, 'the stalled blob is being written');
+    const t0 = Date.now();
+    s.proc.kill('SIGTERM'); // the registry stalls for 30 s: a pull that kept going would hold the exit that long
+    const ex = await s.exited;
+    assert.equal(ex.code, 0, `${JSON.stringify(ex)}\n${s.log().slice(-3000)}`);
+    assert.ok(Date.now() - t0 < 10000, `exit took ${Date.now() - t0} ms`);
+    await pending;
+    assert.deepEqual(partials(), [], 'the stopped pull removed its partial blob');
+  });
+}
 
 test('show a pulled model: template, system, parameters, modelfile, license', { timeout: 30000 }, async () => {
   const s = await ol.show({ model: 'tiny' });
