@@ -41,6 +41,7 @@ typedef struct bench_opts {
     int32_t eog[XLLM_BENCH_MAX_EOG]; /* end-of-generation tokens, banned by logit bias */
     float eog_bias[XLLM_BENCH_MAX_EOG];
     int32_t n_eog;
+    int top_logprobs; /* per generated token of the concurrency levels */
 } bench_opts;
 
 /* A constrained request generates documents of the grammar one after another
@@ -177,6 +178,8 @@ static xllm_status run_level(xllm_instance *in, level_run *b, int32_t n_seq, int
     g.max_tokens = b->n_gen;
     g.ignore_eos = 1;
     g.cache_salt = ((uint64_t)n_seq << 32) | 0x5a17u | ((uint64_t)constrained << 16);
+    g.logprobs = o->top_logprobs > 0;
+    g.top_logprobs = o->top_logprobs;
     if (o->gbnf) {
         g.bias_tokens = o->eog;
         g.bias_values = o->eog_bias;
@@ -367,6 +370,10 @@ static int check_opts(bench_opts *o)
                         "--shared-prefix 0..1048576\n");
         return 2;
     }
+    if (o->top_logprobs < 0 || o->top_logprobs > XLLM_MAX_TOP_LOGPROBS) {
+        fprintf(stderr, "xllm benchmark: --top-logprobs 0..%d\n", XLLM_MAX_TOP_LOGPROBS);
+        return 2;
+    }
     if (o->grammar_file && o->schema_file) {
         fprintf(stderr, "xllm benchmark: --grammar or --json-schema, not both\n");
         return 2;
@@ -488,7 +495,7 @@ int cmd_benchmark(int argc, char **argv)
     if (xllm_bench_http_wanted(argc, argv)) /* --server URL: an HTTP server instead of a model file */
         return xllm_bench_http(argc, argv);
     bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, NULL, 0, 0, 512, 0, NULL, 0, 0,
-                    NULL, NULL, NULL, {0}, {0}, 0};
+                    NULL, NULL, NULL, {0}, {0}, 0, 0};
     const char *pos[1];
     int n_pos = 0, rc;
     const xllm_opt opts[] = {
@@ -516,6 +523,8 @@ int cmd_benchmark(int argc, char **argv)
         {"grammar", XLLM_OPT_STR, &o.grammar_file,
          "GBNF file (start rule root): each level runs again with every request constrained by it"},
         {"json-schema", XLLM_OPT_STR, &o.schema_file, "JSON schema file: as --grammar, with the schema's grammar"},
+        {"top-logprobs", XLLM_OPT_INT, &o.top_logprobs,
+         "concurrency levels: every token's logprob and N alternatives (0..20, default 0)"},
     };
     rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &n_pos,
                          "MODEL [options]\n\n"

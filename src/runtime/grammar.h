@@ -111,6 +111,10 @@ int xllm_grammar_done(const xllm_grammar_state *s);
  * remaining length ends the output in at most that many tokens. */
 size_t xllm_grammar_min_remaining(const xllm_grammar_state *s);
 xllm_status xllm_grammar_peek(xllm_grammar_state *s, const xllm_grammar_vocab *v, int32_t token, size_t *remaining);
+/* The largest of those remaining lengths over every allowed token (0 when
+ * lazy and untriggered or ended), memoized per grammar state in the shared
+ * tables: when the budget left covers it, no allowed token needs a peek. */
+xllm_status xllm_grammar_max_after(xllm_grammar_state *s, const xllm_grammar_vocab *v, size_t *out);
 
 /* Cache counters of a state's tables (benchmarks; summed over the states
  * sharing them): masks computed by a trie walk vs served from the cache,

@@ -20,6 +20,9 @@ typedef struct gset {
     uint32_t off, n;  /* items[off .. off + n): sorted node ids (0 = the empty stack) */
     int32_t *trans;   /* [256] next set, -1 dead, TRANS_UNKNOWN; NULL until used */
     uint64_t *mask;   /* cached token mask or NULL */
+    size_t min_rem;   /* fewest bytes to completion, once min_known */
+    size_t max_after; /* largest min_rem after one allowed token, once after_known */
+    int min_known, after_known;
 } gset;
 
 /* The tables states walk: interned stacks and stack sets with their memoized
@@ -238,7 +241,7 @@ static int32_t intern_set(gtables *t)
         t->sets = q, t->cap_sets = nc;
     }
     memcpy(t->items + t->n_items, t->tmp, t->n_tmp * sizeof *t->tmp);
-    t->sets[t->n_sets] = (gset){(uint32_t)t->n_items, t->n_tmp, NULL, NULL};
+    t->sets[t->n_sets] = (gset){(uint32_t)t->n_items, t->n_tmp, NULL, NULL, 0, 0, 0, 0};
     t->n_items += t->n_tmp;
     t->shash[h] = t->n_sets + 1;
     t->stats.sets++;
@@ -734,6 +737,19 @@ int xllm_gstate_ended(const xllm_grammar_state *s)
     return s->ended;
 }
 
+int xllm_gstate_max_after(const xllm_grammar_state *s, int32_t set, size_t *out)
+{
+    const gset *S = &s->t->sets[set];
+    *out = S->max_after;
+    return S->after_known;
+}
+
+void xllm_gstate_keep_max_after(xllm_grammar_state *s, int32_t set, size_t v)
+{
+    s->t->sets[set].max_after = v;
+    s->t->sets[set].after_known = 1;
+}
+
 xllm_status xllm_gstate_prepare(xllm_grammar_state *s)
 {
     return maybe_flush(s->t);
@@ -741,11 +757,14 @@ xllm_status xllm_gstate_prepare(xllm_grammar_state *s)
 
 /* ---- finishing under a budget ---- */
 
+/* Memoized per set: the finishing aid asks it for every allowed token. */
 static size_t set_min(const xllm_grammar_state *s, int32_t set)
 {
     size_t best = SIZE_MAX;
-    const gtables *t = s->t;
-    const gset *S = &t->sets[set];
+    gtables *t = s->t;
+    gset *S = &t->sets[set];
+    if (S->min_known)
+        return S->min_rem;
     for (uint32_t i = 0; i < S->n && best; i++) {
         size_t sum = 0;
         for (uint32_t k = t->items[S->off + i]; k && sum < best; k = t->nodes[k].parent)
@@ -753,6 +772,8 @@ static size_t set_min(const xllm_grammar_state *s, int32_t set)
         if (sum < best)
             best = sum;
     }
+    S->min_rem = best;
+    S->min_known = 1;
     return best;
 }
 

@@ -808,10 +808,13 @@ static int32_t token_text(xllm_sched *s, seq *q, int32_t t, int last, size_t *le
 #define CLOSE_MARGIN 64
 static void close_in(xllm_sched *s, seq *q)
 {
-    size_t rem = xllm_grammar_min_remaining(q->gstate), after;
+    size_t rem = xllm_grammar_min_remaining(q->gstate), after, most;
     int64_t left = (int64_t)q->max_new - q->n_generated - 1; /* tokens after this one */
     int32_t fits = 0;
     if (rem == 0 || left > (int64_t)rem + CLOSE_MARGIN)
+        return;
+    /* every allowed token fits (memoized per grammar state): nothing to drop */
+    if (xllm_grammar_max_after(q->gstate, s->gvocab, &most) == XLLM_OK && (int64_t)most <= left)
         return;
     for (int pass = 0; pass < 2; pass++) { /* count first: if nothing fits, keep the grammar's mask */
         for (int32_t t = 0; t < s->n_vocab; t++) {
