@@ -174,7 +174,7 @@ static void apply_penalties(xllm_sampler *s)
 /* Eight running maxima (independent chains the compiler can vectorize), then
  * the first index holding the largest: the same answer as the plain loop. */
 #define LANES 8
-static float max_of(const float *v, int32_t n)
+static inline __attribute__((always_inline)) float max_of(const float *v, int32_t n)
 {
     float m[LANES], best = -INFINITY;
     int32_t i = 0;
@@ -367,7 +367,7 @@ float xllm_logprob(const float *logits, int32_t n_vocab, int32_t token)
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 
-static v4f exp_neg4(v4f x)
+static inline __attribute__((always_inline)) v4f exp_neg4(v4f x)
 {
     const v4f lo = {-87, -87, -87, -87};
     v4i ok = x > lo;
@@ -401,28 +401,47 @@ static double sum_exp(const float *v, int32_t n, float mx)
     return sum;
 }
 
-/* One selection pass (the k best in a sorted list that a value enters only
- * when it beats the k-th: rare after the first few hundred tokens), one
- * log-sum-exp pass; nothing allocated, nothing sorted in full. */
+/* Insert logits[i] into the sorted top list (n entries, k places). */
+static void top_insert(const float *logits, int32_t i, int32_t k, int32_t *n, int32_t *top_ids, float *top_lp)
+{
+    float v = logits[i];
+    int32_t j = *n < k ? (*n)++ : k - 1;
+    for (; j > 0 && v > top_lp[j - 1]; j--) {
+        top_lp[j] = top_lp[j - 1];
+        top_ids[j] = top_ids[j - 1];
+    }
+    top_lp[j] = v;
+    top_ids[j] = i;
+}
+
+/* The k best in a sorted list: a block of eight is looked at one by one only
+ * when its maximum (vectorized) beats the k-th so far, which after the first
+ * few hundred tokens is rare; then one log-sum-exp pass. Nothing allocated,
+ * nothing sorted in full. Same order as inserting every token in turn. */
 float xllm_logprobs_top(const float *logits, int32_t n_vocab, int32_t token, int32_t k, int32_t *top_ids,
                         float *top_lp)
 {
     double lz;
-    float mx;
-    int32_t n = 0;
-    for (int32_t i = 0; k > 0 && i < n_vocab; i++) {
-        float v = logits[i];
-        int32_t j;
-        if (n == k && !(v > top_lp[n - 1]))
+    float mx, thr;
+    int32_t n = 0, i = 0;
+    for (; k > 0 && i < n_vocab && n < k; i++)
+        top_insert(logits, i, k, &n, top_ids, top_lp);
+    thr = n ? top_lp[n - 1] : 0;
+    for (; n == k && i + LANES <= n_vocab; i += LANES) {
+        float m = max_of(logits + i, LANES);
+        if (!(m > thr))
             continue;
-        j = n < k ? n++ : k - 1;
-        for (; j > 0 && v > top_lp[j - 1]; j--) {
-            top_lp[j] = top_lp[j - 1];
-            top_ids[j] = top_ids[j - 1];
-        }
-        top_lp[j] = v;
-        top_ids[j] = i;
+        for (int32_t j = i; j < i + LANES; j++)
+            if (logits[j] > thr) {
+                top_insert(logits, j, k, &n, top_ids, top_lp);
+                thr = top_lp[k - 1];
+            }
     }
+    for (; n == k && i < n_vocab; i++)
+        if (logits[i] > thr) {
+            top_insert(logits, i, k, &n, top_ids, top_lp);
+            thr = top_lp[k - 1];
+        }
     mx = n ? top_lp[0] : max_of(logits, n_vocab);
     lz = (double)mx + log(sum_exp(logits, n_vocab, mx));
     for (int32_t j = 0; j < n; j++)
