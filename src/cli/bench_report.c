@@ -76,18 +76,18 @@ void xllm_bench_print_text(FILE *f, const xllm_bench_report *r)
     if (!r->n_levels)
         return;
     fprintf(f, "\nconcurrency (%s):\n", str(r->concurrency_mode));
-    fprintf(f, "%-11s %12s %12s %10s %10s %10s %10s %10s %10s %9s %8s %7s %9s %9s\n", "sequences", "agg tok/s",
-            "req tok/s", "ttft p50", "ttft p95", "ttft p99", "itl p50", "itl p95", "itl p99", "kv blocks",
-            "prefix", "preempt", "step", "sched");
+    fprintf(f, "%-11s %12s %12s %10s %10s %10s %10s %10s %10s %9s %8s %7s %9s %9s %9s\n", "sequences",
+            "agg tok/s", "req tok/s", "ttft p50", "ttft p95", "ttft p99", "itl p50", "itl p95", "itl p99",
+            "kv blocks", "prefix", "preempt", "step", "sched", "step cpu");
     for (int i = 0; i < r->n_levels; i++) {
         const xllm_bench_level *l = &r->levels[i];
         char name[24];
         snprintf(name, sizeof name, "%d%s", l->concurrency, l->constrained ? " grammar" : "");
         fprintf(f, "%-11s %12.2f %12.2f %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %9d %8lld %7lld %7.2fms "
-                   "%7.1fus\n",
+                   "%7.1fus %7.1fus\n",
                 name, l->aggregate_tps, l->per_request_tps, l->ttft_p50 * 1e3, l->ttft_p95 * 1e3, l->ttft_p99 * 1e3,
                 l->itl_p50 * 1e3, l->itl_p95 * 1e3, l->itl_p99 * 1e3, l->kv_blocks_peak, l->prefix_hits,
-                l->preemptions, l->step_s * 1e3, l->sched_s * 1e6);
+                l->preemptions, l->step_s * 1e3, l->sched_s * 1e6, l->step_cpu_s * 1e6);
     }
     if (r->n_levels && r->levels[0].arrival_rate > 0)
         fprintf(f, "arrivals: Poisson, %.2f requests/s\n", r->levels[0].arrival_rate);
@@ -126,6 +126,7 @@ static json_t *level_json(const xllm_bench_level *l)
     json_object_set_new(e, "steps", json_integer(l->steps));
     json_object_set_new(e, "step_mean_s", jreal(l->step_s));
     json_object_set_new(e, "scheduler_per_step_s", jreal(l->sched_s));
+    json_object_set_new(e, "step_cpu_mean_s", jreal(l->step_cpu_s));
     return e;
 }
 

@@ -27,6 +27,8 @@ typedef struct xllm_bench_level {
     long long steps;         /* scheduler steps of the level */
     double step_s;           /* mean wall time of one step, forward included */
     double sched_s;          /* mean bookkeeping time of one step (outside the forward call) */
+    double step_cpu_s;       /* mean CPU time of the driving thread per step (--device null: the
+                                scheduler's cost without other processes' share of the core) */
 } xllm_bench_level;
 
 typedef struct xllm_bench_report {

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/fs.h"
@@ -148,6 +149,13 @@ static void summarize(level_run *b, int32_t n_seq, double t0, xllm_bench_level *
     out->itl_p99 = xllm_percentile(b->samples, n, 99);
 }
 
+static double thread_cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 /* Arrival offsets (s) of a Poisson stream of rate r (0: all at once). */
 static double next_arrival(uint64_t *x, double rate)
 {
@@ -170,7 +178,7 @@ static xllm_status run_level(xllm_instance *in, level_run *b, int32_t n_seq, int
     xllm_gen_params g = xllm_gen_params_default();
     xllm_status st = XLLM_OK;
     uint64_t x = (uint64_t)o->seed * 0x9e3779b97f4a7c15ull + (uint64_t)n_seq, sched_ns = 0, step_ns = 0;
-    double t0 = xllm_now(), due = t0;
+    double t0 = xllm_now(), due = t0, cpu0 = thread_cpu_s();
     int32_t submitted = 0;
     b->n_seq = n_seq;
     b->failed = 0;
@@ -229,6 +237,7 @@ static xllm_status run_level(xllm_instance *in, level_run *b, int32_t n_seq, int
     out->steps = (long long)(s1.steps - s0.steps);
     out->step_s = out->steps ? (double)step_ns / 1e9 / (double)out->steps : 0;
     out->sched_s = out->steps ? (double)sched_ns / 1e9 / (double)out->steps : 0;
+    out->step_cpu_s = out->steps ? (thread_cpu_s() - cpu0) / (double)out->steps : 0;
     return XLLM_OK;
 }
 
