@@ -118,8 +118,14 @@
  * (a set costs ~1 KiB of transitions). */
 #define XLLM_GRAMMAR_FLUSH_SETS 16384
 #define XLLM_GRAMMAR_FLUSH_NODES (1u << 20)
-/* Grammar state: bytes of cached token masks per sequence (128k vocab: 16 KiB each). */
+/* Grammar state: bytes of cached token masks per set of tables (one sequence,
+ * or every sequence sharing a grammar; 128k vocab: 16 KiB each). */
 #define XLLM_GRAMMAR_MASK_CACHE (8u << 20)
+/* Scheduler's grammar cache: distinct grammars kept compiled with warm tables
+ * (each may hold up to XLLM_GRAMMAR_MASK_CACHE of masks plus its transitions,
+ * so 16 bound the idle cache near 128 MiB + transitions; a server sees a few
+ * schemas at a time). */
+#define XLLM_GRAMMAR_CACHE_ENTRIES 16
 /* Lazy grammar: trigger words and their length. */
 #define XLLM_GRAMMAR_MAX_TRIGGERS 64
 #define XLLM_GRAMMAR_MAX_TRIGGER_LEN 256

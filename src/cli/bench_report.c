@@ -76,18 +76,28 @@ void xllm_bench_print_text(FILE *f, const xllm_bench_report *r)
     if (!r->n_levels)
         return;
     fprintf(f, "\nconcurrency (%s):\n", str(r->concurrency_mode));
-    fprintf(f, "%-11s %12s %12s %10s %10s %10s %10s %10s %10s %9s %8s %7s\n", "sequences", "agg tok/s",
-            "req tok/s", "ttft p50", "ttft p95", "ttft p99", "itl p50", "itl p95", "itl p99", "kv blocks",
-            "prefix", "preempt");
+    fprintf(f, "%-11s %12s %12s %10s %10s %10s %10s %10s %10s %9s %8s %7s %9s %9s %9s\n", "sequences",
+            "agg tok/s", "req tok/s", "ttft p50", "ttft p95", "ttft p99", "itl p50", "itl p95", "itl p99",
+            "kv blocks", "prefix", "preempt", "step", "sched", "step cpu");
     for (int i = 0; i < r->n_levels; i++) {
         const xllm_bench_level *l = &r->levels[i];
-        fprintf(f, "%-11d %12.2f %12.2f %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %9d %8lld %7lld\n",
-                l->concurrency, l->aggregate_tps, l->per_request_tps, l->ttft_p50 * 1e3, l->ttft_p95 * 1e3,
-                l->ttft_p99 * 1e3, l->itl_p50 * 1e3, l->itl_p95 * 1e3, l->itl_p99 * 1e3, l->kv_blocks_peak,
-                l->prefix_hits, l->preemptions);
+        char name[24];
+        snprintf(name, sizeof name, "%d%s", l->concurrency, l->constrained ? " grammar" : "");
+        fprintf(f, "%-11s %12.2f %12.2f %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms %9d %8lld %7lld %7.2fms "
+                   "%7.1fus %7.1fus\n",
+                name, l->aggregate_tps, l->per_request_tps, l->ttft_p50 * 1e3, l->ttft_p95 * 1e3, l->ttft_p99 * 1e3,
+                l->itl_p50 * 1e3, l->itl_p95 * 1e3, l->itl_p99 * 1e3, l->kv_blocks_peak, l->prefix_hits,
+                l->preemptions, l->step_s * 1e3, l->sched_s * 1e6, l->step_cpu_s * 1e6);
     }
     if (r->n_levels && r->levels[0].arrival_rate > 0)
         fprintf(f, "arrivals: Poisson, %.2f requests/s\n", r->levels[0].arrival_rate);
+    if (r->grammar)
+        fprintf(f, "grammar: %s (each level unconstrained, then constrained: repeated documents to the token "
+                   "budget)\n", r->grammar);
+    for (int i = 1; r->grammar && i < r->n_levels; i++)
+        if (r->levels[i].constrained && !r->levels[i - 1].constrained && r->levels[i - 1].aggregate_tps > 0)
+            fprintf(f, "grammar cost at %d: %+.1f%% aggregate tokens/s\n", r->levels[i].concurrency,
+                    100 * (r->levels[i].aggregate_tps / r->levels[i - 1].aggregate_tps - 1));
 }
 
 /* JSON numbers must be finite: NaN and infinities become null. */
@@ -111,6 +121,12 @@ static json_t *level_json(const xllm_bench_level *l)
     json_object_set_new(e, "prefix_cache_hits", json_integer(l->prefix_hits));
     json_object_set_new(e, "preemptions", json_integer(l->preemptions));
     json_object_set_new(e, "scheduler_share", jreal(l->sched_share));
+    json_object_set_new(e, "constrained", json_boolean(l->constrained));
+    json_object_set_new(e, "generated_tokens", json_integer(l->generated));
+    json_object_set_new(e, "steps", json_integer(l->steps));
+    json_object_set_new(e, "step_mean_s", jreal(l->step_s));
+    json_object_set_new(e, "scheduler_per_step_s", jreal(l->sched_s));
+    json_object_set_new(e, "step_cpu_mean_s", jreal(l->step_cpu_s));
     return e;
 }
 
@@ -149,6 +165,8 @@ void xllm_bench_print_json(FILE *f, const xllm_bench_report *r)
     json_object_set_new(o, "concurrency_mode", json_string(str(r->concurrency_mode)));
     json_object_set_new(o, "kv_blocks_total", json_integer(r->kv_blocks_total));
     json_object_set_new(o, "kv_type", json_string(str(r->kv_type)));
+    if (r->grammar)
+        json_object_set_new(o, "grammar", json_string(r->grammar));
     for (int i = 0; i < r->n_levels; i++)
         json_array_append_new(levels, level_json(&r->levels[i]));
     json_object_set_new(o, "concurrency", levels);
@@ -182,8 +200,8 @@ void xllm_bench_print_markdown(FILE *f, const xllm_bench_report *r)
                "ITL p95 | ITL p99 |\n|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < r->n_levels; i++) {
         const xllm_bench_level *l = &r->levels[i];
-        fprintf(f, "| %d | %.2f | %.2f | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms |\n",
-                l->concurrency, l->aggregate_tps, l->per_request_tps, l->ttft_p50 * 1e3, l->ttft_p95 * 1e3,
+        fprintf(f, "| %d%s | %.2f | %.2f | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms |\n",
+                l->concurrency, l->constrained ? " (grammar)" : "", l->aggregate_tps, l->per_request_tps, l->ttft_p50 * 1e3, l->ttft_p95 * 1e3,
                 l->ttft_p99 * 1e3, l->itl_p50 * 1e3, l->itl_p95 * 1e3, l->itl_p99 * 1e3);
     }
 }
@@ -306,6 +324,8 @@ void xllm_bench_print_prometheus(FILE *f, const xllm_bench_report *r)
                 fprintf(f, "%s{", prom_levels[s].name);
                 prom_label(f, "model", r->model, 1);
                 fprintf(f, ",concurrency=\"%d\"", r->levels[i].concurrency);
+                if (r->grammar)
+                    fprintf(f, ",constrained=\"%d\"", r->levels[i].constrained);
                 if (prom_levels[s].n == 3)
                     prom_label(f, "quantile", qnames[q], 0);
                 fputc('}', f);

@@ -22,6 +22,13 @@ typedef struct xllm_bench_level {
     long long prefix_hits;   /* prompt blocks served from the prefix cache */
     long long preemptions;   /* sequences preempted for lack of blocks */
     double sched_share;      /* scheduler bookkeeping time / step time */
+    int constrained;         /* 1: every request under the --grammar / --json-schema grammar */
+    long long generated;     /* tokens generated in all (aggregate_tps counts these) */
+    long long steps;         /* scheduler steps of the level */
+    double step_s;           /* mean wall time of one step, forward included */
+    double sched_s;          /* mean bookkeeping time of one step (outside the forward call) */
+    double step_cpu_s;       /* mean CPU time of the driving thread per step (--device null: the
+                                scheduler's cost without other processes' share of the core) */
 } xllm_bench_level;
 
 typedef struct xllm_bench_report {
@@ -52,6 +59,8 @@ typedef struct xllm_bench_report {
     int prefix_cached;             /* prompt tokens the second request took from the prefix cache */
     double prefix_cold_ttft, prefix_warm_ttft; /* seconds to first token, first and second request */
     const char *kv_type;           /* "f16", "q8_0", "f32" */
+    const char *grammar;           /* --grammar / --json-schema file (NULL: none); each level then
+                                      runs unconstrained and constrained, one after the other */
     int n_levels;
     xllm_bench_level levels[XLLM_BENCH_MAX_LEVELS];
 } xllm_bench_report;

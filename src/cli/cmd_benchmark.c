@@ -4,11 +4,14 @@
  * level N, throughput and latency percentiles of N requests driven through the
  * scheduler (continuous batching, as the runner serves them), arriving together
  * or as a Poisson stream. Text, JSON, Markdown or Prometheus. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
+#include "base/fs.h"
 #include "base/limits.h"
 #include "base/sysinfo.h"
 #include "cli/args.h"
@@ -18,8 +21,11 @@
 #include "cli/common.h"
 #include "cli/measure.h"
 #include "runtime/instance.h"
+#include "runtime/json_schema.h"
 #include "runtime/sampler.h"
 #include "kernels/cpu/kernels.h"
+
+#define XLLM_BENCH_MAX_EOG 16 /* end-of-generation tokens a vocabulary declares (Llama 3: 3) */
 
 typedef struct bench_opts {
     int prompt_tokens, gen_tokens, repeats, threads, seed, bandwidth_mib;
@@ -31,7 +37,22 @@ typedef struct bench_opts {
     int kv_blocks, step_tokens, shared_prefix;
     int *levels; /* parsed --concurrency */
     int n_levels, max_level;
+    const char *grammar_file, *schema_file;
+    char *gbnf;  /* the constraining grammar with its repeat rule (BENCH_ROOT), or NULL */
+    int32_t eog[XLLM_BENCH_MAX_EOG]; /* end-of-generation tokens, banned by logit bias */
+    float eog_bias[XLLM_BENCH_MAX_EOG];
+    int32_t n_eog;
+    int top_logprobs; /* per generated token of the concurrency levels */
 } bench_opts;
+
+/* A constrained request generates documents of the grammar one after another
+ * (newline-separated) until its token budget, so every request runs as long
+ * as an unconstrained one however early a document closes; the scheduler's
+ * finishing aid ends the last document inside the grammar. End-of-generation
+ * tokens are banned (logit bias -inf) in both runs, which keeps the output
+ * inside the grammar where ignore_eos alone would not. */
+#define BENCH_ROOT "xllm-bench-docs"
+#define BENCH_REPEAT "\n" BENCH_ROOT " ::= root (\"\\n\" root)*\n"
 
 /* One level's requests: prompts, and when each request was submitted and
  * each of its tokens arrived. */
@@ -93,31 +114,46 @@ static void level_event(void *user, const xllm_gen_event *ev)
     xllm_progress_add(b->prog, b->n_got[sl->i] == 1 ? (uint64_t)b->n_prompt : 1u);
 }
 
+/* Figures over the tokens each request actually generated (a request may end
+ * before n_gen, e.g. when its grammar is complete). */
 static void summarize(level_run *b, int32_t n_seq, double t0, xllm_bench_level *out)
 {
-    int32_t G = b->n_gen, n = 0;
+    int32_t G = b->n_gen, n = 0, m = 0;
+    long long total = 0;
     double t_end = t0, req = 0;
     for (int32_t sq = 0; sq < n_seq; sq++) {
         const double *t = b->t_tok + (size_t)sq * (size_t)G;
-        t_end = t[G - 1] > t_end ? t[G - 1] : t_end;
-        req += t[G - 1] > t[0] ? (G - 1) / (t[G - 1] - t[0]) : 0;
-        b->samples[sq] = t[0] - b->t_submit[sq];
+        int32_t k = b->n_got[sq];
+        if (!k)
+            continue;
+        total += k;
+        t_end = t[k - 1] > t_end ? t[k - 1] : t_end;
+        req += t[k - 1] > t[0] ? (k - 1) / (t[k - 1] - t[0]) : 0;
+        b->samples[m++] = t[0] - b->t_submit[sq];
     }
     out->concurrency = n_seq;
+    out->generated = total;
     out->seconds = t_end - t0;
-    out->aggregate_tps = out->seconds > 0 ? (double)n_seq * G / out->seconds : 0;
+    out->aggregate_tps = out->seconds > 0 ? (double)total / out->seconds : 0;
     out->per_request_tps = req / n_seq;
-    out->ttft_p50 = xllm_percentile(b->samples, n_seq, 50);
-    out->ttft_p95 = xllm_percentile(b->samples, n_seq, 95);
-    out->ttft_p99 = xllm_percentile(b->samples, n_seq, 99);
+    out->ttft_p50 = xllm_percentile(b->samples, m, 50);
+    out->ttft_p95 = xllm_percentile(b->samples, m, 95);
+    out->ttft_p99 = xllm_percentile(b->samples, m, 99);
     for (int32_t sq = 0; sq < n_seq; sq++) {
         const double *t = b->t_tok + (size_t)sq * (size_t)G;
-        for (int32_t k = 1; k < G; k++)
+        for (int32_t k = 1; k < b->n_got[sq]; k++)
             b->samples[n++] = t[k] - t[k - 1];
     }
     out->itl_p50 = xllm_percentile(b->samples, n, 50);
     out->itl_p95 = xllm_percentile(b->samples, n, 95);
     out->itl_p99 = xllm_percentile(b->samples, n, 99);
+}
+
+static double thread_cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 /* Arrival offsets (s) of a Poisson stream of rate r (0: all at once). */
@@ -132,8 +168,9 @@ static double next_arrival(uint64_t *x, double rate)
 }
 
 /* n_seq requests through the scheduler, each with its own random prompt and
- * a fresh prefix-cache salt (nothing is reused across levels). */
-static xllm_status run_level(xllm_instance *in, level_run *b, int32_t n_seq, const bench_opts *o,
+ * a fresh prefix-cache salt (nothing is reused across levels); constrained:
+ * all under the benchmark's grammar. */
+static xllm_status run_level(xllm_instance *in, level_run *b, int32_t n_seq, int constrained, const bench_opts *o,
                              xllm_bench_level *out)
 {
     level_slot slots[XLLM_BENCH_MAX_CONCURRENCY];
@@ -141,14 +178,25 @@ static xllm_status run_level(xllm_instance *in, level_run *b, int32_t n_seq, con
     xllm_gen_params g = xllm_gen_params_default();
     xllm_status st = XLLM_OK;
     uint64_t x = (uint64_t)o->seed * 0x9e3779b97f4a7c15ull + (uint64_t)n_seq, sched_ns = 0, step_ns = 0;
-    double t0 = xllm_now(), due = t0;
+    double t0 = xllm_now(), due = t0, cpu0 = thread_cpu_s();
     int32_t submitted = 0;
     b->n_seq = n_seq;
     b->failed = 0;
     memset(b->n_got, 0, sizeof(int32_t) * (size_t)n_seq);
     g.max_tokens = b->n_gen;
     g.ignore_eos = 1;
-    g.cache_salt = ((uint64_t)n_seq << 32) | 0x5a17u;
+    g.cache_salt = ((uint64_t)n_seq << 32) | 0x5a17u | ((uint64_t)constrained << 16);
+    g.logprobs = o->top_logprobs > 0;
+    g.top_logprobs = o->top_logprobs;
+    if (o->gbnf) {
+        g.bias_tokens = o->eog;
+        g.bias_values = o->eog_bias;
+        g.n_bias = o->n_eog;
+    }
+    if (constrained) {
+        g.grammar = o->gbnf;
+        g.grammar_root = BENCH_ROOT;
+    }
     xllm_sched_stats_get(in->sched, &s0);
     memset(out, 0, sizeof *out);
     while (st == XLLM_OK && (submitted < n_seq || !xllm_sched_idle(in->sched))) {
@@ -185,6 +233,11 @@ static xllm_status run_level(xllm_instance *in, level_run *b, int32_t n_seq, con
     out->prefix_hits = (long long)(s1.prefix_hits - s0.prefix_hits);
     out->preemptions = (long long)(s1.preemptions - s0.preemptions);
     out->sched_share = step_ns ? (double)sched_ns / (double)step_ns : 0;
+    out->constrained = constrained;
+    out->steps = (long long)(s1.steps - s0.steps);
+    out->step_s = out->steps ? (double)step_ns / 1e9 / (double)out->steps : 0;
+    out->sched_s = out->steps ? (double)sched_ns / 1e9 / (double)out->steps : 0;
+    out->step_cpu_s = out->steps ? (thread_cpu_s() - cpu0) / (double)out->steps : 0;
     return XLLM_OK;
 }
 
@@ -242,7 +295,7 @@ static uint64_t work_tokens(const bench_opts *o)
 {
     uint64_t per_seq = (uint64_t)o->prompt_tokens + (uint64_t)o->gen_tokens - 1, n = (uint64_t)o->repeats;
     for (int i = 0; i < o->n_levels; i++)
-        n += (uint64_t)o->levels[i];
+        n += (uint64_t)o->levels[i] * (o->gbnf ? 2u : 1u);
     return n * per_seq;
 }
 
@@ -264,12 +317,51 @@ static xllm_status measure(xllm_instance *in, const bench_opts *o, xllm_bench_re
     st = run_single(in, o, b.prompts, &prog, r);
     if (st == XLLM_OK && o->shared_prefix > 0)
         st = run_prefix(in, o, r);
-    for (int i = 0; i < o->n_levels && st == XLLM_OK; i++)
-        st = run_level(in, &b, o->levels[i], o, &r->levels[r->n_levels++]);
+    for (int i = 0; i < o->n_levels && st == XLLM_OK; i++) {
+        st = run_level(in, &b, o->levels[i], 0, o, &r->levels[r->n_levels++]);
+        if (st == XLLM_OK && o->gbnf)
+            st = run_level(in, &b, o->levels[i], 1, o, &r->levels[r->n_levels++]);
+    }
     xllm_progress_end(&prog, st == XLLM_OK);
 out:
     level_run_free(&b);
     return st;
+}
+
+/* --grammar FILE (GBNF, start rule root) or --json-schema FILE, plus the
+ * repeat rule; NULL gbnf when neither was given. */
+static xllm_status load_grammar(bench_opts *o)
+{
+    char *text = NULL;
+    size_t len = 0;
+    xllm_status st = XLLM_OK;
+    if (o->schema_file) {
+        json_error_t je;
+        json_t *js = json_load_file(o->schema_file, 0, &je);
+        if (!js)
+            return xllm_fail(XLLM_ERR_FORMAT, "%s:%d: %s", o->schema_file, je.line, je.text);
+        st = xllm_json_schema_to_gbnf(js, 0, &text, &len);
+        json_decref(js);
+    } else if (o->grammar_file)
+        st = xllm_read_file(o->grammar_file, XLLM_GRAMMAR_MAX_TEXT, &text, &len);
+    if (st != XLLM_OK || !text)
+        return st;
+    o->gbnf = xllm_malloc(len + sizeof BENCH_REPEAT);
+    if (o->gbnf) {
+        memcpy(o->gbnf, text, len);
+        memcpy(o->gbnf + len, BENCH_REPEAT, sizeof BENCH_REPEAT);
+    }
+    xllm_free(text);
+    return o->gbnf ? XLLM_OK : xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "benchmark: grammar");
+}
+
+static void find_eog(bench_opts *o, const xllm_instance *in)
+{
+    for (int32_t t = 0; t < in->info.n_vocab && o->n_eog < XLLM_BENCH_MAX_EOG; t++)
+        if (xllm_tokenizer_is_eog(in->tok, t)) {
+            o->eog[o->n_eog] = t;
+            o->eog_bias[o->n_eog++] = -INFINITY;
+        }
 }
 
 static int check_opts(bench_opts *o)
@@ -285,6 +377,14 @@ static int check_opts(bench_opts *o)
         o->shared_prefix > (1 << 20)) {
         fprintf(stderr, "xllm benchmark: need --arrival-rate >= 0, --step-tokens >= 1, --kv-blocks >= 0, "
                         "--shared-prefix 0..1048576\n");
+        return 2;
+    }
+    if (o->top_logprobs < 0 || o->top_logprobs > XLLM_MAX_TOP_LOGPROBS) {
+        fprintf(stderr, "xllm benchmark: --top-logprobs 0..%d\n", XLLM_MAX_TOP_LOGPROBS);
+        return 2;
+    }
+    if (o->grammar_file && o->schema_file) {
+        fprintf(stderr, "xllm benchmark: --grammar or --json-schema, not both\n");
         return 2;
     }
     if (!o->concurrency[0])
@@ -363,7 +463,7 @@ static int benchmark(const char *path, bench_opts *o)
     memset(&r, 0, sizeof r);
     o->threads = o->threads > 0 ? o->threads : xllm_online_cpus();
     o->max_level = o->max_level > 1 ? o->max_level : 1;
-    if ((st = cli_model_facts_get(path, &mf)) != XLLM_OK)
+    if ((st = cli_model_facts_get(path, &mf)) != XLLM_OK || (st = load_grammar(o)) != XLLM_OK)
         return cli_error("benchmark", st);
     cli_cpu_meter_start(&cpu);
     /* bandwidth first, then the peak RSS starts over, so its buffer does not count */
@@ -385,6 +485,8 @@ static int benchmark(const char *path, bench_opts *o)
         return 1;
     }
     describe(path, o, &mf, in, prompt_src, sizeof prompt_src, &r);
+    r.grammar = o->gbnf ? (o->schema_file ? o->schema_file : o->grammar_file) : NULL;
+    find_eog(o, in);
     if ((st = measure(in, o, &r)) == XLLM_OK) {
         r.decode_roofline_ratio =
             r.bandwidth > 0 ? r.decode_tps / (r.bandwidth / (double)r.decode_bytes_per_token) : 0;
@@ -401,7 +503,8 @@ int cmd_benchmark(int argc, char **argv)
 {
     if (xllm_bench_http_wanted(argc, argv)) /* --server URL: an HTTP server instead of a model file */
         return xllm_bench_http(argc, argv);
-    bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, NULL, 0, 0, 512, 0, NULL, 0, 0};
+    bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, NULL, 0, 0, 512, 0, NULL, 0, 0,
+                    NULL, NULL, NULL, {0}, {0}, 0, 0};
     const char *pos[1];
     int n_pos = 0, rc;
     const xllm_opt opts[] = {
@@ -426,6 +529,11 @@ int cmd_benchmark(int argc, char **argv)
         {"step-tokens", XLLM_OPT_INT, &o.step_tokens, "token budget of one scheduler step (default 512)"},
         {"shared-prefix", XLLM_OPT_INT, &o.shared_prefix,
          "also time two requests sharing N prompt tokens: first token cold and from the prefix cache (default 0)"},
+        {"grammar", XLLM_OPT_STR, &o.grammar_file,
+         "GBNF file (start rule root): each level runs again with every request constrained by it"},
+        {"json-schema", XLLM_OPT_STR, &o.schema_file, "JSON schema file: as --grammar, with the schema's grammar"},
+        {"top-logprobs", XLLM_OPT_INT, &o.top_logprobs,
+         "concurrency levels: every token's logprob and N alternatives (0..20, default 0)"},
     };
     rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &n_pos,
                          "MODEL [options]\n\n"
@@ -446,5 +554,6 @@ int cmd_benchmark(int argc, char **argv)
     if (!rc)
         rc = benchmark(pos[0], &o);
     xllm_free(o.levels);
+    xllm_free(o.gbnf);
     return rc;
 }

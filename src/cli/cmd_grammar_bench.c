@@ -27,6 +27,15 @@ static double now_us(void)
     return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
+/* CPU time of this thread: on a shared machine wall time counts the time
+ * other processes held the core. */
+static double cpu_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -156,15 +165,71 @@ static int bench_vocab(const char *path, bench_schema *sc, int n_sc, int steps, 
     return 0;
 }
 
+/* n streams per schema decoding together, round robin (as the scheduler
+ * steps them): mean time of apply + accept per stream-step, with a state of
+ * its own per stream, then with all streams on shared tables. */
+static int bench_streams(const char *path, bench_schema *sc, int n_sc, int steps, int n, uint64_t seed)
+{
+    xllm_tokenizer *tok = NULL;
+    xllm_grammar_vocab *v = NULL;
+    if (xllm_tokenizer_open_path(path, &tok) || xllm_grammar_vocab_new(tok, &v)) {
+        fprintf(stderr, "xllm grammar-bench: %s: %s\n", path, xllm_last_error());
+        xllm_tokenizer_free(tok);
+        return 1;
+    }
+    int32_t nv = xllm_grammar_vocab_n(v);
+    float *l = xllm_malloc((size_t)nv * sizeof *l);
+    xllm_grammar_state **st = xllm_calloc((size_t)n, sizeof *st);
+    double us[2] = {0, 0};
+    size_t cnt[2] = {0, 0};
+    for (int shared = 0; shared < 2 && l && st; shared++) {
+        uint64_t rng = seed | 1;
+        for (int i = 0; i < n_sc; i++) {
+            int ok = 1;
+            for (int k = 0; k < n && ok; k++)
+                ok = !(k && shared ? xllm_grammar_state_new_shared(st[0], &st[k])
+                                   : xllm_grammar_state_new(sc[i].g, &st[k]));
+            for (int step = 0; ok && step < steps; step++)
+                for (int k = 0; k < n; k++) {
+                    if (xllm_grammar_done(st[k]))
+                        continue;
+                    for (int32_t t = 0; t < nv; t++)
+                        l[t] = 0.0f;
+                    double a = cpu_us();
+                    xllm_grammar_apply(st[k], v, l);
+                    double b = cpu_us();
+                    int32_t t = step < steps - 8 ? random_allowed(l, nv, &rng) : finishing(st[k], v, l, nv);
+                    double c = cpu_us();
+                    if (t >= 0)
+                        xllm_grammar_accept(st[k], v, t);
+                    us[shared] += (b - a) + (cpu_us() - c);
+                    cnt[shared]++;
+                }
+            for (int k = 0; k < n; k++)
+                xllm_grammar_state_free(st[k]), st[k] = NULL;
+        }
+    }
+    printf("%-44s %d streams x %d schemas: apply+accept %.1f us per stream-step with separate states, "
+           "%.1f us with shared tables (thread CPU time)\n",
+           path, n, n_sc, cnt[0] ? us[0] / (double)cnt[0] : 0, cnt[1] ? us[1] / (double)cnt[1] : 0);
+    xllm_free(l);
+    xllm_free(st);
+    xllm_grammar_vocab_free(v);
+    xllm_tokenizer_free(tok);
+    return 0;
+}
+
 int cmd_grammar_bench(int argc, char **argv)
 {
     const char *dir = "tests/fixtures/schemas", *pos[8];
-    int n_pos = 0, steps = 64, max_sc = 40, seed = 1;
+    int n_pos = 0, steps = 64, max_sc = 40, seed = 1, streams = 0;
     const xllm_opt opts[] = {
         {"schemas", XLLM_OPT_STR, &dir, "directory of JSON schemas (default tests/fixtures/schemas)"},
         {"count", XLLM_OPT_INT, &max_sc, "schemas decoded per vocabulary (default 40)"},
         {"steps", XLLM_OPT_INT, &steps, "random tokens per schema before finishing (default 64)"},
         {"seed", XLLM_OPT_INT, &seed, "token choice seed"},
+        {"streams", XLLM_OPT_INT, &streams,
+         "also N streams per schema stepped together, separate states vs shared tables (default 0: not run)"},
     };
     int rc = xllm_args_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 8, &n_pos,
                              "VOCAB... (GGUF files or Hugging Face tokenizer directories) [--schemas DIR]");
@@ -214,6 +279,8 @@ int cmd_grammar_bench(int argc, char **argv)
     int use = n_sc < max_sc ? n_sc : max_sc;
     for (int i = 0; i < n_pos && !rc; i++)
         rc = bench_vocab(pos[i], sc, use, steps, (uint64_t)seed);
+    for (int i = 0; i < n_pos && !rc && streams > 0; i++)
+        rc = bench_streams(pos[i], sc, use, steps, streams > 256 ? 256 : streams, (uint64_t)seed);
     for (int i = 0; i < n_sc; i++) {
         xllm_grammar_free(sc[i].g);
         xllm_free(sc[i].path);

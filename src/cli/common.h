@@ -45,7 +45,7 @@ const char *cli_dominant_dtype(const cli_tensor_stats *ts);
 /* The option-table rows the model commands share (args.h's xllm_opt). */
 #define CLI_OPT_THREADS(var) {"threads", XLLM_OPT_INT, &(var), "compute threads (default: one per CPU)"}
 #define CLI_OPT_CTX(var) {"ctx", XLLM_OPT_INT, &(var), "context length (default: the model's, at most 4096)"}
-#define CLI_OPT_DEVICE(var) {"device", XLLM_OPT_STR, &(var), "cpu (default), cuda, cuda:N or auto (the CUDA plugin when present)"}
+#define CLI_OPT_DEVICE(var) {"device", XLLM_OPT_STR, &(var), "cpu (default), cuda, cuda:N or auto (the CUDA plugin when present); null: no compute (benchmarks)"}
 #define CLI_OPT_KV_TYPE(var) {"kv-type", XLLM_OPT_STR, &(var), "KV cache element type: f16 (default), q8_0, f32"}
 
 /* "f16" | "q8_0" | "f32" (NULL: f16) -> xllm_kv_type. */

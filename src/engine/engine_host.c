@@ -288,10 +288,10 @@ out:
     return st;
 }
 
-xllm_status xllm_engine_open_cpu(xllm_engine **out)
+/* An engine built into the binary (api) serving one device name. */
+static xllm_status open_builtin(const xllm_engine_api *api, const char *device, xllm_engine **out)
 {
     static const char *const formats[] = {"gguf", "safetensors"};
-    static const char *const devices[] = {"cpu"};
     xllm_engine *e = xllm_calloc(1, sizeof *e);
     xllm_engine_manifest *m;
     xllm_status st = XLLM_ERR_OUT_OF_MEMORY;
@@ -299,7 +299,7 @@ xllm_status xllm_engine_open_cpu(xllm_engine **out)
     if (!e)
         return xllm_fail(st, "out of memory");
     m = &e->manifest;
-    e->api = xllm_engine_cpu_api();
+    e->api = api;
     m->abi_version = XLLM_ENGINE_ABI_VERSION;
     m->name = xllm_strdup(e->api->name);
     m->version = xllm_strdup(e->api->version);
@@ -315,16 +315,21 @@ xllm_status xllm_engine_open_cpu(xllm_engine **out)
         if (!(m->architectures[m->n_architectures] =
                   xllm_strdup(xllm_arch_get((xllm_arch_id)m->n_architectures)->name)))
             goto fail;
-    if (!(m->devices[0] = xllm_strdup(devices[0])))
+    if (!(m->devices[0] = xllm_strdup(device)))
         goto fail;
     m->n_devices = 1;
-    if ((st = xllm_engine_check_api(e->api, NULL, "built-in cpu engine")) != XLLM_OK)
+    if ((st = xllm_engine_check_api(e->api, NULL, "built-in engine")) != XLLM_OK)
         goto fail;
     *out = e;
     return XLLM_OK;
 fail:
     xllm_engine_close(e);
     return st == XLLM_ERR_OUT_OF_MEMORY ? xllm_fail(st, "out of memory") : st;
+}
+
+xllm_status xllm_engine_open_cpu(xllm_engine **out)
+{
+    return open_builtin(xllm_engine_cpu_api(), "cpu", out);
 }
 
 void xllm_engine_close(xllm_engine *e)
@@ -348,12 +353,12 @@ xllm_status xllm_device_parse(const char *spec, const char **kind, int32_t *inde
     *index = 0;
     if (!s || !*s || !strcmp(s, "cpu"))
         return XLLM_OK;
-    if (!strcmp(s, "auto")) {
-        *kind = "auto";
+    if (!strcmp(s, "auto") || !strcmp(s, "null")) {
+        *kind = !strcmp(s, "auto") ? "auto" : "null";
         return XLLM_OK;
     }
     if (strncmp(s, "cuda", 4) || (s[4] && s[4] != ':'))
-        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "device \"%s\": expected cpu, cuda, cuda:N or auto", s);
+        return xllm_fail(XLLM_ERR_INVALID_ARGUMENT, "device \"%s\": expected cpu, cuda, cuda:N, auto or null", s);
     *kind = "cuda";
     if (!s[4])
         return XLLM_OK;
@@ -395,6 +400,8 @@ xllm_status xllm_engine_open_auto(const char *spec, xllm_engine **out, int32_t *
         return st;
     if (!strcmp(kind, "cpu"))
         return xllm_engine_open_cpu(out);
+    if (!strcmp(kind, "null"))
+        return open_builtin(xllm_engine_null_api(), "null", out);
     if ((st = xllm_engine_manifest_find("cuda", path, sizeof path)) == XLLM_OK &&
         (st = xllm_engine_open(path, out)) == XLLM_OK)
         return XLLM_OK;

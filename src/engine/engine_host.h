@@ -56,8 +56,9 @@ xllm_status xllm_engine_open(const char *manifest_path, xllm_engine **out);
 xllm_status xllm_engine_open_cpu(xllm_engine **out);
 void xllm_engine_close(xllm_engine *e);
 
-/* Device choice: "cpu", "cuda", "cuda:N" or "auto" (NULL or "": the
- * XLLM_DEVICE environment variable, else "cpu"). kind gets "cpu" or "cuda"
+/* Device choice: "cpu", "cuda", "cuda:N", "auto" or "null" (NULL or "": the
+ * XLLM_DEVICE environment variable, else "cpu"). kind gets "cpu", "cuda",
+ * "auto" or "null" (benchmarks: instant fixed logits)
  * (static strings), index the device number (0 unless ":N"). */
 xllm_status xllm_device_parse(const char *spec, const char **kind, int32_t *index);
 /* The manifest of a plugin engine: XLLM_ENGINE_PATH (a manifest file, or a
@@ -73,6 +74,9 @@ xllm_status xllm_engine_open_auto(const char *spec, xllm_engine **out, int32_t *
 
 /* The CPU engine's table (cpu_plugin.c). */
 const xllm_engine_api *xllm_engine_cpu_api(void);
+/* The "null" device (null_engine.c, benchmarks): the CPU engine's load, a
+ * forward that writes fixed logits at once. */
+const xllm_engine_api *xllm_engine_null_api(void);
 
 /* Coarse ABI status <-> xllm_status. */
 int xllm_engine_status_from(xllm_status st);

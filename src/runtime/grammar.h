@@ -7,10 +7,16 @@
  *                       states and threads. Freed with xllm_grammar_free.
  *   xllm_grammar_vocab  the vocabulary's token byte strings in a trie (built
  *                       once per model); immutable, shared by all states.
- *   xllm_grammar_state  one sequence's position in the grammar plus its caches
+ *   xllm_grammar_state  one sequence's position in the grammar, over tables
  *                       (interned stacks, byte transitions, token masks of
- *                       states seen before). One thread at a time. It keeps
- *                       pointers to its grammar and vocab: free it first.
+ *                       states seen before) that it may share with other
+ *                       states of the same grammar (xllm_grammar_state_new_
+ *                       shared): a state one sequence has walked through is
+ *                       a cache hit for the others. States that share tables
+ *                       are used from one thread at a time, all of them
+ *                       together. A state keeps a pointer to its grammar
+ *                       (free the state first, unless the tables own it:
+ *                       xllm_grammar_state_new_owned).
  *
  * The automaton works on bytes: character classes are compiled into UTF-8
  * byte sequences, so a token may end inside a multi-byte character and a
@@ -54,6 +60,15 @@ void xllm_grammar_vocab_free(xllm_grammar_vocab *v);
 int32_t xllm_grammar_vocab_n(const xllm_grammar_vocab *v);
 
 xllm_status xllm_grammar_state_new(const xllm_grammar *g, xllm_grammar_state **out);
+/* The same, and the tables own g (freed with the last state sharing them;
+ * freed here when this fails). */
+xllm_status xllm_grammar_state_new_owned(xllm_grammar *g, xllm_grammar_state **out);
+/* A new state at the start of like's grammar sharing like's tables (its
+ * caches warm from every sequence so far). Freeing states in any order is
+ * fine: the tables go with the last one. */
+xllm_status xllm_grammar_state_new_shared(xllm_grammar_state *like, xllm_grammar_state **out);
+uint32_t xllm_grammar_state_sharers(const xllm_grammar_state *s); /* states on s's tables, s included */
+const xllm_grammar *xllm_grammar_state_grammar(const xllm_grammar_state *s);
 /* Back to the start (and untriggered in lazy mode); caches are kept, so a
  * state reused for the next request with the same grammar starts warm. */
 void xllm_grammar_state_reset(xllm_grammar_state *s);
@@ -96,9 +111,14 @@ int xllm_grammar_done(const xllm_grammar_state *s);
  * remaining length ends the output in at most that many tokens. */
 size_t xllm_grammar_min_remaining(const xllm_grammar_state *s);
 xllm_status xllm_grammar_peek(xllm_grammar_state *s, const xllm_grammar_vocab *v, int32_t token, size_t *remaining);
+/* The largest of those remaining lengths over every allowed token (0 when
+ * lazy and untriggered or ended), memoized per grammar state in the shared
+ * tables: when the budget left covers it, no allowed token needs a peek. */
+xllm_status xllm_grammar_max_after(xllm_grammar_state *s, const xllm_grammar_vocab *v, size_t *out);
 
-/* Cache counters of a state (benchmarks): masks computed by a trie walk vs
- * served from the cache, distinct grammar states (stack sets) interned. */
+/* Cache counters of a state's tables (benchmarks; summed over the states
+ * sharing them): masks computed by a trie walk vs served from the cache,
+ * distinct grammar states (stack sets) interned, table flushes. */
 typedef struct xllm_grammar_stats {
     uint64_t mask_walks, mask_hits, sets, nodes, flushes;
 } xllm_grammar_stats;

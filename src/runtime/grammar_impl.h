@@ -114,6 +114,9 @@ xllm_status xllm_gstate_accept_token(xllm_grammar_state *s, int32_t token, int k
 int xllm_gstate_ended(const xllm_grammar_state *s);
 int xllm_gstate_lazy_open(const xllm_grammar_state *s); /* lazy and not triggered yet */
 xllm_status xllm_gstate_prepare(xllm_grammar_state *s); /* flush oversized tables */
+/* Memo of xllm_grammar_max_after per set: 1 and *out when known. */
+int xllm_gstate_max_after(const xllm_grammar_state *s, int32_t set, size_t *out);
+void xllm_gstate_keep_max_after(xllm_grammar_state *s, int32_t set, size_t v);
 /* Fewest bytes to completion after a token (state unchanged); no message set. */
 xllm_status xllm_gstate_peek(xllm_grammar_state *s, int kind, const char *text, size_t len, size_t *remaining);
 

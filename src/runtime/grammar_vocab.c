@@ -297,3 +297,29 @@ xllm_status xllm_grammar_peek(xllm_grammar_state *s, const xllm_grammar_vocab *v
     return xllm_gstate_peek(s, v->kind[token], v->bytes + v->off[token], v->off[token + 1] - v->off[token],
                             remaining);
 }
+
+xllm_status xllm_grammar_max_after(xllm_grammar_state *s, const xllm_grammar_vocab *v, size_t *out)
+{
+    const uint64_t *m;
+    size_t most = 0, after;
+    xllm_status st;
+    *out = 0;
+    if (xllm_gstate_lazy_open(s) || xllm_gstate_ended(s))
+        return XLLM_OK;
+    if ((st = current_mask(s, v, &m)) != XLLM_OK)
+        return st;
+    int32_t set = xllm_gstate_current(s);
+    if (xllm_gstate_max_after(s, set, out))
+        return XLLM_OK;
+    for (size_t w = 0; w < v->words; w++)
+        for (uint64_t on = m[w]; on; on &= on - 1) {
+            int32_t t = (int32_t)(w * 64 + (size_t)__builtin_ctzll(on));
+            if ((st = xllm_grammar_peek(s, v, t, &after)) == XLLM_OK)
+                most = after > most ? after : most;
+            else if (st != XLLM_ERR_INVALID_ARGUMENT)
+                return xllm_fail(st, "grammar: out of memory");
+        }
+    xllm_gstate_keep_max_after(s, set, most);
+    *out = most;
+    return XLLM_OK;
+}

@@ -14,6 +14,8 @@ struct xllm_sampler {
     uint64_t rng[4];   /* xoshiro256** state */
     float *work;       /* [n_vocab] adjusted logits */
     float *bias;       /* [n_vocab] or NULL */
+    int32_t *bias_ids; /* [XLLM_MAX_LOGIT_BIAS] the ids set, so a step adds only those */
+    int32_t n_bias_ids, bias_dense; /* dense: more ids than the list holds, add all */
     int32_t *idx;      /* [n_vocab] candidate ids */
     float *prob;       /* [n_vocab] candidate probabilities */
     float *key;        /* [n_vocab] per-token sort keys (typical-p) */
@@ -95,6 +97,7 @@ void xllm_sampler_free(xllm_sampler *s)
         return;
     xllm_free(s->work);
     xllm_free(s->bias);
+    xllm_free(s->bias_ids);
     xllm_free(s->idx);
     xllm_free(s->prob);
     xllm_free(s->key);
@@ -110,9 +113,21 @@ xllm_status xllm_sampler_set_bias(xllm_sampler *s, int32_t token, float bias)
                          token, s->n_vocab - 1);
     if (!s->bias) {
         s->bias = xllm_calloc((size_t)s->n_vocab, sizeof(float));
-        if (!s->bias)
+        s->bias_ids = xllm_malloc(sizeof(int32_t) * XLLM_MAX_LOGIT_BIAS);
+        if (!s->bias || !s->bias_ids) {
+            xllm_free(s->bias);
+            xllm_free(s->bias_ids);
+            s->bias = NULL, s->bias_ids = NULL;
             return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "logit_bias: out of memory");
+        }
     }
+    int32_t i = 0;
+    while (i < s->n_bias_ids && s->bias_ids[i] != token)
+        i++;
+    if (i == s->n_bias_ids && i < XLLM_MAX_LOGIT_BIAS)
+        s->bias_ids[s->n_bias_ids++] = token;
+    else if (i == s->n_bias_ids)
+        s->bias_dense = 1;
     s->bias[token] = bias;
     return XLLM_OK;
 }
@@ -156,13 +171,32 @@ static void apply_penalties(xllm_sampler *s)
     }
 }
 
+/* Eight running maxima (independent chains the compiler can vectorize), then
+ * the first index holding the largest: the same answer as the plain loop. */
+#define LANES 8
+static inline __attribute__((always_inline)) float max_of(const float *v, int32_t n)
+{
+    float m[LANES], best = -INFINITY;
+    int32_t i = 0;
+    for (int k = 0; k < LANES; k++)
+        m[k] = -INFINITY;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++)
+            m[k] = v[i + k] > m[k] ? v[i + k] : m[k];
+    for (; i < n; i++)
+        best = v[i] > best ? v[i] : best;
+    for (int k = 0; k < LANES; k++)
+        best = m[k] > best ? m[k] : best;
+    return best;
+}
+
 int32_t xllm_argmax(const float *v, int32_t n)
 {
-    int32_t best = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (v[i] > v[best])
-            best = i;
-    return best;
+    float mx = max_of(v, n);
+    for (int32_t i = 0; i < n; i++)
+        if (v[i] == mx)
+            return i;
+    return 0; /* all NaN */
 }
 
 static int better(const float *w, int32_t a, int32_t b) { return w[a] > w[b] || (w[a] == w[b] && a < b); }
@@ -262,9 +296,12 @@ int32_t xllm_sampler_sample(xllm_sampler *s, const float *logits)
     int32_t n, cut;
     double sum = 0, acc, r;
     memcpy(s->work, logits, sizeof(float) * (size_t)s->n_vocab);
-    if (s->bias)
+    if (s->bias && s->bias_dense)
         for (int32_t i = 0; i < s->n_vocab; i++)
             s->work[i] += s->bias[i];
+    else if (s->bias)
+        for (int32_t i = 0; i < s->n_bias_ids; i++)
+            s->work[s->bias_ids[i]] += s->bias[s->bias_ids[i]];
     apply_penalties(s);
     if (p->temperature <= 0.0f)
         return xllm_argmax(s->work, s->n_vocab);
@@ -322,27 +359,91 @@ float xllm_logprob(const float *logits, int32_t n_vocab, int32_t token)
     return (float)xllm_logprob_d(logits, n_vocab, token);
 }
 
+/* exp(x) for x <= 0, four floats at once (GCC/Clang vector extensions, so
+ * plain SSE2 code without -ffast-math or libm): x = k ln2 + r with |r| <=
+ * ln2 / 2, a degree-6 Taylor polynomial for e^r (relative error < 2e-7),
+ * 2^k put into the exponent bits. Below -87 the result is 0 (it would be a
+ * denormal, far under a logit sum's rounding). */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline __attribute__((always_inline)) v4f exp_neg4(v4f x)
+{
+    const v4f lo = {-87, -87, -87, -87};
+    v4i ok = x > lo;
+    v4f c = (v4f)((ok & (v4i)x) | (~ok & (v4i)lo));
+    v4f kf = (c * 1.44269504f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    v4f r = c - kf * 0.693145752f - kf * 1.42860677e-6f;
+    v4f p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+    v4i e = (__builtin_convertvector(kf, v4i) + 127) << 23;
+    return (v4f)((v4i)(p * (v4f)e) & ok);
+}
+
+/* sum of exp(v[i] - mx): float lanes, flushed into a double every block. */
+static double sum_exp(const float *v, int32_t n, float mx)
+{
+    double sum = 0;
+    int32_t i = 0;
+    while (i + LANES <= n) {
+        v4f a0 = {0}, a1 = {0}, x0, x1;
+        int32_t end = n - i > 1024 ? i + 1024 : n;
+        for (; i + LANES <= end; i += LANES) {
+            memcpy(&x0, v + i, sizeof x0);
+            memcpy(&x1, v + i + 4, sizeof x1);
+            a0 += exp_neg4(x0 - mx);
+            a1 += exp_neg4(x1 - mx);
+        }
+        for (int k = 0; k < 4; k++)
+            sum += (double)a0[k] + (double)a1[k];
+    }
+    for (; i < n; i++)
+        sum += exp((double)v[i] - mx);
+    return sum;
+}
+
+/* Insert logits[i] into the sorted top list (n entries, k places). */
+static void top_insert(const float *logits, int32_t i, int32_t k, int32_t *n, int32_t *top_ids, float *top_lp)
+{
+    float v = logits[i];
+    int32_t j = *n < k ? (*n)++ : k - 1;
+    for (; j > 0 && v > top_lp[j - 1]; j--) {
+        top_lp[j] = top_lp[j - 1];
+        top_ids[j] = top_ids[j - 1];
+    }
+    top_lp[j] = v;
+    top_ids[j] = i;
+}
+
+/* The k best in a sorted list: a block of eight is looked at one by one only
+ * when its maximum (vectorized) beats the k-th so far, which after the first
+ * few hundred tokens is rare; then one log-sum-exp pass. Nothing allocated,
+ * nothing sorted in full. Same order as inserting every token in turn. */
 float xllm_logprobs_top(const float *logits, int32_t n_vocab, int32_t token, int32_t k, int32_t *top_ids,
                         float *top_lp)
 {
-    double mx = logits[xllm_argmax(logits, n_vocab)], sum = 0, lz;
-    int32_t n = 0;
-    for (int32_t i = 0; i < n_vocab; i++) {
-        float v = logits[i];
-        int32_t j;
-        sum += exp((double)v - mx);
-        if (k <= 0 || (n == k && !(v > top_lp[n - 1])))
+    double lz;
+    float mx, thr;
+    int32_t n = 0, i = 0;
+    for (; k > 0 && i < n_vocab && n < k; i++)
+        top_insert(logits, i, k, &n, top_ids, top_lp);
+    thr = n ? top_lp[n - 1] : 0;
+    for (; n == k && i + LANES <= n_vocab; i += LANES) {
+        float m = max_of(logits + i, LANES);
+        if (!(m > thr))
             continue;
-        /* insertion into the sorted top list (raw logits for now) */
-        j = n < k ? n++ : k - 1;
-        for (; j > 0 && v > top_lp[j - 1]; j--) {
-            top_lp[j] = top_lp[j - 1];
-            top_ids[j] = top_ids[j - 1];
-        }
-        top_lp[j] = v;
-        top_ids[j] = i;
+        for (int32_t j = i; j < i + LANES; j++)
+            if (logits[j] > thr) {
+                top_insert(logits, j, k, &n, top_ids, top_lp);
+                thr = top_lp[k - 1];
+            }
     }
-    lz = mx + log(sum);
+    for (; n == k && i < n_vocab; i++)
+        if (logits[i] > thr) {
+            top_insert(logits, i, k, &n, top_ids, top_lp);
+            thr = top_lp[k - 1];
+        }
+    mx = n ? top_lp[0] : max_of(logits, n_vocab);
+    lz = (double)mx + log(sum_exp(logits, n_vocab, mx));
     for (int32_t j = 0; j < n; j++)
         top_lp[j] = (float)((double)top_lp[j] - lz);
     return token >= 0 && token < n_vocab ? (float)((double)logits[token] - lz) : NAN;

@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "engine/engine_host.h"
 #include "runtime/grammar.h"
+#include "runtime/grammar_cache.h"
 #include "runtime/kv_blocks.h"
 #include "runtime/stops.h"
 
@@ -38,8 +39,7 @@ typedef struct seq {
     xllm_sampler *sampler;  /* made at first admission, kept through preemption */
     xllm_detok *detok;
     xllm_stops *stops;
-    xllm_grammar *grammar;  /* compiled at submit, or NULL */
-    xllm_grammar_state *gstate;
+    xllm_grammar_state *gstate; /* made at submit (its tables own the compiled grammar), or NULL */
     uint64_t admit_order;
     uint64_t t_submit, t_sched, t_first;
     struct seq *prev, *next; /* waiting queue links */
@@ -77,6 +77,7 @@ struct xllm_sched {
     float *logits;          /* [rows_cap][n_vocab] */
     float *masked;          /* [n_vocab] a row with the grammar mask applied */
     xllm_grammar_vocab *gvocab; /* made at the first grammar request */
+    xllm_grammar_cache *gcache; /* with it, when params.grammar_cache */
     char *text;             /* [2 * max_piece + stop bytes] assembled event text */
     xllm_top_logprob top[XLLM_MAX_TOP_LOGPROBS];
     int32_t top_ids[XLLM_MAX_TOP_LOGPROBS];
@@ -114,7 +115,7 @@ xllm_gen_params xllm_gen_params_default(void)
 
 xllm_sched_params xllm_sched_params_default(void)
 {
-    xllm_sched_params p = {16, 1000, 0, 0, 2000, 1};
+    xllm_sched_params p = {16, 1000, 0, 0, 2000, 1, 1};
     return p;
 }
 
@@ -264,7 +265,6 @@ static void seq_free(seq *q)
     xllm_detok_free(q->detok);
     xllm_stops_free(q->stops);
     xllm_grammar_state_free(q->gstate);
-    xllm_grammar_free(q->grammar);
     xllm_free(q);
 }
 
@@ -291,6 +291,7 @@ void xllm_sched_free(xllm_sched *s)
     xllm_free(s->parts);
     xllm_free(s->logits);
     xllm_free(s->masked);
+    xllm_grammar_cache_free(s->gcache);
     xllm_grammar_vocab_free(s->gvocab);
     xllm_free(s->text);
     xllm_free(s);
@@ -358,18 +359,30 @@ static xllm_status seq_copy_params(seq *q, const xllm_gen_params *p)
     return XLLM_OK;
 }
 
-/* Compile the request's grammar and make its state (lazy when triggers are given). */
+/* The request's grammar state: from the grammar cache (shared with other
+ * requests of the same grammar) or compiled for it alone; lazy when triggers
+ * are given. */
 static xllm_status seq_grammar(xllm_sched *s, seq *q, const xllm_gen_params *p)
 {
     xllm_grammar_triggers tr;
+    xllm_grammar_cache_stats cs;
+    xllm_grammar *g = NULL;
     xllm_status st;
     if (!p->grammar)
         return XLLM_OK;
     if (!s->gvocab && (st = xllm_grammar_vocab_new(s->tok, &s->gvocab)) != XLLM_OK)
         return st;
-    if ((st = xllm_grammar_compile(p->grammar, strlen(p->grammar), p->grammar_root, &q->grammar)) != XLLM_OK)
+    if (s->p.grammar_cache && !s->gcache && (st = xllm_grammar_cache_new(s->gvocab, &s->gcache)) != XLLM_OK)
         return st;
-    if ((st = xllm_grammar_state_new(q->grammar, &q->gstate)) != XLLM_OK)
+    if (s->gcache) {
+        st = xllm_grammar_cache_state(s->gcache, p->grammar, strlen(p->grammar), p->grammar_root, &q->gstate);
+        xllm_grammar_cache_get_stats(s->gcache, &cs);
+        s->st.grammar_hits = cs.hits, s->st.grammar_misses = cs.misses;
+    } else if ((st = xllm_grammar_compile(p->grammar, strlen(p->grammar), p->grammar_root, &g)) == XLLM_OK) {
+        st = xllm_grammar_state_new_owned(g, &q->gstate);
+        s->st.grammar_misses++;
+    }
+    if (st)
         return st;
     if (p->n_grammar_triggers <= 0 && p->n_grammar_trigger_tokens <= 0)
         return XLLM_OK;
@@ -795,10 +808,13 @@ static int32_t token_text(xllm_sched *s, seq *q, int32_t t, int last, size_t *le
 #define CLOSE_MARGIN 64
 static void close_in(xllm_sched *s, seq *q)
 {
-    size_t rem = xllm_grammar_min_remaining(q->gstate), after;
+    size_t rem = xllm_grammar_min_remaining(q->gstate), after, most;
     int64_t left = (int64_t)q->max_new - q->n_generated - 1; /* tokens after this one */
     int32_t fits = 0;
     if (rem == 0 || left > (int64_t)rem + CLOSE_MARGIN)
+        return;
+    /* every allowed token fits (memoized per grammar state): nothing to drop */
+    if (xllm_grammar_max_after(q->gstate, s->gvocab, &most) == XLLM_OK && (int64_t)most <= left)
         return;
     for (int pass = 0; pass < 2; pass++) { /* count first: if nothing fits, keep the grammar's mask */
         for (int32_t t = 0; t < s->n_vocab; t++) {

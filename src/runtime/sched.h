@@ -130,6 +130,8 @@ typedef struct xllm_sched_params {
     int32_t n_ctx;             /* default and largest context per request (default: model's, capped by the pool) */
     int32_t batch_max_wait_ms; /* a batch request waiting longer goes first (default 2000) */
     int32_t prefix_cache;      /* 1 (default): reuse cached prefix blocks */
+    int32_t grammar_cache;     /* 1 (default): requests with the same grammar share its compiled
+                                  form and mask caches (grammar_cache.h); 0: one per request */
 } xllm_sched_params;
 
 xllm_sched_params xllm_sched_params_default(void);
@@ -144,6 +146,7 @@ typedef struct xllm_sched_stats {
     double decode_tokens_per_s;              /* generated tokens / busy time over the last few seconds */
     uint64_t last_step_ns;                   /* wall time of the last step, forward included */
     uint64_t last_sched_ns;                  /* of which bookkeeping outside the forward call */
+    uint64_t grammar_hits, grammar_misses;   /* grammar cache: submits that found / compiled their grammar */
 } xllm_sched_stats;
 
 typedef struct xllm_sched xllm_sched;

@@ -126,6 +126,40 @@ TEST(cli_benchmark_json)
     json_decref(o);
 }
 
+/* --json-schema: each level twice, the second constrained, both generating
+ * the full budget (documents repeat until it; end tokens banned). */
+TEST(cli_benchmark_json_schema)
+{
+    const char *bin = xllm_bin();
+    char cmd[512];
+    json_t *o, *levels;
+    int rc;
+    if (!bin)
+        return;
+    snprintf(cmd, sizeof cmd,
+             "%s benchmark %s --prompt-tokens 16 --gen-tokens 40 --repeats 1 --concurrency 3 --threads 1 "
+             "--bandwidth-mib 8 --quiet --json --json-schema bench/schemas/typical.json",
+             bin, DEMO_GGUF);
+    if (!(o = run_json(cmd)))
+        return;
+    CHECK_EQ_STR(json_string_value(json_object_get(o, "grammar")), "bench/schemas/typical.json");
+    levels = json_object_get(o, "concurrency");
+    CHECK_EQ_INT(json_array_size(levels), 2);
+    for (size_t i = 0; i < json_array_size(levels) && i < 2; i++) {
+        json_t *l = json_array_get(levels, i);
+        check_level(l, 3);
+        CHECK_EQ_INT(json_is_true(json_object_get(l, "constrained")), (int)i);
+        CHECK_EQ_INT(num(l, "generated_tokens"), 120);
+        CHECK(num(l, "steps") >= 40 && num(l, "scheduler_per_step_s") > 0 &&
+              num(l, "scheduler_per_step_s") < num(l, "step_mean_s"));
+    }
+    json_decref(o);
+    snprintf(cmd, sizeof cmd, "%s benchmark %s --quiet --json-schema %s 2>&1", bin, DEMO_GGUF, HELDOUT);
+    char *out = run_capture(cmd, &rc);
+    CHECK(rc != 0 && out && strstr(out, HELDOUT));
+    free(out);
+}
+
 TEST(cli_benchmark_prometheus_report_text)
 {
     const char *bin = xllm_bin();

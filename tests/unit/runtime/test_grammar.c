@@ -237,3 +237,48 @@ TEST(grammar_min_remaining)
     xllm_grammar_state_free(s);
     xllm_grammar_free(g);
 }
+
+static void feed_n(xllm_grammar_state *s, char c, int n)
+{
+    for (int i = 0; i < n; i++)
+        CHECK_OK(xllm_grammar_accept_bytes(s, &c, 1));
+}
+
+/* States sharing one set of tables keep their own positions, also across a
+ * flush of the tables (forced by one state going deep while the others wait
+ * at other depths), and the tables outlive whichever state is freed first. */
+TEST(grammar_shared_tables_and_flush)
+{
+    const char *src = "root ::= \"(\" root \")\" | \"x\"";
+    xllm_grammar *g = NULL;
+    CHECK_OK(xllm_grammar_compile(src, strlen(src), NULL, &g));
+    xllm_grammar_state *a = NULL, *b = NULL, *c = NULL;
+    CHECK_OK(xllm_grammar_state_new_owned(g, &a));
+    CHECK_OK(xllm_grammar_state_new_shared(a, &b));
+    CHECK_OK(xllm_grammar_state_new_shared(b, &c));
+    CHECK_EQ_INT((int)xllm_grammar_state_sharers(c), 3);
+    CHECK(xllm_grammar_state_grammar(b) == g);
+    enum { DEPTH = 20000 };
+    for (int i = 0; i < DEPTH; i++) {
+        feed_n(a, '(', 1);
+        if (i % 4 == 0)
+            feed_n(b, '(', 1);
+    }
+    xllm_grammar_stats stats;
+    xllm_grammar_state_stats(b, &stats);
+    CHECK(stats.flushes >= 1);
+    CHECK_EQ_INT((int)xllm_grammar_min_remaining(a), DEPTH + 1);
+    CHECK_EQ_INT((int)xllm_grammar_min_remaining(b), DEPTH / 4 + 1);
+    CHECK_EQ_INT((int)xllm_grammar_min_remaining(c), 1);
+    xllm_grammar_state_free(a); /* the owner goes first: b and c keep the tables */
+    CHECK_EQ_INT((int)xllm_grammar_state_sharers(b), 2);
+    feed_n(b, 'x', 1);
+    feed_n(b, ')', DEPTH / 4 - 1);
+    CHECK(!xllm_grammar_done(b));
+    CHECK(xllm_grammar_accept_bytes(b, "x", 1) != XLLM_OK);
+    feed_n(b, ')', 1);
+    CHECK(xllm_grammar_done(b));
+    CHECK(xllm_grammar_accept_bytes(c, "(x)", 3) == XLLM_OK && xllm_grammar_done(c));
+    xllm_grammar_state_free(c);
+    xllm_grammar_state_free(b);
+}

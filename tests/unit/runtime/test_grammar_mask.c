@@ -1,7 +1,8 @@
 /* test_grammar_mask.c - token masks from the trie walk against a brute-force
  * check over the whole vocabulary: for every token, does appending its bytes
  * to the text so far keep it a valid prefix (a fresh state fed text + token)?
- * Vocabularies: the demo model's (always) and Llama 3's / Qwen 3's from
+ * Masks served from tables shared through the grammar cache equal a fresh
+ * state's. Vocabularies: the demo model's (always) and Llama 3's / Qwen 3's from
  * node_modules (npm ci) when present. */
 #include <math.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "base/alloc.h"
 #include "base/fs.h"
 #include "runtime/grammar.h"
+#include "runtime/grammar_cache.h"
 
 static const char *json_gbnf =
     "root ::= \"{\" pair (\",\" pair)* \"}\"\n"
@@ -137,6 +139,80 @@ TEST(grammar_mask_special_tokens)
     xllm_free(bits);
     xllm_grammar_state_free(s);
     xllm_grammar_free(g);
+    xllm_grammar_vocab_free(v);
+    xllm_tokenizer_free(tok);
+}
+
+/* The grammar cache: states of one text share tables, so the second state's
+ * masks come from the first one's walks, and they equal an unshared state's;
+ * more grammars than entries evict the oldest, while its states keep working. */
+TEST(grammar_cache_shared_masks_and_eviction)
+{
+    xllm_tokenizer *tok = NULL;
+    CHECK_OK(xllm_tokenizer_open_path("models/kjv-demo.gguf", &tok));
+    if (!tok)
+        return;
+    xllm_grammar_vocab *v = NULL;
+    xllm_grammar_cache *c = NULL;
+    xllm_grammar_cache_stats cs;
+    CHECK_OK(xllm_grammar_vocab_new(tok, &v));
+    CHECK_OK(xllm_grammar_cache_new(v, &c));
+    size_t words = ((size_t)xllm_tokenizer_n_vocab(tok) + 63) / 64;
+    uint64_t *m1 = xllm_malloc(words * 8), *m2 = xllm_malloc(words * 8), *m0 = xllm_malloc(words * 8);
+    xllm_grammar *g = NULL;
+    xllm_grammar_state *first = NULL, *second = NULL, *solo = NULL;
+    CHECK_OK(xllm_grammar_cache_state(c, json_gbnf, strlen(json_gbnf), NULL, &first));
+    CHECK_OK(xllm_grammar_cache_state(c, json_gbnf, strlen(json_gbnf), NULL, &second));
+    CHECK_OK(xllm_grammar_compile(json_gbnf, strlen(json_gbnf), NULL, &g));
+    CHECK_OK(xllm_grammar_state_new(g, &solo));
+    CHECK_EQ_INT((int)xllm_grammar_state_sharers(second), 3); /* two states + the cache's */
+    xllm_grammar_cache_get_stats(c, &cs);
+    CHECK_EQ_INT((int)cs.hits, 1);
+    CHECK_EQ_INT((int)cs.misses, 1);
+    for (size_t k = 0; k < 8; k++) { /* the JSON cases */
+        const char *pre = mcases[k].prefix;
+        xllm_grammar_state_reset(first);
+        xllm_grammar_state_reset(second);
+        xllm_grammar_state_reset(solo);
+        CHECK_OK(xllm_grammar_accept_bytes(first, pre, strlen(pre)));
+        CHECK_OK(xllm_grammar_allowed(first, v, m1));
+        xllm_grammar_stats before, after;
+        xllm_grammar_state_stats(second, &before);
+        CHECK_OK(xllm_grammar_accept_bytes(second, pre, strlen(pre)));
+        CHECK_OK(xllm_grammar_allowed(second, v, m2));
+        xllm_grammar_state_stats(second, &after);
+        CHECK_MSG(after.mask_hits == before.mask_hits + 1, "case %zu: second state walked again", k);
+        CHECK_OK(xllm_grammar_accept_bytes(solo, pre, strlen(pre)));
+        CHECK_OK(xllm_grammar_allowed(solo, v, m0));
+        CHECK_MSG(!memcmp(m1, m0, words * 8) && !memcmp(m2, m0, words * 8), "case %zu: shared mask differs", k);
+    }
+    for (int i = 0; i < XLLM_GRAMMAR_CACHE_ENTRIES + 4; i++) {
+        char src[64];
+        xllm_grammar_state *x = NULL;
+        snprintf(src, sizeof src, "root ::= \"g%d\" [0-9]*", i);
+        CHECK_OK(xllm_grammar_cache_state(c, src, strlen(src), NULL, &x));
+        xllm_grammar_state_free(x);
+    }
+    xllm_grammar_cache_get_stats(c, &cs);
+    CHECK_EQ_INT((int)cs.entries, XLLM_GRAMMAR_CACHE_ENTRIES);
+    CHECK_EQ_INT((int)cs.evictions, 5);
+    /* the JSON entry was in use, so idle ones went first: it still hits */
+    xllm_grammar_state *third = NULL;
+    CHECK_OK(xllm_grammar_cache_state(c, json_gbnf, strlen(json_gbnf), NULL, &third));
+    xllm_grammar_cache_get_stats(c, &cs);
+    CHECK_EQ_INT((int)cs.hits, 2);
+    xllm_grammar_cache_free(c); /* states outlive the cache */
+    CHECK_OK(xllm_grammar_accept_bytes(third, "{\"a\":1}", 7));
+    CHECK(xllm_grammar_can_end(third));
+    CHECK(xllm_grammar_accept_bytes(first, "x", 1) != XLLM_OK);
+    xllm_grammar_state_free(first);
+    xllm_grammar_state_free(second);
+    xllm_grammar_state_free(third);
+    xllm_grammar_state_free(solo);
+    xllm_grammar_free(g);
+    xllm_free(m0);
+    xllm_free(m1);
+    xllm_free(m2);
     xllm_grammar_vocab_free(v);
     xllm_tokenizer_free(tok);
 }

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "../test.h"
+#include "base/alloc.h"
 #include "runtime/sampler.h"
 
 static xllm_sampler_params plain(float temp)
@@ -202,4 +203,52 @@ TEST(sampler_presence_frequency_penalties)
     logits[2] = 0.35f; /* 0: 0.3, 1: 1 - 0.6 - 0.3 = 0.1, 2: 0.35 */
     CHECK_EQ_INT(xllm_sampler_sample(s, logits), 2);
     xllm_sampler_free(s);
+}
+
+/* Top-k logprobs over a Llama-sized row (wide range, masked -inf entries,
+ * ties, a length that is not a multiple of the lanes) against log-softmax
+ * and a full sort computed here in double; argmax against the plain loop. */
+TEST(logprobs_top_matches_double_oracle)
+{
+    enum { N = 32003, K = 20 };
+    float *lg = xllm_malloc(N * sizeof *lg);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    int32_t ids[K];
+    float lp[K];
+    for (int round = 0; round < 4; round++) {
+        double mx = -INFINITY, sum = 0;
+        for (int32_t i = 0; i < N; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            double u = (double)(x >> 11) * 0x1.0p-53;
+            lg[i] = (float)((u - 0.5) * (round == 3 ? 400.0 : 30.0) + round * 7.0);
+            if (round == 1 && i % 3 == 0)
+                lg[i] = -INFINITY; /* a grammar mask */
+        }
+        lg[N - 1] = lg[17] = (float)(round * 7.0 + 300.0); /* a tie at the top; the max sits in the tail */
+        for (int32_t i = 0; i < N; i++)
+            mx = lg[i] > mx ? lg[i] : mx;
+        for (int32_t i = 0; i < N; i++)
+            sum += exp((double)lg[i] - mx);
+        int32_t best = 0;
+        for (int32_t i = 1; i < N; i++)
+            if (lg[i] > lg[best])
+                best = i;
+        CHECK_EQ_INT(xllm_argmax(lg, N), best);
+        CHECK_EQ_INT(best, 17);
+        float got = xllm_logprobs_top(lg, N, 5, K, ids, lp);
+        double want5 = (double)lg[5] - mx - log(sum); /* tolerance: 1e-5 or the float's rounding */
+        CHECK_NEAR(got, want5, 1e-5 + 1.2e-7 * fabs(want5));
+        CHECK_EQ_INT(ids[0], 17);
+        CHECK_EQ_INT(ids[1], N - 1);
+        for (int k = 0; k < K; k++) {
+            double want = (double)lg[ids[k]] - mx - log(sum);
+            CHECK_NEAR(lp[k], want, 1e-5 + 1.2e-7 * fabs(want));
+            /* the k-th best: exactly k entries are larger, or equal with a lower id */
+            int32_t above = 0;
+            for (int32_t i = 0; i < N; i++)
+                above += lg[i] > lg[ids[k]] || (lg[i] == lg[ids[k]] && i < ids[k]);
+            CHECK_EQ_INT(above, k);
+        }
+    }
+    xllm_free(lg);
 }
