@@ -19,6 +19,19 @@
 #define PNC 4            /* activation rows per register tile */
 #define PF_BYTES 4096    /* software prefetch distance of the decode streams */
 #define UNROLL _Pragma("GCC unroll 8")
+/* Empty asm that claims to change the first n (a constant) of the vectors v and memory: an
+ * ordering point the compiler cannot move loads or arithmetic across. */
+#define PIN(v, n)                                                                               \
+    do {                                                                                        \
+        if ((n) == 1)                                                                           \
+            __asm__ volatile("" : "+x"(v[0])::"memory");                                        \
+        else if ((n) == 2)                                                                      \
+            __asm__ volatile("" : "+x"(v[0]), "+x"(v[1])::"memory");                            \
+        else if ((n) == 3)                                                                      \
+            __asm__ volatile("" : "+x"(v[0]), "+x"(v[1]), "+x"(v[2])::"memory");                \
+        else                                                                                    \
+            __asm__ volatile("" : "+x"(v[0]), "+x"(v[1]), "+x"(v[2]), "+x"(v[3])::"memory");    \
+    } while (0)
 
 ALWAYS int32_t ld32(const uint8_t *p)
 {
@@ -103,26 +116,80 @@ ALWAYS void q4_tile(const int NG, const uint8_t *gq, size_t gb, int64_t nb, cons
             _mm256_storeu_ps(y + (size_t)c * ys + (size_t)(8 * h), acc[h][c]);
 }
 
+/* Half h (8 rows) of one group x NC activation rows, for NC > 1: the chunk
+ * loop outside the activation loop, so only 2 level vectors, NC int16 sums
+ * and NC accumulators are live (the two-half tile held 8 level vectors and 8
+ * accumulators and spilled). Per block the same exact integer dot and one
+ * FMA in block order as q4_tile: bit-identical results. */
+ALWAYS void q4_half_tile(const uint8_t *gq, int h, int64_t nb, const uint8_t *a, size_t as, const int NC, float *y,
+                         size_t ys)
+{
+    const __m256i m4 = _mm256_set1_epi8(15);
+    const uint8_t *gd = gq + (size_t)nb * 256 + 16 * h;
+    __m256 acc[PNC];
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        acc[c] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *q = gq + (size_t)b * 256 + 32 * h, *ab = a + (size_t)b * XLLM_Q8X_BYTES;
+        __m256i s[PNC];
+        UNROLL
+        for (int k = 0; k < 4; k++) {
+            __m256i raw = _mm256_loadu_si256((const __m256i *)(q + 64 * k));
+            __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+            UNROLL
+            for (int c = 0; c < NC; c++) {
+                const uint8_t *ac = ab + (size_t)c * as;
+                __m256i t = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast32(ac + 8 + 4 * k)),
+                                             _mm256_maddubs_epi16(hi, bcast32(ac + 24 + 4 * k)));
+                s[c] = k == 0 ? t : _mm256_add_epi16(s[c], t);
+            }
+            /* keep the chunk order: unconstrained, the compiler hoists all 32
+             * products first and spills them */
+            PIN(s, NC);
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gd + (size_t)b * 32)));
+        UNROLL
+        for (int c = 0; c < NC; c++) {
+            const uint8_t *ac = ab + (size_t)c * as;
+            float da;
+            memcpy(&da, ac, 4);
+            __m256i d = _mm256_sub_epi32(_mm256_madd_epi16(s[c], _mm256_set1_epi16(1)),
+                                         _mm256_set1_epi32(8 * ld32(ac + 4)));
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(da)), acc[c]);
+        }
+    }
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        _mm256_storeu_ps(y + (size_t)c * ys + 8 * h, acc[c]);
+}
+
 void xllm_packed_q4_0x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                               int nc, float *y, size_t y_stride)
 {
     const size_t gb = p->group_bytes;
-    if (nc == 1)
+    if (nc == 1) {
         for (; g0 + 2 <= g1; g0 += 2)
             q4_tile(2, p->data + (size_t)g0 * gb, gb, p->nb, a, a_stride, 1, y + (size_t)g0 * XLLM_PACK_ROWS,
                     y_stride);
+        if (g0 < g1)
+            q4_tile(1, p->data + (size_t)g0 * gb, gb, p->nb, a, a_stride, 1, y + (size_t)g0 * XLLM_PACK_ROWS,
+                    y_stride);
+        return;
+    }
     for (int64_t g = g0; g < g1; g++) {
         const uint8_t *gq = p->data + (size_t)g * gb;
         float *yg = y + (size_t)g * XLLM_PACK_ROWS;
         for (int c0 = 0; c0 < nc; c0 += PNC) {
             const uint8_t *ac = a + (size_t)c0 * a_stride;
             float *yc = yg + (size_t)c0 * y_stride;
-            switch (nc - c0 < PNC ? nc - c0 : PNC) {
-            case 1: q4_tile(1, gq, gb, p->nb, ac, a_stride, 1, yc, y_stride); break;
-            case 2: q4_tile(1, gq, gb, p->nb, ac, a_stride, 2, yc, y_stride); break;
-            case 3: q4_tile(1, gq, gb, p->nb, ac, a_stride, 3, yc, y_stride); break;
-            default: q4_tile(1, gq, gb, p->nb, ac, a_stride, 4, yc, y_stride); break;
-            }
+            for (int h = 0; h < 2; h++)
+                switch (nc - c0 < PNC ? nc - c0 : PNC) {
+                case 1: q4_half_tile(gq, h, p->nb, ac, a_stride, 1, yc, y_stride); break;
+                case 2: q4_half_tile(gq, h, p->nb, ac, a_stride, 2, yc, y_stride); break;
+                case 3: q4_half_tile(gq, h, p->nb, ac, a_stride, 3, yc, y_stride); break;
+                default: q4_half_tile(gq, h, p->nb, ac, a_stride, 4, yc, y_stride); break;
+                }
         }
     }
 }
