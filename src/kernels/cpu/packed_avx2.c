@@ -1,6 +1,6 @@
-/* packed_avx2.c - AVX2 (+FMA, F16C) tile over the packed Q4_0x16 layout of
- * kernels_impl.h with Q8X activations, and the AVX2 Q8X quantizer, for CPUs
- * without AVX-512. Called only after the CPU check. */
+/* packed_avx2.c - AVX2 (+FMA, F16C) tiles over the packed layouts of
+ * kernels_impl.h (Q4_0x16 with Q8X activations, Q6_Kx16 with Q8_K), and the
+ * AVX2 Q8X quantizer, for CPUs without AVX-512. Called only after the CPU check. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -189,6 +189,121 @@ void xllm_packed_q4_0x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, cons
                 case 2: q4_half_tile(gq, h, p->nb, ac, a_stride, 2, yc, y_stride); break;
                 case 3: q4_half_tile(gq, h, p->nb, ac, a_stride, 3, yc, y_stride); break;
                 default: q4_half_tile(gq, h, p->nb, ac, a_stride, 4, yc, y_stride); break;
+                }
+        }
+    }
+}
+
+/* ---- Q6_Kx16 (Q8_K activations) ---- */
+
+#define Q8K_BYTES sizeof(xllm_block_q8_k) /* f32 d, qs[256] at 4, int16 bsums[16] at 260 */
+
+ALWAYS __m256i ld64(const uint8_t *p) /* 8 bytes into the low half of a vector */
+{
+    int64_t v;
+    memcpy(&v, p, 8);
+    return _mm256_castsi128_si256(_mm_cvtsi64_si128(v));
+}
+
+/* Levels 16sb + 4i .. + 3 (0..63) of the 8 rows of half h: the ql nibble
+ * and the two qh bits of quarter k = sb / 4 moved to bits 4-5. */
+ALWAYS __m256i q6_levels(const uint8_t *o, const int h, const int sb, const int i)
+{
+    const __m256i m15 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
+    const int k = sb / 4, u = 4 * (sb % 4) + i;
+    __m256i l = _mm256_loadu_si256((const __m256i *)(o + (u + 16 * (k & 1)) * 64 + 32 * h));
+    __m256i qh = _mm256_loadu_si256((const __m256i *)(o + XLLM_Q6K_QH + u * 64 + 32 * h));
+    l = k < 2 ? _mm256_and_si256(l, m15) : _mm256_and_si256(_mm256_srli_epi16(l, 4), m15);
+    qh = k == 0 ? qh : k == 1 ? _mm256_srli_epi16(qh, 2) : k == 2 ? _mm256_slli_epi16(qh, 4) : _mm256_slli_epi16(qh, 2);
+    return _mm256_or_si256(l, _mm256_and_si256(qh, m30));
+}
+
+/* Lane j (row 8h + j): the int8 scales of sub-blocks s0 and s1 of that row
+ * as two int16 (s0 == s1: the scale twice, for madd). */
+ALWAYS __m256i q6_scale_pair(const uint8_t *sc, const int h, const int s0, const int s1)
+{
+    __m128i a = _mm256_castsi256_si128(ld64(sc + 16 * s0 + 8 * h));
+    __m128i b = s0 == s1 ? a : _mm256_castsi256_si128(ld64(sc + 16 * s1 + 8 * h));
+    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(a, b));
+}
+
+/* Half h (8 rows) of one Q6_Kx16 group x NC Q8_K activation rows. Per
+ * super-block, lane j's exact int32 sum_sb sc_j,sb * (dot_sb - 32 bsum_sb):
+ * the offset through madd of scale pairs with bsum pairs, each sub-block's
+ * two 8-level products summed in int16 (2 * 2 * 63 * 127 < 32768) and
+ * scaled by a madd with the scale pair; then one FMA per super-block, in
+ * super-block order whatever NC is (batch invariance). */
+ALWAYS void q6k_half_tile(const uint8_t *gq, const uint8_t *gd, const int h, int64_t nb, const uint8_t *a, size_t as,
+                          const int NC, float *y, size_t ys)
+{
+    __m256 acc[PNC];
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        acc[c] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *o = gq + (size_t)b * XLLM_Q6K_SB, *sc = o + XLLM_Q6K_SC, *ab = a + (size_t)b * Q8K_BYTES;
+        __m256i is[PNC];
+        if (NC == 1 && h == 0) /* decode: the first half's pass brings both halves' lines */
+            for (int l = 0; l < XLLM_Q6K_SB; l += 64)
+                _mm_prefetch((const char *)(o + 2 * XLLM_Q6K_SB + l), _MM_HINT_T0);
+        UNROLL
+        for (int m = 0; m < 8; m++) {
+            __m256i sp = q6_scale_pair(sc, h, 2 * m, 2 * m + 1);
+            UNROLL
+            for (int c = 0; c < NC; c++) {
+                __m256i t = _mm256_madd_epi16(sp, bcast32(ab + (size_t)c * as + 260 + 4 * m));
+                is[c] = m == 0 ? t : _mm256_add_epi32(is[c], t);
+            }
+        }
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            is[c] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(is[c], 5));
+        PIN(is, NC);
+#pragma GCC unroll 16
+        for (int sb = 0; sb < 16; sb++) {
+            __m256i sp = q6_scale_pair(sc, h, sb, sb);
+            UNROLL
+            for (int i = 0; i < 4; i += 2) {
+                __m256i q0 = q6_levels(o, h, sb, i), q1 = q6_levels(o, h, sb, i + 1);
+                UNROLL
+                for (int c = 0; c < NC; c++) {
+                    const uint8_t *aq = ab + (size_t)c * as + 4 + 16 * sb + 4 * i;
+                    __m256i t = _mm256_add_epi16(_mm256_maddubs_epi16(q0, bcast32(aq)),
+                                                 _mm256_maddubs_epi16(q1, bcast32(aq + 4)));
+                    is[c] = _mm256_add_epi32(is[c], _mm256_madd_epi16(t, sp));
+                }
+                PIN(is, NC);
+            }
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gd + (size_t)b * 32 + 16 * h)));
+        UNROLL
+        for (int c = 0; c < NC; c++) {
+            float da;
+            memcpy(&da, ab + (size_t)c * as, 4);
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[c]), _mm256_mul_ps(dw, _mm256_set1_ps(da)), acc[c]);
+        }
+    }
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        _mm256_storeu_ps(y + (size_t)c * ys + 8 * h, acc[c]);
+}
+
+void xllm_packed_q6_kx16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                              int nc, float *y, size_t y_stride)
+{
+    const uint8_t *gd0 = p->data + (size_t)p->nb * XLLM_Q6K_SB;
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gd0 + (size_t)g * p->group_bytes;
+        float *yg = y + (size_t)g * XLLM_PACK_ROWS;
+        for (int c0 = 0; c0 < nc; c0 += PNC) {
+            const uint8_t *ac = a + (size_t)c0 * a_stride;
+            float *yc = yg + (size_t)c0 * y_stride;
+            for (int h = 0; h < 2; h++)
+                switch (nc - c0 < PNC ? nc - c0 : PNC) {
+                case 1: q6k_half_tile(gq, gd, h, p->nb, ac, a_stride, 1, yc, y_stride); break;
+                case 2: q6k_half_tile(gq, gd, h, p->nb, ac, a_stride, 2, yc, y_stride); break;
+                case 3: q6k_half_tile(gq, gd, h, p->nb, ac, a_stride, 3, yc, y_stride); break;
+                default: q6k_half_tile(gq, gd, h, p->nb, ac, a_stride, 4, yc, y_stride); break;
                 }
         }
     }
