@@ -305,6 +305,7 @@ int xllm_q3k_scale(const uint8_t *s, int j);
  * (quant_blocks.h), shared by the reference kernels and the repacker. */
 void xllm_q4k_unpack_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn);
 void xllm_silu_mul_avx512(const float *g, const float *u, float *out, int64_t n);
+void xllm_silu_mul_avx2(const float *g, const float *u, float *out, int64_t n);
 #define XLLM_ATTN_MAX_CHUNK 64 /* keys per call of the SIMD attention step */
 /* SIMD attention steps (attn_avx512.c, attn_avx2.c) over KV rows of type kv
  * (xllm_attn_fold); n <= XLLM_ATTN_MAX_CHUNK. */
