@@ -1,5 +1,5 @@
 /* packed_avx2.c - AVX2 (+FMA, F16C) tiles over the packed layouts of
- * kernels_impl.h (Q4_0x16 with Q8X activations, Q6_Kx16 with Q8_K), and the
+ * kernels_impl.h (Q4_0x16 and Q8_0x16 with Q8X activations, Q6_Kx16 with Q8_K), and the
  * AVX2 Q8X quantizer, for CPUs without AVX-512. Called only after the CPU check. */
 #include <immintrin.h>
 #include <string.h>
@@ -164,36 +164,6 @@ ALWAYS void q4_half_tile(const uint8_t *gq, int h, int64_t nb, const uint8_t *a,
         _mm256_storeu_ps(y + (size_t)c * ys + 8 * h, acc[c]);
 }
 
-void xllm_packed_q4_0x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
-                              int nc, float *y, size_t y_stride)
-{
-    const size_t gb = p->group_bytes;
-    if (nc == 1) {
-        for (; g0 + 2 <= g1; g0 += 2)
-            q4_tile(2, p->data + (size_t)g0 * gb, gb, p->nb, a, a_stride, 1, y + (size_t)g0 * XLLM_PACK_ROWS,
-                    y_stride);
-        if (g0 < g1)
-            q4_tile(1, p->data + (size_t)g0 * gb, gb, p->nb, a, a_stride, 1, y + (size_t)g0 * XLLM_PACK_ROWS,
-                    y_stride);
-        return;
-    }
-    for (int64_t g = g0; g < g1; g++) {
-        const uint8_t *gq = p->data + (size_t)g * gb;
-        float *yg = y + (size_t)g * XLLM_PACK_ROWS;
-        for (int c0 = 0; c0 < nc; c0 += PNC) {
-            const uint8_t *ac = a + (size_t)c0 * a_stride;
-            float *yc = yg + (size_t)c0 * y_stride;
-            for (int h = 0; h < 2; h++)
-                switch (nc - c0 < PNC ? nc - c0 : PNC) {
-                case 1: q4_half_tile(gq, h, p->nb, ac, a_stride, 1, yc, y_stride); break;
-                case 2: q4_half_tile(gq, h, p->nb, ac, a_stride, 2, yc, y_stride); break;
-                case 3: q4_half_tile(gq, h, p->nb, ac, a_stride, 3, yc, y_stride); break;
-                default: q4_half_tile(gq, h, p->nb, ac, a_stride, 4, yc, y_stride); break;
-                }
-        }
-    }
-}
-
 /* ---- Q6_Kx16 (Q8_K activations) ---- */
 
 #define Q8K_BYTES sizeof(xllm_block_q8_k) /* f32 d, qs[256] at 4, int16 bsums[16] at 260 */
@@ -288,25 +258,126 @@ ALWAYS void q6k_half_tile(const uint8_t *gq, const uint8_t *gd, const int h, int
         _mm256_storeu_ps(y + (size_t)c * ys + 8 * h, acc[c]);
 }
 
-void xllm_packed_q6_kx16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
-                              int nc, float *y, size_t y_stride)
+/* ---- Q8_0x16 (Q8X activations) ---- */
+
+/* Half h of one Q8_0x16 group x NC activation rows (NC <= 3). The levels
+ * are stored + 128 (0..255, too wide for maddubs' int16 pairs), so each is
+ * split into nibbles: u = 16 hi + lo, both sums kept in int16 over the 8
+ * chunks of a block (8 * 2 * 15 * 127 < 32768), combined exactly in int32
+ * and the offset 128 taken back through the block sum; one FMA per block. */
+ALWAYS void q8_half_tile(const uint8_t *gq, int h, int64_t nb, const uint8_t *a, size_t as, const int NC, float *y,
+                         size_t ys)
 {
-    const uint8_t *gd0 = p->data + (size_t)p->nb * XLLM_Q6K_SB;
+    const __m256i m4 = _mm256_set1_epi8(15);
+    const uint8_t *gd = gq + (size_t)nb * 512 + 16 * h;
+    __m256 acc[PNC];
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        acc[c] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *q = gq + (size_t)b * 512 + 32 * h, *ab = a + (size_t)b * XLLM_Q8X_BYTES;
+        __m256i sl[PNC], sh[PNC];
+        if (NC == 1 && h == 0) /* decode: the first half's pass brings both halves' lines */
+            for (int l = 0; l < 512; l += 64)
+                _mm_prefetch((const char *)(q + PF_BYTES + l), _MM_HINT_T0);
+        UNROLL
+        for (int k = 0; k < 8; k++) {
+            __m256i raw = _mm256_loadu_si256((const __m256i *)(q + 64 * k));
+            __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+            UNROLL
+            for (int c = 0; c < NC; c++) {
+                __m256i av = bcast32(ab + (size_t)c * as + 8 + 4 * k);
+                __m256i tl = _mm256_maddubs_epi16(lo, av), th = _mm256_maddubs_epi16(hi, av);
+                sl[c] = k == 0 ? tl : _mm256_add_epi16(sl[c], tl);
+                sh[c] = k == 0 ? th : _mm256_add_epi16(sh[c], th);
+            }
+            PIN(sl, NC);
+            PIN(sh, NC);
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gd + (size_t)b * 32)));
+        UNROLL
+        for (int c = 0; c < NC; c++) {
+            const uint8_t *ac = ab + (size_t)c * as;
+            float da;
+            memcpy(&da, ac, 4);
+            __m256i d = _mm256_add_epi32(_mm256_madd_epi16(sh[c], _mm256_set1_epi16(16)),
+                                         _mm256_madd_epi16(sl[c], _mm256_set1_epi16(1)));
+            d = _mm256_sub_epi32(d, _mm256_set1_epi32(128 * ld32(ac + 4)));
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(da)), acc[c]);
+        }
+    }
+    UNROLL
+    for (int c = 0; c < NC; c++)
+        _mm256_storeu_ps(y + (size_t)c * ys + 8 * h, acc[c]);
+}
+
+/* ---- drivers: every layout runs one 8-row half of a group at a time over
+ * register tiles of up to tile_nc(kind) activation rows ---- */
+
+enum { KIND_Q4_0, KIND_Q8_0, KIND_Q6_K };
+
+ALWAYS int tile_nc(const int kind) { return kind == KIND_Q8_0 ? 3 : PNC; } /* what fits 16 registers */
+
+ALWAYS void half_tile(const int kind, const xllm_packed *p, const uint8_t *gq, int h, const uint8_t *a, size_t as,
+                      const int NC, float *y, size_t ys)
+{
+    if (kind == KIND_Q4_0)
+        q4_half_tile(gq, h, p->nb, a, as, NC, y, ys);
+    else if (kind == KIND_Q8_0)
+        q8_half_tile(gq, h, p->nb, a, as, NC, y, ys);
+    else
+        q6k_half_tile(gq, gq + (size_t)p->nb * XLLM_Q6K_SB, h, p->nb, a, as, NC, y, ys);
+}
+
+ALWAYS void half_driver(const int kind, const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t as,
+                        int nc, float *y, size_t ys)
+{
+    const int W = tile_nc(kind);
     for (int64_t g = g0; g < g1; g++) {
-        const uint8_t *gq = p->data + (size_t)g * p->group_bytes, *gd = gd0 + (size_t)g * p->group_bytes;
+        const uint8_t *gq = p->data + (size_t)g * p->group_bytes;
         float *yg = y + (size_t)g * XLLM_PACK_ROWS;
-        for (int c0 = 0; c0 < nc; c0 += PNC) {
-            const uint8_t *ac = a + (size_t)c0 * a_stride;
-            float *yc = yg + (size_t)c0 * y_stride;
+        for (int c0 = 0; c0 < nc; c0 += W) {
+            const uint8_t *ac = a + (size_t)c0 * as;
+            float *yc = yg + (size_t)c0 * ys;
             for (int h = 0; h < 2; h++)
-                switch (nc - c0 < PNC ? nc - c0 : PNC) {
-                case 1: q6k_half_tile(gq, gd, h, p->nb, ac, a_stride, 1, yc, y_stride); break;
-                case 2: q6k_half_tile(gq, gd, h, p->nb, ac, a_stride, 2, yc, y_stride); break;
-                case 3: q6k_half_tile(gq, gd, h, p->nb, ac, a_stride, 3, yc, y_stride); break;
-                default: q6k_half_tile(gq, gd, h, p->nb, ac, a_stride, 4, yc, y_stride); break;
+                switch (nc - c0 < W ? nc - c0 : W) {
+                case 1: half_tile(kind, p, gq, h, ac, as, 1, yc, ys); break;
+                case 2: half_tile(kind, p, gq, h, ac, as, 2, yc, ys); break;
+                case 3: half_tile(kind, p, gq, h, ac, as, 3, yc, ys); break;
+                default: half_tile(kind, p, gq, h, ac, as, W, yc, ys); break;
                 }
         }
     }
+}
+
+/* Q4_0 decode (one activation row) streams two groups at once (q4_tile);
+ * every other case takes the half tiles. */
+void xllm_packed_q4_0x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                              int nc, float *y, size_t y_stride)
+{
+    if (nc == 1) {
+        const size_t gb = p->group_bytes;
+        for (; g0 + 2 <= g1; g0 += 2)
+            q4_tile(2, p->data + (size_t)g0 * gb, gb, p->nb, a, a_stride, 1, y + (size_t)g0 * XLLM_PACK_ROWS,
+                    y_stride);
+        if (g0 < g1)
+            q4_tile(1, p->data + (size_t)g0 * gb, gb, p->nb, a, a_stride, 1, y + (size_t)g0 * XLLM_PACK_ROWS,
+                    y_stride);
+        return;
+    }
+    half_driver(KIND_Q4_0, p, g0, g1, a, a_stride, nc, y, y_stride);
+}
+
+void xllm_packed_q8_0x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                              int nc, float *y, size_t y_stride)
+{
+    half_driver(KIND_Q8_0, p, g0, g1, a, a_stride, nc, y, y_stride);
+}
+
+void xllm_packed_q6_kx16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                              int nc, float *y, size_t y_stride)
+{
+    half_driver(KIND_Q6_K, p, g0, g1, a, a_stride, nc, y, y_stride);
 }
 
 /* ---- Q8X quantizer: the AVX2 Q8_0 quantizer (bit-identical to the
