@@ -155,7 +155,7 @@ ALWAYS void q4_half_tile(const uint8_t *gq, int h, int64_t nb, const uint8_t *a,
             float da;
             memcpy(&da, ac, 4);
             __m256i d = _mm256_sub_epi32(_mm256_madd_epi16(s[c], _mm256_set1_epi16(1)),
-                                         _mm256_set1_epi32(8 * ld32(ac + 4)));
+                                         _mm256_slli_epi32(bcast32(ac + 4), 3));
             acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(da)), acc[c]);
         }
     }
@@ -302,7 +302,7 @@ ALWAYS void q8_half_tile(const uint8_t *gq, int h, int64_t nb, const uint8_t *a,
             memcpy(&da, ac, 4);
             __m256i d = _mm256_add_epi32(_mm256_madd_epi16(sh[c], _mm256_set1_epi16(16)),
                                          _mm256_madd_epi16(sl[c], _mm256_set1_epi16(1)));
-            d = _mm256_sub_epi32(d, _mm256_set1_epi32(128 * ld32(ac + 4)));
+            d = _mm256_sub_epi32(d, _mm256_slli_epi32(bcast32(ac + 4), 7));
             acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(da)), acc[c]);
         }
     }
