@@ -234,12 +234,14 @@ void xllm_quantize_row_q8x_avx2(const float *src, void *dst, int64_t n);
 /* Scalar reference of the packed tile (any format), and the AVX-512 tiles. */
 void xllm_packed_tile_ref(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride, int nc,
                           float *y, size_t y_stride);
-/* AVX2 (+FMA, F16C) tiles (packed_avx2.c): Q4_0x16, Q8_0x16, Q6_Kx16 so far; on
+/* AVX2 (+FMA, F16C) tiles (packed_avx2.c): Q4_0x16, Q8_0x16, Q6_Kx16, F16x16 so far; on
  * AVX2 CPUs xllm_pack_choose packs only the layouts listed here. */
 void xllm_packed_q4_0x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                               int nc, float *y, size_t y_stride);
 void xllm_packed_q8_0x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                               int nc, float *y, size_t y_stride);
+void xllm_packed_f16x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                             int nc, float *y, size_t y_stride);
 void xllm_packed_q6_kx16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                               int nc, float *y, size_t y_stride);
 void xllm_packed_q4_0x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,

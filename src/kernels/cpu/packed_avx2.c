@@ -1,5 +1,6 @@
 /* packed_avx2.c - AVX2 (+FMA, F16C) tiles over the packed layouts of
- * kernels_impl.h (Q4_0x16 and Q8_0x16 with Q8X activations, Q6_Kx16 with Q8_K), and the
+ * kernels_impl.h (Q4_0x16 and Q8_0x16 with Q8X activations, Q6_Kx16 with Q8_K,
+ * F16x16 with f32), and the
  * AVX2 Q8X quantizer, for CPUs without AVX-512. Called only after the CPU check. */
 #include <immintrin.h>
 #include <string.h>
@@ -309,6 +310,83 @@ ALWAYS void q8_half_tile(const uint8_t *gq, int h, int64_t nb, const uint8_t *a,
     UNROLL
     for (int c = 0; c < NC; c++)
         _mm256_storeu_ps(y + (size_t)c * ys + 8 * h, acc[c]);
+}
+
+/* ---- F16x16 (f32 activations): outer products ---- */
+
+#define F16_NC 6        /* activation rows of the full tile: 2 halves x 6 = 12 accumulators */
+#define F16_PF_COLS 128 /* decode prefetch distance in columns (4 KiB of a group) */
+
+/* NG groups (group_bytes apart) x NC activation rows, both 8-row halves of
+ * each group: one accumulator per (half, activation row) fed in column
+ * order, so every output is the same chain of FMAs whatever the tile shape
+ * (batch invariance). 2 * NG * NC <= 12. */
+ALWAYS void f16_tile(const int NG, const int NC, const uint8_t *gq, size_t gb, int64_t cols, const uint8_t *a,
+                     size_t as, float *y, size_t ys)
+{
+    __m256 acc[8][F16_NC];
+    UNROLL
+    for (int h = 0; h < 2 * NG; h++)
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            acc[h][c] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < cols; k++) {
+        __m256 wv[8];
+        UNROLL
+        for (int g = 0; g < NG; g++) {
+            const uint8_t *wk = gq + (size_t)g * gb + (size_t)k * 32;
+            if (NC == 1 && (k & 1) == 0)
+                _mm_prefetch((const char *)(wk + F16_PF_COLS * 32), _MM_HINT_T0);
+            wv[2 * g] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)wk));
+            wv[2 * g + 1] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wk + 16)));
+        }
+        UNROLL
+        for (int c = 0; c < NC; c++) {
+            __m256 b = _mm256_broadcast_ss((const float *)(a + (size_t)c * as) + k);
+            UNROLL
+            for (int h = 0; h < 2 * NG; h++)
+                acc[h][c] = _mm256_fmadd_ps(wv[h], b, acc[h][c]);
+        }
+    }
+    UNROLL
+    for (int h = 0; h < 2 * NG; h++)
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            _mm256_storeu_ps(y + (size_t)c * ys + (size_t)(8 * h), acc[h][c]);
+}
+
+/* Groups side by side for a tail of nc (< F16_NC) activation rows, enough
+ * independent accumulators to hide the FMA latency. */
+static int f16_groups_for(int nc) { return nc == 1 ? 4 : nc <= 3 ? 2 : 1; }
+
+static void f16_tail(int ng, int nc, const uint8_t *gq, size_t gb, int64_t cols, const uint8_t *a, size_t as,
+                     float *y, size_t ys)
+{
+    switch (ng * 8 + nc) {
+#define F16_CASE(G, C) \
+    case (G) * 8 + (C): f16_tile(G, C, gq, gb, cols, a, as, y, ys); break;
+        F16_CASE(4, 1) F16_CASE(3, 1) F16_CASE(2, 1) F16_CASE(1, 1) F16_CASE(2, 2) F16_CASE(1, 2)
+        F16_CASE(2, 3) F16_CASE(1, 3) F16_CASE(1, 4)
+#undef F16_CASE
+    default: f16_tile(1, 5, gq, gb, cols, a, as, y, ys); break;
+    }
+}
+
+void xllm_packed_f16x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                             int nc, float *y, size_t y_stride)
+{
+    const size_t gb = p->group_bytes;
+    const int full = nc / F16_NC * F16_NC, rest = nc - full, per = f16_groups_for(rest ? rest : 1);
+    for (int64_t g = g0; g < g1; g++)
+        for (int c0 = 0; c0 < full; c0 += F16_NC)
+            f16_tile(1, F16_NC, p->data + (size_t)g * gb, gb, p->cols, a + (size_t)c0 * a_stride, a_stride,
+                     y + (size_t)c0 * y_stride + (size_t)g * XLLM_PACK_ROWS, y_stride);
+    if (rest)
+        for (int64_t g = g0; g < g1; g += per) {
+            int ng = g1 - g < per ? (int)(g1 - g) : per;
+            f16_tail(ng, rest, p->data + (size_t)g * gb, gb, p->cols, a + (size_t)full * a_stride, a_stride,
+                     y + (size_t)full * y_stride + (size_t)g * XLLM_PACK_ROWS, y_stride);
+        }
 }
 
 /* ---- drivers: every layout runs one 8-row half of a group at a time over
