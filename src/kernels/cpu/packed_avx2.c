@@ -1,7 +1,7 @@
 /* packed_avx2.c - AVX2 (+FMA, F16C) tiles over the packed layouts of
- * kernels_impl.h (Q4_0x16 and Q8_0x16 with Q8X activations, Q6_Kx16 with Q8_K,
- * F16x16 with f32), and the
- * AVX2 Q8X quantizer, for CPUs without AVX-512. Called only after the CPU check. */
+ * kernels_impl.h (Q4_0x16 and Q8_0x16 with Q8X activations, Q6_Kx16 with
+ * Q8_K, F16x16 with f32) and the AVX2 Q8X quantizer, for CPUs without
+ * AVX-512. Called only after the CPU check. */
 #include <immintrin.h>
 #include <string.h>
 
