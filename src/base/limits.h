@@ -254,4 +254,8 @@
 /* range() length: Jinja2's sandbox (MAX_RANGE) refuses more. */
 #define XLLM_JINJA_MAX_RANGE 100000
 
+/* Threads of the read-bandwidth probe (sysinfo.c): more than any CPU the
+ * benchmark runs on shares one memory system usefully; bounds its arrays. */
+#define XLLM_MAX_BW_THREADS 256
+
 #endif

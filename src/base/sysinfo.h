@@ -17,9 +17,14 @@ int xllm_reset_peak_rss(void);
 double xllm_process_cpu_seconds(void);
 double xllm_machine_busy_cpu_seconds(void);
 int xllm_online_cpus(void);
-/* Read bandwidth in bytes/s with n_threads threads streaming a buffer of
- * `bytes` (best of a few passes). 0 on failure. */
+/* Read bandwidth in bytes/s: n_threads persistent threads (the caller one
+ * of them) each stream their slice of a buffer of `bytes` (0: the size of
+ * xllm_bandwidth_probe_bytes), started and stopped together on barriers;
+ * the best of 5 passes after a first-touch pass. 0 on failure. */
 double xllm_measure_read_bandwidth(int n_threads, uint64_t bytes);
+/* The probe's default buffer: 4 x the last-level cache and at least 256 MiB,
+ * at most a quarter of the available memory (then at least 64 MiB). */
+uint64_t xllm_bandwidth_probe_bytes(void);
 /* Total physical memory in bytes. */
 uint64_t xllm_total_ram_bytes(void);
 /* Memory the kernel says is available for new allocations (MemAvailable), 0 if unknown. */

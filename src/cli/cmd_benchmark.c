@@ -367,9 +367,9 @@ static void find_eog(bench_opts *o, const xllm_instance *in)
 static int check_opts(bench_opts *o)
 {
     if (o->prompt_tokens < 1 || o->gen_tokens < 2 || o->repeats < 1 || o->repeats > XLLM_BENCH_MAX_REPEATS ||
-        o->bandwidth_mib < 1 || o->bandwidth_mib > 65536 || o->json + o->report + o->prometheus > 1) {
+        o->bandwidth_mib < 0 || o->bandwidth_mib > 65536 || o->json + o->report + o->prometheus > 1) {
         fprintf(stderr, "xllm benchmark: need --prompt-tokens >= 1, --gen-tokens >= 2, --repeats 1..%d, "
-                        "--bandwidth-mib 1..65536 and at most one of --json, --report, --prometheus\n",
+                        "--bandwidth-mib 0..65536 and at most one of --json, --report, --prometheus\n",
                 XLLM_BENCH_MAX_REPEATS);
         return 2;
     }
@@ -503,7 +503,7 @@ int cmd_benchmark(int argc, char **argv)
 {
     if (xllm_bench_http_wanted(argc, argv)) /* --server URL: an HTTP server instead of a model file */
         return xllm_bench_http(argc, argv);
-    bench_opts o = {128, 32, 3, 0, 1, 256, 0, 0, 0, 0, "1,4,16", NULL, NULL, 0, 0, 512, 0, NULL, 0, 0,
+    bench_opts o = {128, 32, 3, 0, 1, 0, 0, 0, 0, 0, "1,4,16", NULL, NULL, 0, 0, 512, 0, NULL, 0, 0,
                     NULL, NULL, NULL, {0}, {0}, 0, 0};
     const char *pos[1];
     int n_pos = 0, rc;
@@ -516,7 +516,7 @@ int cmd_benchmark(int argc, char **argv)
         {"concurrency", XLLM_OPT_STR, &o.concurrency,
          "sequences decoded together, one run per level; \"\" skips (default 1,4,16)"},
         {"seed", XLLM_OPT_INT, &o.seed, "seed of the random prompt ids (default 1)"},
-        {"bandwidth-mib", XLLM_OPT_INT, &o.bandwidth_mib, "buffer of the read-bandwidth probe in MiB (default 256)"},
+        {"bandwidth-mib", XLLM_OPT_INT, &o.bandwidth_mib, "buffer of the read-bandwidth probe in MiB (default 0: 4 x the last-level cache, at least 256)"},
         {"json", XLLM_OPT_FLAG, &o.json, "print one JSON object"},
         {"report", XLLM_OPT_FLAG, &o.report, "print a Markdown report"},
         {"prometheus", XLLM_OPT_FLAG, &o.prometheus, "print Prometheus text exposition format"},

@@ -134,8 +134,11 @@ void xllm_silu_mul_ref(const float *g, const float *u, float *out, int64_t n)
 
 void xllm_silu_mul(const float *g, const float *u, float *out, int64_t n)
 {
-    if (xllm_kernels_isa() == XLLM_ISA_AVX512)
+    xllm_isa isa = xllm_kernels_isa();
+    if (isa == XLLM_ISA_AVX512)
         xllm_silu_mul_avx512(g, u, out, n);
+    else if (isa == XLLM_ISA_AVX2)
+        xllm_silu_mul_avx2(g, u, out, n);
     else
         xllm_silu_mul_ref(g, u, out, n);
 }

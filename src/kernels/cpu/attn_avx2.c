@@ -2,7 +2,8 @@
  * (F16C conversion) or q8_0 (int8 widened to f32, times the block scale) KV
  * rows, for CPUs without AVX-512: 8-wide dot products, the scores' exp with
  * the polynomial of attn_avx512.c (exponent built from integers), and the V
- * update with broadcast weights. test_attn.c holds it to the scalar reference.
+ * update with broadcast weights; and the SiLU gate with the same exp.
+ * test_attn.c holds both to the scalar references.
  * Compiled with AVX2 flags; called only after the CPU check. */
 #include <immintrin.h>
 #include <math.h>
@@ -193,4 +194,18 @@ void xllm_attn_fold_avx2(uint32_t kv, const float *q, const void *const *kr, con
         fold(KV_Q8, q, kr, vr, n, dk, dv, scale, cap, m, l, acc);
     else
         fold(KV_F32, q, kr, vr, n, dk, dv, scale, cap, m, l, acc);
+}
+
+/* SiLU gate with exp8; the tail (n % 8) through a masked load and store. */
+void xllm_silu_mul_avx2(const float *g, const float *u, float *out, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 8) {
+        int left = n - i >= 8 ? 8 : (int)(n - i);
+        __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 x = _mm256_maskload_ps(g + i, k);
+        __m256 s = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+        if (u)
+            s = _mm256_mul_ps(s, _mm256_maskload_ps(u + i, k));
+        _mm256_maskstore_ps(out + i, k, s);
+    }
 }

@@ -234,9 +234,15 @@ void xllm_quantize_row_q8x_avx2(const float *src, void *dst, int64_t n);
 /* Scalar reference of the packed tile (any format), and the AVX-512 tiles. */
 void xllm_packed_tile_ref(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride, int nc,
                           float *y, size_t y_stride);
-/* AVX2 (+FMA, F16C) tiles (packed_avx2.c): only Q4_0x16 so far; on AVX2
- * CPUs xllm_pack_choose packs only the layouts listed here. */
+/* AVX2 (+FMA, F16C) tiles (packed_avx2.c): Q4_0x16, Q8_0x16, Q6_Kx16, F16x16 so far; on
+ * AVX2 CPUs xllm_pack_choose packs only the layouts listed here. */
 void xllm_packed_q4_0x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                              int nc, float *y, size_t y_stride);
+void xllm_packed_q8_0x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                              int nc, float *y, size_t y_stride);
+void xllm_packed_f16x16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
+                             int nc, float *y, size_t y_stride);
+void xllm_packed_q6_kx16_avx2(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                               int nc, float *y, size_t y_stride);
 void xllm_packed_q4_0x16_avx512(const xllm_packed *p, int64_t g0, int64_t g1, const uint8_t *a, size_t a_stride,
                                 int nc, float *y, size_t y_stride);
@@ -303,6 +309,7 @@ int xllm_q3k_scale(const uint8_t *s, int j);
  * (quant_blocks.h), shared by the reference kernels and the repacker. */
 void xllm_q4k_unpack_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn);
 void xllm_silu_mul_avx512(const float *g, const float *u, float *out, int64_t n);
+void xllm_silu_mul_avx2(const float *g, const float *u, float *out, int64_t n);
 #define XLLM_ATTN_MAX_CHUNK 64 /* keys per call of the SIMD attention step */
 /* SIMD attention steps (attn_avx512.c, attn_avx2.c) over KV rows of type kv
  * (xllm_attn_fold); n <= XLLM_ATTN_MAX_CHUNK. */

@@ -298,6 +298,9 @@ static xllm_packed_fn packed_tile(const xllm_packed *p, xllm_isa isa)
     };
     static const xllm_packed_fn avx2[XLLM_PACK_COUNT] = {
         [XLLM_PACK_Q4_0X16] = xllm_packed_q4_0x16_avx2,
+        [XLLM_PACK_Q6_KX16] = xllm_packed_q6_kx16_avx2,
+        [XLLM_PACK_Q8_0X16] = xllm_packed_q8_0x16_avx2,
+        [XLLM_PACK_F16X16] = xllm_packed_f16x16_avx2,
     };
     if (p->format >= XLLM_PACK_COUNT)
         return NULL;

@@ -14,8 +14,12 @@ xllm_pack_format xllm_pack_choose(uint32_t dtype, int64_t rows, int64_t cols, xl
 {
     if (isa < XLLM_ISA_AVX2 || rows <= 0 || rows % R || cols <= 0)
         return XLLM_PACK_NONE;
-    if (isa == XLLM_ISA_AVX2) /* only the layouts with an AVX2 tile (packed_avx2.c) */
-        return dtype == XLLM_DTYPE_Q4_0 && cols % XLLM_QK32 == 0 ? XLLM_PACK_Q4_0X16 : XLLM_PACK_NONE;
+    if (isa == XLLM_ISA_AVX2) { /* only the layouts with an AVX2 tile (packed_avx2.c) */
+        xllm_pack_format f = xllm_pack_choose(dtype, rows, cols, XLLM_ISA_AVX512);
+        return f == XLLM_PACK_Q4_0X16 || f == XLLM_PACK_Q8_0X16 || f == XLLM_PACK_Q6_KX16 || f == XLLM_PACK_F16X16
+                   ? f
+                   : XLLM_PACK_NONE;
+    }
     if (dtype == XLLM_DTYPE_Q4_0 && cols % XLLM_QK32 == 0)
         return XLLM_PACK_Q4_0X16;
     if (dtype == XLLM_DTYPE_Q8_0 && cols % XLLM_QK32 == 0)

@@ -173,7 +173,9 @@ TEST(packed_tiles_match_packed_reference)
  * the single-group n = 1 kernel: the same floats (batch invariance). */
 TEST(packed_avx2_tiles_match_packed_reference)
 {
-    const pk_type types[] = {{XLLM_DTYPE_Q4_0, xllm_packed_q4_0x16_avx2}};
+    const pk_type types[] = {{XLLM_DTYPE_Q4_0, xllm_packed_q4_0x16_avx2}, {XLLM_DTYPE_Q6_K, xllm_packed_q6_kx16_avx2},
+                             {XLLM_DTYPE_Q8_0, xllm_packed_q8_0x16_avx2},
+                             {XLLM_DTYPE_F16, xllm_packed_f16x16_avx2}};
     if (!xllm_isa_supported(XLLM_ISA_AVX2)) {
         test_skip("CPU lacks AVX2");
         return;
@@ -291,9 +293,12 @@ TEST(packed_layout_declines_shapes)
     /* AVX2: only the layouts with an AVX2 tile */
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 32, 64, XLLM_ISA_AVX2), XLLM_PACK_Q4_0X16);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q4_0, 24, 64, XLLM_ISA_AVX2), XLLM_PACK_NONE);
-    static const uint32_t no_avx2_tile[] = {XLLM_DTYPE_Q8_0, XLLM_DTYPE_Q4_1, XLLM_DTYPE_Q5_0, XLLM_DTYPE_Q5_1,
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q6_K, 32, 512, XLLM_ISA_AVX2), XLLM_PACK_Q6_KX16);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_Q8_0, 32, 64, XLLM_ISA_AVX2), XLLM_PACK_Q8_0X16);
+    CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_F16, 32, 33, XLLM_ISA_AVX2), XLLM_PACK_F16X16);
+    static const uint32_t no_avx2_tile[] = {XLLM_DTYPE_Q4_1, XLLM_DTYPE_Q5_0, XLLM_DTYPE_Q5_1,
                                             XLLM_DTYPE_IQ4_NL, XLLM_DTYPE_Q2_K, XLLM_DTYPE_Q3_K, XLLM_DTYPE_Q4_K,
-                                            XLLM_DTYPE_Q5_K, XLLM_DTYPE_Q6_K, XLLM_DTYPE_F16, XLLM_DTYPE_F32};
+                                            XLLM_DTYPE_Q5_K, XLLM_DTYPE_F32};
     for (size_t i = 0; i < sizeof(no_avx2_tile) / sizeof(no_avx2_tile[0]); i++)
         CHECK_EQ_INT(xllm_pack_choose(no_avx2_tile[i], 32, 512, XLLM_ISA_AVX2), XLLM_PACK_NONE);
     CHECK_EQ_INT(xllm_pack_choose(XLLM_DTYPE_F32, 32, 64, XLLM_ISA_AVX512), XLLM_PACK_NONE);
