@@ -298,12 +298,16 @@ static void gen_job(srv_job *job)
         gen_unref(g);
         return;
     }
+    /* once parked, gen_wake may run this job on another worker (and the
+     * request may end and free g) before acquire returns here: g is not
+     * touched after a park, so what the park needs is read before it */
+    int first_wait = !g->wait_counted;
+    srv *s = g->s;
+    g->wait_counted = 1;
     if (srv_model_acquire_or_park(g->md, &g->rc, &http, &g->wait, &parked) == XLLM_OK) {
         if (parked) {
-            if (!g->wait_counted) {
-                g->wait_counted = 1;
-                atomic_fetch_add(&g->s->metrics.load_waits, 1);
-            }
+            if (first_wait)
+                atomic_fetch_add(&s->metrics.load_waits, 1);
             return; /* gen_wake queues this job again; the worker goes on with other work */
         }
         g->acquired = 1;
