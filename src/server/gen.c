@@ -264,12 +264,12 @@ static void submit_all(srv_gen *g)
         char msg[640];
         int last;
         snprintf(msg, sizeof msg, "%s", xllm_last_error());
+        for (int i = 0; i < n_ok; i++)
+            xllm_rclient_cancel(g->rc, g->ch[i].id);
+        pthread_mutex_lock(&g->mu); /* the MHD thread reads err once the phase is FAILED (shutdown sets it early) */
         g->err.status = status_of(st, msg, g->err.code);
         snprintf(g->err.param, sizeof g->err.param, "%s", "");
         snprintf(g->err.msg, sizeof g->err.msg, "%s", msg[0] ? msg : xllm_status_str(st));
-        for (int i = 0; i < n_ok; i++)
-            xllm_rclient_cancel(g->rc, g->ch[i].id);
-        pthread_mutex_lock(&g->mu);
         g->pending -= g->req.n - n_ok;
         last = g->pending == 0;
         g->phase = GEN_FAILED;
@@ -298,23 +298,27 @@ static void gen_job(srv_job *job)
         gen_unref(g);
         return;
     }
+    /* once parked, gen_wake may run this job on another worker (and the
+     * request may end and free g) before acquire returns here: g is not
+     * touched after a park, so what the park needs is read before it */
+    int first_wait = !g->wait_counted;
+    srv *s = g->s;
+    g->wait_counted = 1;
     if (srv_model_acquire_or_park(g->md, &g->rc, &http, &g->wait, &parked) == XLLM_OK) {
         if (parked) {
-            if (!g->wait_counted) {
-                g->wait_counted = 1;
-                atomic_fetch_add(&g->s->metrics.load_waits, 1);
-            }
+            if (first_wait)
+                atomic_fetch_add(&s->metrics.load_waits, 1);
             return; /* gen_wake queues this job again; the worker goes on with other work */
         }
         g->acquired = 1;
         g->load_ns = (uint64_t)((xllm_now() - g->t_arrival) * 1e9);
         submit_all(g);
     } else {
+        pthread_mutex_lock(&g->mu);
         g->err.status = http;
         snprintf(g->err.param, sizeof g->err.param, "%s", "model");
         snprintf(g->err.code, sizeof g->err.code, "%s", http == 503 ? "insufficient_memory" : "model_load_failed");
         snprintf(g->err.msg, sizeof g->err.msg, "%s", xllm_last_error());
-        pthread_mutex_lock(&g->mu);
         g->pending = 0;
         g->phase = GEN_FAILED;
         pthread_mutex_unlock(&g->mu);

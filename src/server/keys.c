@@ -177,6 +177,8 @@ xllm_priority srv_keys_priority(const srv_keys *k, int idx)
     return k && idx >= 0 && idx < k->n ? k->v[idx].cfg.priority : XLLM_PRIORITY_INTERACTIVE;
 }
 
+#define LEVEL_SLACK 1e-6
+
 /* Refill a bucket of cap per minute to now. */
 static void refill(double *level, double *t, int64_t cap, double now)
 {
@@ -207,13 +209,15 @@ int srv_keys_admit(srv_keys *k, int idx, double now, srv_limit_hit *hit, srv_lim
         refill(&s->req_level, &s->t_req, s->cfg.rpm, now);
     if (s->cfg.tpm > 0)
         refill(&s->tok_level, &s->t_tok, s->cfg.tpm, now);
-    if (s->cfg.rpm > 0 && s->req_level < 1.0) {
+    /* LEVEL_SLACK: float error of the refill must not refuse a client that
+     * waited exactly Retry-After (the level is then 1 request, or 0 tokens) */
+    if (s->cfg.rpm > 0 && s->req_level < 1.0 - LEVEL_SLACK) {
         hit->kind = SRV_LIMIT_REQUESTS;
         hit->limit = s->cfg.rpm;
         hit->used = s->cfg.rpm - (int64_t)floor(s->req_level);
         hit->retry_after_s = secs_for(1.0 - s->req_level, s->cfg.rpm);
         rc = -1;
-    } else if (s->cfg.tpm > 0 && s->tok_level <= 0.0) {
+    } else if (s->cfg.tpm > 0 && s->tok_level < -LEVEL_SLACK) { /* refused while below zero */
         hit->kind = SRV_LIMIT_TOKENS;
         hit->limit = s->cfg.tpm;
         hit->used = s->cfg.tpm - (int64_t)floor(s->tok_level);

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,10 +14,12 @@
 typedef struct preload_one {
     pthread_t th;
     int started;
+    atomic_int done;
     srv_model *md;
 } preload_one;
 
 struct srv_preload {
+    srv_models *m;
     int n;
     preload_one one[XLLM_SERVER_MAX_PRELOAD];
 };
@@ -31,6 +34,7 @@ static void *load_main(void *arg)
         XLLM_ERROR("server: preloading model '%s' failed: %s", srv_model_name(o->md), xllm_last_error());
     else
         srv_model_release(o->md, NAN);
+    atomic_store(&o->done, 1);
     return NULL;
 }
 
@@ -43,6 +47,7 @@ xllm_status srv_preload_start(srv_models *m, const char *list, srv_preload **out
         return XLLM_OK;
     if (!(p = xllm_calloc(1, sizeof *p)))
         return xllm_fail(XLLM_ERR_OUT_OF_MEMORY, "preload");
+    p->m = m;
     while (*s) {
         const char *comma = strchr(s, ',');
         size_t len = comma ? (size_t)(comma - s) : strlen(s);
@@ -73,8 +78,13 @@ xllm_status srv_preload_start(srv_models *m, const char *list, srv_preload **out
 
 void srv_preload_join(srv_preload *p)
 {
+    int running = 0;
     if (!p)
         return;
+    for (int i = 0; i < p->n; i++)
+        running |= p->one[i].started && !atomic_load(&p->one[i].done);
+    if (running) /* the server stops: a load still running gives up (it could take minutes) */
+        srv_models_stop(p->m);
     for (int i = 0; i < p->n; i++)
         if (p->one[i].started)
             pthread_join(p->one[i].th, NULL);

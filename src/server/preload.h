@@ -16,7 +16,9 @@ typedef struct srv_preload srv_preload;
 /* list: model names, comma separated. Every name must be known (else an
  * error naming it, and nothing starts). *out NULL when the list is empty. */
 xllm_status srv_preload_start(srv_models *m, const char *list, srv_preload **out);
-/* Wait for the loads to end (a load that fails is logged) and free p. */
+/* Wait for the loads to end (a load that fails is logged) and free p. Called
+ * when the server stops: with a load still running it stops the model
+ * manager first (srv_models_stop), so that load gives up at once. */
 void srv_preload_join(srv_preload *p);
 
 #endif

@@ -199,12 +199,30 @@ static int top_is(const srv_tool_stream *s, char kind)
     return s->depth > 0 && s->depth <= XLLM_TOOL_JSON_MAX_DEPTH && s->kind[s->depth - 1] == kind;
 }
 
+/* A name cut at the buffer's end may end inside a character: drop its bytes. */
+static void name_trim_utf8(srv_tool_stream *s)
+{
+    int i = s->name_len, cont = 0, need;
+    unsigned char lead;
+    while (i > 0 && cont < 4 && ((unsigned char)s->name[i - 1] & 0xC0) == 0x80) {
+        i--;
+        cont++;
+    }
+    if (i == 0)
+        return;
+    lead = (unsigned char)s->name[i - 1];
+    need = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC0 ? 1 : 0;
+    if (need > cont)
+        s->name_len = i - 1;
+}
+
 static void string_end(srv_tool_stream *s)
 {
     if (s->str_role == ROLE_KEY) {
         s->keybuf[s->key_len < (int)sizeof s->keybuf ? s->key_len : (int)sizeof s->keybuf - 1] = '\0';
         s->key[s->depth - 1] = (unsigned char)key_class(s);
     } else if (s->str_role == ROLE_NAME && !s->have_name) {
+        name_trim_utf8(s);
         s->have_name = 1;
         start_call(s);
     }

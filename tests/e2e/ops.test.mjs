@@ -395,3 +395,18 @@ test('SIGTERM while requests wait for a slow model load: each is answered, the s
     await s.stop('SIGKILL');
   }
 });
+
+test('SIGTERM while a --preload load runs: the load gives up, the server exits at once', { timeout: 60000 }, async () => {
+  // the runner takes 20 s to start: the server must not wait for it to stop
+  const s = await startServer({ args: ['--preload', MODEL], env: { XLLM_BIN: slowXllm(20) } });
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    s.proc.kill('SIGTERM');
+    const ex = await s.exited;
+    assert.equal(ex.code, 0, s.log().slice(-2000));
+    assert.ok(Date.now() - t0 < 8000, `exit took ${Date.now() - t0} ms`);
+  } finally {
+    await s.stop('SIGKILL');
+  }
+});

@@ -144,3 +144,35 @@ TEST(server_keys_tokens_per_minute)
         CHECK_EQ_INT(srv_keys_admit(k, 0, 1.0, &hit, NULL), 0);
     srv_keys_free(k);
 }
+
+/* A client that waits exactly Retry-After is admitted (tokens: the bucket
+ * was back at 0, which refused; requests: float error left it below 1). */
+TEST(server_keys_retry_after_is_enough)
+{
+    static const char *const specs[] = {"k:tpm=600", "k:tpm=60", "k:rpm=3", "k:rpm=7", "k:rpm=60"};
+    for (size_t si = 0; si < sizeof specs / sizeof specs[0]; si++) {
+        for (int start = 0; start < 40; start++) {
+            srv_key_cfg c;
+            srv_keys *k;
+            srv_limit_hit hit;
+            double now = 1000.0 + start * 0.37;
+            int refused = 0;
+            CHECK_OK(srv_key_parse(specs[si], &c));
+            CHECK_OK(srv_keys_new(&c, 1, &k));
+            for (int i = 0; i < 100 && !refused; i++) {
+                refused = srv_keys_admit(k, 0, now, &hit, NULL) != 0;
+                if (!refused)
+                    srv_keys_charge(k, 0, 7 + start, now); /* tokens keys go below zero */
+            }
+            CHECK(refused);
+            if (refused) {
+                now += (double)hit.retry_after_s;
+                if (srv_keys_admit(k, 0, now, &hit, NULL) != 0) {
+                    printf("  %s start %d: refused again after Retry-After\n", specs[si], start);
+                    CHECK(0);
+                }
+            }
+            srv_keys_free(k);
+        }
+    }
+}

@@ -302,3 +302,25 @@ TEST(server_tools_responses_input)
     CHECK_EQ_STR(e.param, "input[0]");
     json_decref(in);
 }
+
+/* A call name longer than the parser keeps is cut on a character boundary:
+ * cut inside a multi-byte character it was not UTF-8, and every API's JSON
+ * for the call failed (the whole-text parse dropped the call). */
+TEST(server_tool_stream_long_name_cut_on_utf8_boundary)
+{
+    srv_tools t = tools_of(SRV_TF_HERMES, SRV_TOOL_AUTO);
+    char text[512], name[200];
+    json_t *content, *calls;
+    const char *got;
+    memset(name, 'a', 126);
+    memcpy(name + 126, "\xc3\xa9\xc3\xa9", 5); /* bytes 127..130: two 'é' */
+    snprintf(text, sizeof text, "<tool_call>{\"name\":\"%s\",\"arguments\":{\"k\":1}}</tool_call>", name);
+    calls = srv_tools_parse(&t, text, strlen(text), "call_", &content);
+    CHECK(calls && json_array_size(calls) == 1);
+    got = json_string_value(json_object_get(json_array_get(calls, 0), "name"));
+    CHECK(got != NULL);
+    CHECK_EQ_INT((long long)(got ? strlen(got) : 0), 126);
+    json_decref(calls);
+    json_decref(content);
+    srv_tools_free(&t);
+}
